@@ -1,0 +1,30 @@
+"""AWS clients, made once per process and reused by every invocation.
+
+Clients retry throttling, 5xx and timeouts themselves with botocore's adaptive
+retry mode, which also slows the caller down when RDS says "Rate exceeded".
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=20)
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@functools.cache
+def client(service: str, region_name: str) -> Any:
+    return boto3.session.Session().client(service, region_name=region_name, config=RETRY_CONFIG)
+
+
+@functools.cache
+def table(name: str, region_name: str) -> Any:
+    return boto3.session.Session().resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)

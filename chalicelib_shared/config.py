@@ -1,0 +1,151 @@
+"""Each app's configuration, read from its Lambda environment.
+
+Bootstrap (``draco.bootstrap``) writes these variables into the stage's
+``.chalice/config.json``; the names follow the original DRACO where it had one.
+Reading never raises: problems are collected so the handler can log them once
+at cold start and refuse to act, instead of crashing on every event.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
+
+# Names of the environment variables, shared with bootstrap.
+DR_ACCT = "DR_ACCT"
+DR_TOPIC_ARN = "DR_TOPIC_ARN"
+TRANSIT_KEY_ARN = "TRANSIT_KEY_ARN"
+TAG_KEY = "TAG_KEY"
+TAG_VALUE = "TAG_VALUE"
+JOB_TABLE = "JOB_TABLE"
+SOURCE_ACCTS = "SOURCE_ACCTS"
+NO_DRY_RUN = "NO_DRY_RUN"
+DEFAULT_LIFECYCLE = "DEFAULT_LIFECYCLE"
+CUSTOM_LIFECYCLES = "CUSTOM_LIFECYCLES"
+PRODUCER_TOPIC_NAME = "PRODUCER_TOPIC_NAME"
+CONSUMER_ROLE_ARN = "CONSUMER_ROLE_ARN"
+
+PRODUCER_TOPIC = "DracoProducer"
+CONSUMER_TOPIC = "DracoConsumer"
+PRODUCER_TABLE = "DracoProducerJobs"
+CONSUMER_TABLE = "DracoConsumerJobs"
+TRANSIT_KEY_ALIAS = "alias/DRACO-Transit"
+DEFAULT_TAG_KEY = "Draco_Copy"
+DEFAULT_TAG_VALUE = "DR"
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+
+
+def _truthy(value: str | None) -> bool:
+    """``NO_DRY_RUN`` counts as set for any value but empty, 0, false or no."""
+    return (value or "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
+    key = env.get(TAG_KEY, DEFAULT_TAG_KEY) or DEFAULT_TAG_KEY
+    value = env.get(TAG_VALUE, DEFAULT_TAG_VALUE)
+    if not _TAG_KEY.match(key):
+        problems.append(f"{TAG_KEY}={key!r} is not a valid tag key (1-128 characters, not 'aws:')")
+    if len(value) > 256:
+        problems.append(f"{TAG_VALUE} is longer than 256 characters")
+    return key, value
+
+
+@dataclass(frozen=True)
+class ProducerConfig:
+    """What the production-account app needs to know."""
+
+    dr_account: str
+    dr_topic_arn: str
+    transit_key_arn: str
+    job_table: str
+    tag_key: str
+    tag_value: str
+    problems: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerConfig:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        dr_account = env.get(DR_ACCT, "").strip()
+        if not _ACCOUNT.match(dr_account):
+            problems.append(f"{DR_ACCT}={dr_account!r} must be a 12-digit AWS account id")
+        topic = env.get(DR_TOPIC_ARN, "").strip()
+        if not _TOPIC_ARN.match(topic):
+            problems.append(f"{DR_TOPIC_ARN}={topic!r} must be the ARN of the DR account's DracoConsumer topic")
+        elif dr_account and topic.split(":")[4] != dr_account:
+            problems.append(f"{DR_TOPIC_ARN} is not in the DR account {dr_account}")
+        key = env.get(TRANSIT_KEY_ARN, "").strip()
+        if not _KEY_ARN.match(key):
+            problems.append(f"{TRANSIT_KEY_ARN}={key!r} must be a KMS key ARN")
+        tag_key, tag_value = _tag(env, problems)
+        return cls(
+            dr_account=dr_account,
+            dr_topic_arn=topic,
+            transit_key_arn=key,
+            job_table=env.get(JOB_TABLE, PRODUCER_TABLE) or PRODUCER_TABLE,
+            tag_key=tag_key,
+            tag_value=tag_value,
+            problems=tuple(problems),
+        )
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """What the DR-account app needs to know."""
+
+    source_accounts: frozenset[str]
+    job_table: str
+    tag_key: str
+    tag_value: str
+    live: bool
+    default_lifecycle: str
+    custom_lifecycles: Mapping[str, str]
+    producer_topic_name: str
+    consumer_role_arn: str
+    problems: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerConfig:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        accounts = [a.strip() for a in env.get(SOURCE_ACCTS, "").split(",") if a.strip()]
+        if not accounts:
+            problems.append(f"{SOURCE_ACCTS} is empty: no production account may send snapshots")
+        for bad in (a for a in accounts if not _ACCOUNT.match(a)):
+            problems.append(f"{SOURCE_ACCTS} holds {bad!r}, which is not a 12-digit account id")
+        custom: Mapping[str, str] = {}
+        try:
+            custom = parse_custom_lifecycles(env.get(CUSTOM_LIFECYCLES, ""))
+        except ValueError as err:
+            problems.append(f"{CUSTOM_LIFECYCLES}: {err}")
+        default = env.get(DEFAULT_LIFECYCLE, "").strip()
+        if default:
+            try:
+                parse_policy(default, custom)
+            except ValueError as err:
+                problems.append(f"{DEFAULT_LIFECYCLE}={default!r}: {err}")
+        role = env.get(CONSUMER_ROLE_ARN, "").strip()
+        if role and not _ROLE_ARN.match(role):
+            problems.append(f"{CONSUMER_ROLE_ARN}={role!r} is not an IAM role ARN")
+        tag_key, tag_value = _tag(env, problems)
+        return cls(
+            source_accounts=frozenset(a for a in accounts if _ACCOUNT.match(a)),
+            job_table=env.get(JOB_TABLE, CONSUMER_TABLE) or CONSUMER_TABLE,
+            tag_key=tag_key,
+            tag_value=tag_value,
+            live=_truthy(env.get(NO_DRY_RUN)),
+            default_lifecycle=default,
+            custom_lifecycles=custom,
+            producer_topic_name=env.get(PRODUCER_TOPIC_NAME, PRODUCER_TOPIC) or PRODUCER_TOPIC,
+            consumer_role_arn=role,
+            problems=tuple(problems),
+        )

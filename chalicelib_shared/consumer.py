@@ -1,0 +1,213 @@
+"""The DR account's side of the pipeline.
+
+Decides what to copy (allowed account, ``Draco_Lifecycle``), copies each shared
+transit copy under the source's own DR key, tells the producer to delete the
+transit copy once the DR copy is available, then applies the source's current
+lifecycle to that source's DR copies. Like the producer, every step is a
+conditional job transition, and unanswered messages are re-sent by the poller.
+
+The lifecycle pass reads the source's copies from the job table's ``inventory``
+index (one Query), not by listing every snapshot in the account: its cost
+depends on how many copies that source has, not on the size of the DR account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chalicelib_shared import clock
+from chalicelib_shared.config import ConsumerConfig
+from chalicelib_shared.jobs import Job, JobTable, State
+from chalicelib_shared.keys import SourceKeys
+from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.log import logger
+from chalicelib_shared.messages import EventType, Message, Rejection
+from chalicelib_shared.naming import (
+    LIFECYCLE_TAG,
+    SOURCE_ARN_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TIME_TAG,
+    dr_copy_id,
+    dr_copy_tags,
+    parse_snapshot_arn,
+)
+from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side
+from chalicelib_shared.rds_events import RdsEvent
+from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
+
+
+@dataclass
+class Consumer(Side):
+    config: ConsumerConfig
+    rds: Any
+    sns: Any
+    keys: SourceKeys
+    jobs: JobTable
+    region: str
+
+    # --- messages from production -----------------------------------------
+    def on_message(self, message: Message) -> str | Rejection:
+        refusal = self._authorize(message)
+        if refusal:
+            return refusal
+        handler = {
+            EventType.COPY_REQUEST: self.copy_requested,
+            EventType.COPY_SHARED: self.copy_shared,
+        }.get(message.event_type)
+        if handler is None:
+            return Rejection(f"{message.event_type.value} is not a message for the consumer")
+        return handler(message)
+
+    def _authorize(self, message: Message) -> Rejection | None:
+        if message.source_acct not in self.config.source_accounts:
+            return Rejection(f"account {message.source_acct} is not an allowed source account")
+        for arn in filter(None, (message.source_arn, message.transit_arn)):
+            parsed = parse_snapshot_arn(arn)
+            if parsed is None or parsed.region != self.region:
+                return Rejection(f"{arn} is not in this Region ({self.region})")
+        return None
+
+    def lifecycle(self, tags: Mapping[str, str]) -> Policy:
+        return resolve_lifecycle(tags.get(LIFECYCLE_TAG), self.config.custom_lifecycles, self.config.default_lifecycle)
+
+    def copy_requested(self, message: Message) -> str:
+        """Answer a copy request: initiate (with the DR key) or no-copy (with the reason)."""
+        job = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
+        if job is None:
+            job = self._new_job(message)
+        if job.state is State.INITIATED:
+            self._send(job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key))
+            return "copy initiated"
+        if job.state is State.SKIPPED:
+            self._send(job.message(EventType.NO_COPY, reason=job.reason))
+            return f"not copied: {job.reason}"
+        return f"duplicate: job is {job.state.value}"
+
+    def _new_job(self, message: Message) -> Job:
+        """The job for a snapshot DR hears of first: copy it or not, by its lifecycle."""
+        tags = dict(message.tags)
+        policy = self.lifecycle(tags)
+        job = Job(
+            job_id=dr_copy_id(message.source_acct, message.source_id),
+            state=State.INITIATED,
+            kind=message.snapshot_type,
+            source_acct=message.source_acct,
+            source_arn=message.source_arn,
+            source_id=message.source_id,
+            source_name=message.source_name,
+            source_time=clock.iso(message.source_time or clock.now()),
+            tags=tags,
+        )
+        if policy.ignore:
+            job = replace(job, state=State.SKIPPED, reason=policy.problem or f"{LIFECYCLE_TAG} is Ignore")
+        else:
+            if policy.keep_all:
+                logger.warning(
+                    "unknown lifecycle: copying, deleting nothing",
+                    problem=policy.problem,
+                    correlation_id=job.source_arn,
+                )
+            job = replace(job, target_key=self.keys.ensure(message.source_name))
+        if self.jobs.create(job, due=clock.now() + RESEND_AFTER):
+            return job
+        return self.jobs.get(job.job_id) or job  # another run created it first
+
+    def copy_shared(self, message: Message) -> str:
+        """Copy the shared transit copy into this account under the source's DR key."""
+        job = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
+        if job is None:  # the request was lost; decide now, as for a request
+            job = self._new_job(message)
+        if job.state in (State.DONE, State.EXPIRED, State.SKIPPED):
+            self._send(
+                job.message(EventType.DELETE_SHARED, transit_arn=message.transit_arn, transit_id=message.transit_id)
+            )
+            return f"transit copy not needed (job is {job.state.value}): asked producer to delete it"
+        if job.state is not State.INITIATED:
+            return f"duplicate: job is {job.state.value}"
+        kind = KINDS[job.kind]
+        own = {
+            self.config.tag_key: self.config.tag_value,
+            SOURCE_ARN_TAG: job.source_arn,
+            SOURCE_NAME_TAG: job.source_name,
+            SOURCE_TIME_TAG: clock.iso(message.source_time or job.source_created),
+        }
+        tags, dropped = dr_copy_tags(dict(message.tags), own)
+        if dropped:
+            logger.warning(
+                "source tags dropped: AWS allows 50 per snapshot", dropped=dropped, correlation_id=job.source_arn
+            )
+        key = job.target_key if message.encrypted else None
+        if not message.encrypted:
+            logger.warning("unencrypted cluster snapshot: the DR copy stays unencrypted", correlation_id=job.source_arn)
+        if not kind.copy(self.rds, message.transit_arn, job.job_id, key, tags):
+            existing = kind.describe(self.rds, job.job_id)
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+                return self._fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
+        moved = self.jobs.advance(
+            job,
+            State.COPYING,
+            transit_id=message.transit_id,
+            transit_arn=message.transit_arn,
+            tags=dict(message.tags),
+            source_time=clock.iso(message.source_time or job.source_created),
+            attempts=0,
+        )
+        return "DR copy started" if moved else "duplicate: moved by another run"
+
+    # --- RDS events in the DR account ---------------------------------------
+    def on_rds_event(self, event: RdsEvent) -> str:
+        if not event.is_copy_finished:
+            return "ignored"
+        job = self.jobs.get(event.source_id.lower())
+        return self.check_copy(job) if job and job.state is State.COPYING else "ignored"
+
+    def check_copy(self, job: Job) -> str:
+        """Once the DR copy is available: release the transit copy, apply the lifecycle."""
+        kind = KINDS[job.kind]
+        copy = kind.describe(self.rds, job.job_id)
+        if copy is None:
+            return self._fail(job, f"DR copy {job.job_id} disappeared while copying")
+        if copy.status in FAILED_STATUSES:
+            return self._fail(job, f"DR copy {job.job_id} is {copy.status}; the transit copy is kept")
+        if copy.status != "available":
+            return f"waiting: DR copy is {copy.status}"
+        self._send(job.message(EventType.DELETE_SHARED))
+        if self.jobs.advance(job, State.DONE) is None:
+            return "duplicate: moved by another run"
+        self.apply_lifecycle(job.inventory_key)
+        return "DR copy available"
+
+    def apply_lifecycle(self, inventory_key: str) -> dict[str, list[str]]:
+        """Apply the source's current lifecycle (from its newest copy's tags) to its DR copies."""
+        copies = {job.job_id: job for job in self.jobs.inventory(inventory_key)}
+        if not copies:
+            return {"keep": [], "delete": []}
+        newest = max(copies.values(), key=lambda job: job.source_time)
+        policy = self.lifecycle(newest.tags)
+        if policy.ignore or policy.keep_all:
+            logger.warning("lifecycle not applied", source=inventory_key, problem=policy.problem or "Ignore")
+            return {"keep": list(copies), "delete": []}
+        result = apply_policy(policy, [(job.job_id, job.source_created) for job in copies.values()])
+        for copy_id in result.delete:
+            job = copies[copy_id]
+            if not self.config.live:
+                logger.info(f"dry run: would delete {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
+                continue
+            KINDS[job.kind].delete(self.rds, copy_id)
+            self.jobs.advance(job, State.EXPIRED, reason=f"expired by lifecycle {policy}")
+            logger.info(f"deleted {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
+        return {"keep": list(result.keep), "delete": list(result.delete)}
+
+    # --- the poller -------------------------------------------------------
+    def step(self, job: Job) -> str:
+        """One due job: check a running DR copy, or re-send an unanswered copy-initiate."""
+        if job.state is State.COPYING:
+            return self.check_copy(job)
+        return self._resend(job, job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key))
+
+    def _topic(self, message: Message) -> str:
+        """The producer topic of the message's own source account."""
+        partition = message.source_arn.split(":")[1]
+        return f"arn:{partition}:sns:{self.region}:{message.source_acct}:{self.config.producer_topic_name}"

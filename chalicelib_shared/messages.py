@@ -1,0 +1,219 @@
+"""The DRACO protocol: the JSON messages the two apps send each other over SNS.
+
+Kept from the original: SNS Subject ``DRACO Event`` and a JSON body with an
+``EventType`` and the original's field names. Added: ``SourceTime`` (when the
+source snapshot was taken, so DR copies age by the data's time, not the copy's).
+
+``parse_message`` is the only way in. It checks every field's type, size and
+format and returns either a ``Message`` or a ``Rejection`` with the reason;
+it never raises, so a malformed or hostile message can be logged and dropped
+without making Lambda retry it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib_shared import clock
+from chalicelib_shared.naming import ACCOUNT_ID, DB_IDENTIFIER, SNAPSHOT_ID, parse_snapshot_arn
+
+SUBJECT = "DRACO Event"
+MAX_BODY = 64 * 1024
+MAX_TAGS = 50
+MAX_REASON = 1024
+_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$")
+
+
+class EventType(enum.StrEnum):
+    COPY_REQUEST = "snapshot-copy-request"  # producer -> consumer: a snapshot was taken
+    COPY_INITIATE = "snapshot-copy-initiate"  # consumer -> producer: make the transit copy
+    NO_COPY = "snapshot-no-copy"  # consumer -> producer: not copying, with Reason
+    COPY_SHARED = "snapshot-copy-shared"  # producer -> consumer: transit copy shared
+    DELETE_SHARED = "snapshot-delete-shared"  # consumer -> producer: DR copy done
+
+
+# Fields each event type must carry, besides the ones every message carries.
+_COMMON = ("SnapshotType", "SourceAcct", "SourceArn", "SourceId", "SourceName")
+_REQUIRED: dict[EventType, tuple[str, ...]] = {
+    EventType.COPY_REQUEST: ("SourceTime", "TagList"),
+    EventType.COPY_INITIATE: ("TargetKmsId",),
+    EventType.NO_COPY: ("Reason",),
+    EventType.COPY_SHARED: ("SourceTime", "TagList", "TransitArn", "TransitId", "Encrypted"),
+    EventType.DELETE_SHARED: ("TransitArn", "TransitId"),
+}
+SNAPSHOT_TYPES = ("RDS", "RDS Cluster")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A validated DRACO message. Optional fields are empty when not carried."""
+
+    event_type: EventType
+    snapshot_type: str
+    source_acct: str
+    source_arn: str
+    source_id: str
+    source_name: str
+    source_time: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    transit_arn: str = ""
+    transit_id: str = ""
+    target_kms_id: str = ""
+    reason: str = ""
+    encrypted: bool = True  # copy-shared: False for an unencrypted cluster transit copy
+
+    @property
+    def region(self) -> str:
+        return parse_snapshot_arn(self.source_arn).region
+
+    def body(self) -> str:
+        """The JSON body, with the original's field names."""
+        doc: dict[str, Any] = {
+            "EventType": self.event_type.value,
+            "SnapshotType": self.snapshot_type,
+            "SourceAcct": self.source_acct,
+            "SourceArn": self.source_arn,
+            "SourceId": self.source_id,
+            "SourceName": self.source_name,
+        }
+        optional = {
+            "SourceTime": clock.iso(self.source_time) if self.source_time else "",
+            "TransitArn": self.transit_arn,
+            "TransitId": self.transit_id,
+            "TargetKmsId": self.target_kms_id,
+            "Reason": self.reason,
+        }
+        doc.update({k: v for k, v in optional.items() if v})
+        if self.event_type in (EventType.COPY_REQUEST, EventType.COPY_SHARED):
+            doc["TagList"] = [{"Key": k, "Value": v} for k, v in self.tags]
+        if self.event_type is EventType.COPY_SHARED:
+            doc["Encrypted"] = self.encrypted
+        return json.dumps(doc, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message was not acted on; logged, never raised."""
+
+    reason: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_message(subject: str | None, body: Any) -> Message | Rejection:
+    """Validate one SNS message; see the module docstring."""
+    if subject != SUBJECT:
+        return Rejection(f"subject {str(subject)[:80]!r} is not {SUBJECT!r}")
+    if not isinstance(body, str) or len(body) > MAX_BODY:
+        return Rejection(f"body must be JSON text of at most {MAX_BODY} bytes")
+    try:
+        doc = json.loads(body)
+    except ValueError as err:
+        return Rejection(f"body is not JSON: {err}")
+    if not isinstance(doc, dict):
+        return Rejection("body is not a JSON object")
+    try:
+        return _message(doc)
+    except _Invalid as err:
+        return Rejection(str(err), {"EventType": str(doc.get("EventType"))[:64]})
+
+
+class _Invalid(Exception):
+    pass
+
+
+def publish(sns: Any, topic_arn: str, message: Message) -> None:
+    sns.publish(TopicArn=topic_arn, Subject=SUBJECT, Message=message.body())
+
+
+def _text(doc: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None, limit: int = 256) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise _Invalid(f"{name} must be a non-empty string of at most {limit} characters")
+    if pattern is not None and not pattern.match(value):
+        raise _Invalid(f"{name} {value[:80]!r} is not a valid {name}")
+    return value
+
+
+def _tags(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise _Invalid(f"TagList must be a list of at most {MAX_TAGS} tags")
+    tags = []
+    for tag in value:
+        if not isinstance(tag, dict) or set(tag) - {"Key", "Value"}:
+            raise _Invalid("each tag must be an object with Key and Value")
+        key, val = tag.get("Key"), tag.get("Value", "")
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise _Invalid("a tag Key must be a string of 1 to 128 characters")
+        if not isinstance(val, str) or len(val) > 256:
+            raise _Invalid(f"the value of tag {key[:40]!r} must be a string of at most 256 characters")
+        tags.append((key, val))
+    return tuple(tags)
+
+
+def _time(doc: Mapping[str, Any]) -> datetime:
+    text = _text(doc, "SourceTime", limit=32)
+    try:
+        return clock.parse_iso(text)
+    except ValueError:
+        raise _Invalid(f"SourceTime {text!r} is not of the form 2026-01-31T23:59:59Z") from None
+
+
+def _message(doc: Mapping[str, Any]) -> Message:
+    try:
+        event_type = EventType(doc.get("EventType"))
+    except ValueError:
+        raise _Invalid(f"unknown EventType {str(doc.get('EventType'))[:64]!r}") from None
+    snapshot_type = doc.get("SnapshotType")
+    if snapshot_type not in SNAPSHOT_TYPES:
+        raise _Invalid(f"SnapshotType must be one of {', '.join(SNAPSHOT_TYPES)}")
+    source_acct = _text(doc, "SourceAcct", ACCOUNT_ID, 12)
+    source_arn = _snapshot_arn(doc, "SourceArn", snapshot_type, source_acct)
+    source_id = _text(doc, "SourceId", SNAPSHOT_ID)
+    if parse_snapshot_arn(source_arn).snapshot_id != source_id.lower():
+        raise _Invalid("SourceId does not match SourceArn")
+    fields: dict[str, Any] = {
+        "event_type": event_type,
+        "snapshot_type": snapshot_type,
+        "source_acct": source_acct,
+        "source_arn": source_arn,
+        "source_id": source_id,
+        "source_name": _text(doc, "SourceName", DB_IDENTIFIER, 63),
+    }
+    required = _REQUIRED[event_type]
+    if "SourceTime" in required:
+        fields["source_time"] = _time(doc)
+    if "TagList" in required:
+        fields["tags"] = _tags(doc.get("TagList"))
+    if "TransitArn" in required:
+        fields["transit_arn"] = _snapshot_arn(doc, "TransitArn", snapshot_type, source_acct)
+        fields["transit_id"] = _text(doc, "TransitId", SNAPSHOT_ID)
+        if parse_snapshot_arn(fields["transit_arn"]).snapshot_id != fields["transit_id"].lower():
+            raise _Invalid("TransitId does not match TransitArn")
+    if "TargetKmsId" in required:
+        fields["target_kms_id"] = _text(doc, "TargetKmsId", _KMS_KEY, 2048)
+    if "Reason" in required:
+        fields["reason"] = _text(doc, "Reason", limit=MAX_REASON)
+    if "Encrypted" in required:
+        if not isinstance(doc.get("Encrypted"), bool):
+            raise _Invalid("Encrypted must be true or false")
+        fields["encrypted"] = doc["Encrypted"]
+    return Message(**fields)
+
+
+def _snapshot_arn(doc: Mapping[str, Any], name: str, snapshot_type: str, account: str) -> str:
+    """A snapshot ARN of the message's kind, in the message's source account."""
+    value = _text(doc, name, limit=512)
+    arn = parse_snapshot_arn(value)
+    if arn is None:
+        raise _Invalid(f"{name} {value[:80]!r} is not an RDS snapshot ARN")
+    if arn.snapshot_type != snapshot_type:
+        raise _Invalid(f"{name} is a {arn.snapshot_type} snapshot, but SnapshotType is {snapshot_type}")
+    if arn.account != account:
+        raise _Invalid(f"{name} is in account {arn.account}, not SourceAcct {account}")
+    return value

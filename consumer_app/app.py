@@ -1,0 +1,20 @@
+"""DRACO consumer: the DR account's Lambda functions. Wiring only."""
+
+from chalice import Chalice, Rate
+
+from chalicelib_shared import handlers
+from chalicelib_shared.config import CONSUMER_TOPIC
+
+app = Chalice(app_name="draco-consumer")
+
+
+@app.on_sns_message(topic=CONSUMER_TOPIC)
+def on_consumer_topic(event):
+    """DRACO messages from production accounts and RDS copy events in this account."""
+    return handlers.on_sns(handlers.consumer, event.subject, event.message)
+
+
+@app.schedule(Rate(handlers.poll_minutes(), unit=Rate.MINUTES))
+def poll_jobs(event):
+    """Advance DR copies and re-send unanswered messages."""
+    return handlers.on_schedule(handlers.consumer)

@@ -1,0 +1,1 @@
+"""DRACO's operator side: bootstrap, the local two-account world, the CLI. Never deployed."""

@@ -1,0 +1,448 @@
+"""A local two-account AWS for DRACO: moto, both Chalice apps, SNS delivery, a simulated clock.
+
+What it models, and how:
+
+* **Accounts**: one moto process holds a production and a DR account. The
+  world's own clients name their account with moto's ``x-moto-account-id``
+  header; each app runs with ``MOTO_ACCOUNT_ID`` in its stage environment, as
+  a Lambda runs with its own account's credentials.
+* **Bootstrap**: ``draco.bootstrap`` sets both accounts up, and the stage
+  environment it returns is written to a ``.chalice/config.json`` per app in a
+  scratch folder, from where ``chalice.test.Client`` loads it.
+* **SNS to Lambda**: moto does not deliver SNS to Lambda, so each topic gets
+  an SQS queue in its own account (moto delivers that) and ``deliver`` hands
+  every queued notification to the app's ``@app.on_sns_message`` handler, as
+  the SNS event Chalice's test client builds. ``transport`` lets a test drop,
+  duplicate or reorder deliveries.
+* **RDS**: ``take_snapshot`` makes a snapshot and publishes the notification
+  RDS would. Copies made by the apps stay ``creating`` for ``copy_time`` of
+  simulated time, then turn ``available`` (with RDS-EVENT-0197 for DB instance
+  copies, as AWS sends it, unless ``copy_events`` is off).
+* **Time**: ``time-machine`` moves the whole process's clock (moto's
+  timestamps and DRACO's alike); ``advance`` runs the pollers every
+  ``poll_interval`` of simulated time.
+* **moto's gaps**: filled by ``draco.moto_gaps``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+import time_machine
+from chalice.test import Client
+from moto import mock_aws
+from moto.rds.models import rds_backends
+
+from chalicelib_shared import clock
+from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
+from chalicelib_shared.jobs import Job
+from chalicelib_shared.log import logger
+from draco import bootstrap, moto_gaps
+
+PROD = "111111111111"
+DR = "222222222222"
+REGION = "us-east-1"
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MOTO_ACCOUNT = "MOTO_ACCOUNT_ID"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One SNS notification on its way to an app."""
+
+    account: str  # the topic's account, i.e. which app receives it
+    subject: str
+    message: str
+
+
+Transport = Callable[[list[Delivery]], list[Delivery]]
+
+
+@dataclass
+class _App:
+    account: str
+    topic: str
+    client: Client
+    sns_handler: str
+    queue_url: str = ""
+
+
+@dataclass
+class _Copy:
+    account: str
+    cluster: bool
+    snapshot_id: str
+    ready_at: datetime
+
+
+@dataclass
+class WorldStats:
+    """What happened, counted as it happened (for reports and benchmarks)."""
+
+    invocations: Counter[str] = field(default_factory=Counter)
+    deliveries: int = 0
+    in_flight_peak: Counter[str] = field(default_factory=Counter)
+
+
+class LocalWorld:
+    """Use as a context manager; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        live: bool = False,
+        default_lifecycle: str = "",
+        custom_lifecycles: str = "",
+        copy_time: timedelta = timedelta(minutes=15),
+        poll_interval: timedelta = timedelta(minutes=1),
+        copy_events: bool = True,
+        start: datetime = START,
+        log_stream: TextIO | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.live = live
+        self.default_lifecycle = default_lifecycle
+        self.custom_lifecycles = custom_lifecycles
+        self.copy_time = copy_time
+        self.poll_interval = poll_interval
+        self.copy_events = copy_events
+        self.start = start
+        self.transport: Transport = transport or (lambda deliveries: deliveries)
+        self.stats = WorldStats()
+        self._log_stream = log_stream
+        self._stack = contextlib.ExitStack()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._apps: dict[str, _App] = {}
+        self._copies: dict[tuple[str, bool, str], _Copy] = {}
+        self._known: set[tuple[str, bool, str]] = set()
+        self._traveller: Any = None
+        self.env: dict[str, dict[str, str]] = {}
+
+    # --- set-up -------------------------------------------------------------
+    def __enter__(self) -> LocalWorld:
+        stack = self._stack
+        stack.enter_context(
+            _environment(
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_DEFAULT_REGION=REGION,
+                AWS_REGION=REGION,
+            )
+        )
+        os.environ.pop(MOTO_ACCOUNT, None)
+        stack.enter_context(mock_aws())
+        moto_gaps.install()
+        stack.callback(moto_gaps.uninstall)
+        travel = time_machine.travel(self.start, tick=True)
+        self._traveller = travel.start()
+        stack.callback(travel.stop)
+        if self._log_stream is not None:
+            handler = logger.registered_handler
+            previous = handler.setStream(self._log_stream)
+            stack.callback(handler.setStream, previous)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
+        self._bootstrap(workdir)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()
+
+    def _bootstrap(self, workdir: Path) -> None:
+        with self.as_account(PROD):
+            producer_env = bootstrap.producer(boto3.Session(region_name=REGION), dr_account=DR)
+        with self.as_account(DR):
+            consumer_env = bootstrap.consumer(
+                boto3.Session(region_name=REGION),
+                source_accounts=[PROD],
+                default_lifecycle=self.default_lifecycle,
+                custom_lifecycles=self.custom_lifecycles,
+                no_dry_run=self.live,
+            )
+        self.env = {"producer": producer_env, "consumer": consumer_env}
+        for name, account, topic, handler in (
+            ("producer", PROD, PRODUCER_TOPIC, "on_producer_topic"),
+            ("consumer", DR, CONSUMER_TOPIC, "on_consumer_topic"),
+        ):
+            project = workdir / name
+            (project / ".chalice").mkdir(parents=True)
+            shutil.copy(REPO / f"{name}_app" / ".chalice" / "config.json", project / ".chalice" / "config.json")
+            env = {**self.env[name], MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+            bootstrap.write_stage_config(project, "local", env)
+            app = importlib.import_module(f"{name}_app.app").app
+            self._apps[name] = _App(account, topic, Client(app, stage_name="local", project_dir=str(project)), handler)
+            self._subscribe(self._apps[name])
+
+    def _subscribe(self, app: _App) -> None:
+        """An SQS queue on the app's topic stands in for the Lambda subscription."""
+        sqs, sns = self.client("sqs", app.account), self.client("sns", app.account)
+        app.queue_url = sqs.create_queue(QueueName=f"{app.topic}-lambda")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=app.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        topic_arn = f"arn:aws:sns:{REGION}:{app.account}:{app.topic}"
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    # --- accounts and clients ----------------------------------------------------
+    @contextlib.contextmanager
+    def as_account(self, account: str) -> Iterator[None]:
+        """Run boto3 calls made inside (by any client) as ``account``."""
+        previous = os.environ.get(MOTO_ACCOUNT)
+        os.environ[MOTO_ACCOUNT] = account
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(MOTO_ACCOUNT, None)
+            else:
+                os.environ[MOTO_ACCOUNT] = previous
+
+    def client(self, service: str, account: str) -> Any:
+        """A boto3 client that always acts in ``account``."""
+        key = (service, account)
+        if key not in self._clients:
+            made = boto3.client(service, region_name=REGION)
+            made.meta.events.register(
+                "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+            )
+            self._clients[key] = made
+        return self._clients[key]
+
+    def jobs(self, account: str) -> list[Job]:
+        """Every job in the account's job table (a Scan: for reports and tests only)."""
+        table = PRODUCER_TABLE if account == PROD else CONSUMER_TABLE
+        ddb = self.client("dynamodb", account)
+        items: list[Job] = []
+        deserialize = boto3.dynamodb.types.TypeDeserializer().deserialize
+        for page in ddb.get_paginator("scan").paginate(TableName=table):
+            items += [Job.from_item({k: deserialize(v) for k, v in item.items()}) for item in page["Items"]]
+        return items
+
+    # --- production databases and snapshots ---------------------------------------
+    def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
+        params: dict[str, Any] = {}
+        if encrypted:
+            params = {"StorageEncrypted": True, "KmsKeyId": self._prod_key()}
+        self.client("rds", PROD).create_db_instance(
+            DBInstanceIdentifier=name,
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="not-a-secret-1",
+            CopyTagsToSnapshot=True,
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            **params,
+        )
+        self._register_existing()
+
+    def add_cluster(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
+        params: dict[str, Any] = {}
+        if encrypted:
+            params = {"StorageEncrypted": True, "KmsKeyId": self._prod_key()}
+        self.client("rds", PROD).create_db_cluster(
+            DBClusterIdentifier=name,
+            Engine="aurora-postgresql",
+            MasterUsername="admin",
+            MasterUserPassword="not-a-secret-1",
+            CopyTagsToSnapshot=True,
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+            **params,
+        )
+        self._register_existing()
+
+    def _prod_key(self) -> str:
+        """The production databases' own key (not shareable, as aws/rds isn't)."""
+        kms = self.client("kms", PROD)
+        aliases = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/prod-databases"]
+        if aliases:
+            return aliases[0]["TargetKeyId"]
+        key = kms.create_key(Description="production databases")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/prod-databases", TargetKeyId=key)
+        return key
+
+    def take_snapshot(self, source: str, *, cluster: bool = False, automated: bool = False, notify: bool = True) -> str:
+        """Take a snapshot now, as RDS would, and publish RDS's "created" notification."""
+        stamp = clock.now().strftime("%Y-%m-%d-%H-%M")
+        backend = rds_backends[PROD][REGION]
+        if automated:
+            snapshot_id = f"rds:{source}-{stamp}"
+            make = backend.create_auto_cluster_snapshot if cluster else backend.create_auto_snapshot
+            make(source, snapshot_id)
+            event = "RDS-EVENT-0169" if cluster else "RDS-EVENT-0091"
+        else:
+            snapshot_id = f"{source}-{stamp}"
+            rds = self.client("rds", PROD)
+            if cluster:
+                rds.create_db_cluster_snapshot(DBClusterIdentifier=source, DBClusterSnapshotIdentifier=snapshot_id)
+            else:
+                rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot_id)
+            event = "RDS-EVENT-0075" if cluster else "RDS-EVENT-0042"
+        self._register_existing()
+        if notify:
+            self.rds_event(PROD, event, snapshot_id, cluster=cluster)
+        return snapshot_id
+
+    def rds_event(self, account: str, event_id: str, source_id: str, *, cluster: bool = False) -> None:
+        """Publish an RDS event notification to the account's DRACO topic, as RDS does."""
+        body = {
+            "Event Source": "db-cluster-snapshot" if cluster else "db-snapshot",
+            "Event Time": clock.now().strftime("%Y-%m-%d %H:%M:%S.000"),
+            "Identifier Link": f"https://console.aws.amazon.com/rds/home?region={REGION}#snapshot:id={source_id}",
+            "Source ID": source_id,
+            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}",
+            "Event Message": event_id,
+        }
+        topic = PRODUCER_TOPIC if account == PROD else CONSUMER_TOPIC
+        self.client("sns", account).publish(
+            TopicArn=f"arn:aws:sns:{REGION}:{account}:{topic}",
+            Subject="RDS Notification Message",
+            Message=json.dumps(body),
+        )
+
+    # --- running ------------------------------------------------------------------
+    def deliver(self) -> int:
+        """Hand every queued notification to its app, until no queue has any. Returns how many."""
+        delivered = 0
+        while True:
+            batch = self._drain()
+            if not batch:
+                return delivered
+            for delivery in self.transport(batch):
+                self.invoke_sns(delivery.account, delivery.subject, delivery.message)
+                delivered += 1
+
+    def _drain(self) -> list[Delivery]:
+        batch = []
+        for app in self._apps.values():
+            sqs = self.client("sqs", app.account)
+            while True:
+                received = sqs.receive_message(QueueUrl=app.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                if not received:
+                    break
+                for message in received:
+                    envelope = json.loads(message["Body"])
+                    batch.append(Delivery(app.account, envelope.get("Subject", ""), envelope["Message"]))
+                    sqs.delete_message(QueueUrl=app.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return batch
+
+    def invoke_sns(self, account: str, subject: str, message: str) -> Any:
+        """Invoke the SNS handler of the app in ``account`` with one notification."""
+        app = self._app(account)
+        event = app.client.events.generate_sns_event(message=message, subject=subject)
+        self.stats.invocations[f"{app.topic}:sns"] += 1
+        self.stats.deliveries += 1
+        try:
+            return app.client.lambda_.invoke(app.sns_handler, event).payload
+        finally:
+            self._track_copies()
+
+    def poll(self) -> None:
+        """One scheduled run of both apps' pollers."""
+        for app in self._apps.values():
+            event = app.client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            )
+            self.stats.invocations[f"{app.topic}:poll"] += 1
+            try:
+                app.client.lambda_.invoke("poll_jobs", event)
+            finally:
+                self._track_copies()
+
+    def advance(self, duration: timedelta) -> None:
+        """Let simulated time pass: copies finish, pollers run every ``poll_interval``."""
+        end = clock.now() + duration
+        while clock.now() < end:
+            self._traveller.shift(min(self.poll_interval, end - clock.now()))
+            self._finish_copies()
+            self.deliver()
+            self.poll()
+            self.deliver()
+
+    def run_until_quiet(self, limit: timedelta = timedelta(days=2)) -> bool:
+        """Deliver and poll until no job is active; ``False`` if ``limit`` passed first."""
+        deadline = clock.now() + limit
+        self.deliver()
+        while self.active_jobs():
+            if clock.now() >= deadline:
+                return False
+            self.advance(self.poll_interval)
+        return True
+
+    def move_to(self, moment: datetime) -> None:
+        """Jump the clock forward without running anything (nothing is due in between)."""
+        self._traveller.move_to(moment)
+        self._finish_copies()
+
+    def active_jobs(self) -> list[Job]:
+        return [job for account in (PROD, DR) for job in self.jobs(account) if job.state.is_active]
+
+    def _app(self, account: str) -> _App:
+        return next(app for app in self._apps.values() if app.account == account)
+
+    # --- copies taking time ---------------------------------------------------------
+    def _snapshots(self, account: str) -> Iterator[tuple[bool, str, Any]]:
+        backend = rds_backends[account][REGION]
+        for cluster, snapshots in ((False, backend.database_snapshots), (True, backend.cluster_snapshots)):
+            for snapshot_id, snapshot in list(snapshots.items()):
+                yield cluster, snapshot_id, snapshot
+
+    def _register_existing(self) -> None:
+        """Snapshots the world made itself are not copies in progress."""
+        for account in (PROD, DR):
+            self._known.update((account, cluster, sid) for cluster, sid, _ in self._snapshots(account))
+
+    def _track_copies(self) -> None:
+        """Any snapshot the apps made is a copy: it stays ``creating`` for ``copy_time``."""
+        for account in (PROD, DR):
+            for cluster, snapshot_id, snapshot in self._snapshots(account):
+                key = (account, cluster, snapshot_id)
+                if key not in self._known:
+                    self._known.add(key)
+                    snapshot.status = "creating"
+                    self._copies[key] = _Copy(account, cluster, snapshot_id, clock.now() + self.copy_time)
+        in_flight = Counter(f"{c.account}:{'cluster' if c.cluster else 'instance'}" for c in self._copies.values())
+        for kind, count in in_flight.items():
+            self.stats.in_flight_peak[kind] = max(self.stats.in_flight_peak[kind], count)
+
+    def _finish_copies(self) -> None:
+        now = clock.now()
+        for key, copy in list(self._copies.items()):
+            if copy.ready_at > now:
+                continue
+            del self._copies[key]
+            backend = rds_backends[copy.account][REGION]
+            snapshots = backend.cluster_snapshots if copy.cluster else backend.database_snapshots
+            if copy.snapshot_id in snapshots:
+                snapshots[copy.snapshot_id].status = "available"
+                if self.copy_events and not copy.cluster:
+                    self.rds_event(copy.account, "RDS-EVENT-0197", copy.snapshot_id)
+
+    def copies_in_flight(self) -> int:
+        return len(self._copies)
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,20 @@
+"""DRACO producer: the production account's Lambda functions. Wiring only."""
+
+from chalice import Chalice, Rate
+
+from chalicelib_shared import handlers
+from chalicelib_shared.config import PRODUCER_TOPIC
+
+app = Chalice(app_name="draco-producer")
+
+
+@app.on_sns_message(topic=PRODUCER_TOPIC)
+def on_producer_topic(event):
+    """RDS snapshot events and DRACO messages from the DR account."""
+    return handlers.on_sns(handlers.producer, event.subject, event.message)
+
+
+@app.schedule(Rate(handlers.poll_minutes(), unit=Rate.MINUTES))
+def poll_jobs(event):
+    """Advance transit copies and re-send unanswered messages."""
+    return handlers.on_schedule(handlers.producer)
