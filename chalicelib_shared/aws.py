@@ -2,6 +2,8 @@
 
 Clients retry throttling, 5xx and timeouts themselves with botocore's adaptive
 retry mode, which also slows the caller down when RDS says "Rate exceeded".
+They are cached per set of credentials, so two apps sharing one process (the
+local world) never use each other's.
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-@functools.cache
 def client(service: str, region_name: str) -> Any:
+    return _client(service, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
+
+
+def table(name: str, region_name: str) -> Any:
+    return _table(name, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
+
+
+@functools.cache
+def _client(service: str, region_name: str, access_key: str | None) -> Any:
     return boto3.session.Session().client(service, region_name=region_name, config=RETRY_CONFIG)
 
 
 @functools.cache
-def table(name: str, region_name: str) -> Any:
-    return boto3.session.Session().resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)
+def _table(name: str, region_name: str, access_key: str | None) -> Any:
+    session = boto3.session.Session()
+    return session.resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)
