@@ -15,6 +15,15 @@ order of statements and of list values, because AWS may hand them back reordered
 Some states can't be repaired safely by a script (a transit key pending deletion, a
 table with another key schema, an event subscription limited to some sources): those
 raise ``BootstrapError`` with what the operator should do, rather than guess.
+
+Least privilege: each app's Lambda role gets a hand-written IAM policy
+(``producer_policy``/``consumer_policy``, pure functions of the accounts, Region,
+table and key), written next to the stage's config as ``policy-<stage>.json``
+with ``autogen_policy: false`` (Chalice's generated policy only sees app.py).
+Its actions are exactly the AWS calls ``chalicelib_shared`` makes, plus what
+RDS needs on the caller's behalf (KMS grants, tags on create) and CloudWatch
+Logs; ``tests/test_policies.py`` derives the called operations from the code
+and fails when one is missing or a granted one is never used.
 """
 
 from __future__ import annotations
@@ -25,15 +34,17 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
 from chalicelib_shared.jobs import table_definition
+from chalicelib_shared.naming import DR_PREFIX, SOURCE_NAME_TAG, TRANSIT_PREFIX, key_alias
 
 DEFAULT_TAG_KEY = cfg.DEFAULT_TAG_KEY
 DEFAULT_TAG_VALUE = cfg.DEFAULT_TAG_VALUE
@@ -93,6 +104,10 @@ class Bootstrap:
     region: str
     plan: list[Step]
     env: Callable[[], dict[str, str]]
+    # The app's IAM policy for a given environment (the one ``env`` returns, or a preview of it).
+    policy: Callable[[Mapping[str, str]], dict[str, Any]] | None = None
+    # The environment as it will be, computable before the plan is applied (for --dry-run).
+    preview_env: Callable[[], dict[str, str]] | None = None
 
 
 def apply(plan: Sequence[Step]) -> None:
@@ -232,6 +247,309 @@ def _transit_key_policy(acct: _Account, dr_account: str) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- Lambda role policies
+#
+# Resource patterns follow DRACO's own names (chalicelib_shared.naming): transit copies
+# are ``draco-transit-<source id>`` in the production account, DR copies are
+# ``draco-<source account>-<source id>`` in the DR account, per-source DR keys are
+# ``alias/DRACO-<source name>``. Statements whose action AWS can't scope by resource
+# (kms:CreateKey) carry a condition instead. KMS actions that RDS performs on the
+# caller's behalf while copying (CreateGrant, DescribeKey, Decrypt) are limited to
+# grants for AWS resources or calls made through RDS.
+
+# CreateKey runs KMS's policy lockout safety check: the caller must be allowed to call
+# PutKeyPolicy on the new key, and with the DR key policy (keys.py) that permission can
+# only come from the caller's IAM policy. Once keys.py passes
+# BypassPolicyLockoutSafetyCheck=True (safe there: the policy gives the account root
+# kms:*, which is what the check protects), set this False to drop the grant.
+CONSUMER_NEEDS_PUT_KEY_POLICY = True
+
+# Key operations the consumer must never perform, whatever a key policy says: an
+# explicit Deny in the role's own policy beats any Allow, including one the role could
+# write into a DRACO key's policy through the PutKeyPolicy grant above.
+_KEY_DESTRUCTION = [
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:DeleteAlias",
+    "kms:UpdateAlias",
+    "kms:DisableKeyRotation",
+    "kms:DeleteImportedKeyMaterial",
+]
+
+
+def lambda_role_name(app_name: str, stage: str, function: str) -> str:
+    """The role ``chalice deploy`` makes for one function when ``autogen_policy`` is false.
+
+    With a policy file Chalice gives every function its own role, ``<app>-<stage>-<function>``,
+    each with that file's policy (``chalice package`` lets CloudFormation name them instead).
+    """
+    return f"{app_name}-{stage}-{function}"
+
+
+# The consumer function that creates DR keys and starts DR copies (its SNS handler,
+# see consumer_app/app.py); its role is the one DR key policies name (keys.key_policy).
+CONSUMER_KEY_USER_FUNCTION = "on_consumer_topic"
+
+
+def _arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def _logs_statement(partition: str, region: str, account: str, app_name: str, stage: str) -> dict[str, Any]:
+    """Chalice names functions ``<app>-<stage>-<handler>``; their log groups are /aws/lambda/<function>."""
+    group = _arn(partition, "logs", region, account, f"log-group:/aws/lambda/{app_name}-{stage}-*")
+    return {
+        "Sid": "WriteOwnFunctionLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [group, f"{group}:*"],
+    }
+
+
+def _job_table_statements(partition: str, region: str, account: str, table: str) -> list[dict[str, Any]]:
+    table_arn = _arn(partition, "dynamodb", region, account, f"table/{table}")
+    return [
+        {
+            "Sid": "ReadAndWriteOwnJobRecords",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "QueryOwnJobIndexesForDueJobsAndInventory",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{table_arn}/index/*",
+        },
+    ]
+
+
+def _snapshot_arns(partition: str, region: str, account: str, name: str) -> list[str]:
+    """Instance and cluster snapshot ARNs for one name pattern."""
+    return [
+        _arn(partition, "rds", region, account, f"snapshot:{name}"),
+        _arn(partition, "rds", region, account, f"cluster-snapshot:{name}"),
+    ]
+
+
+def producer_policy(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    stage: str,
+    dr_account: str,
+    transit_key_arn: str,
+    table: str = cfg.PRODUCER_TABLE,
+) -> dict[str, Any]:
+    """The producer Lambda role's policy in the production account ``account``."""
+    transit = f"{TRANSIT_PREFIX}*"
+    own_keys = _arn(partition, "kms", region, account, "key/*")
+    dr_topic = _arn(partition, "sns", region, dr_account, cfg.CONSUMER_TOPIC)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadSnapshotsOfThisAccountAndTheirTransitCopies",
+                "Effect": "Allow",
+                "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
+                "Resource": _snapshot_arns(partition, region, account, "*"),
+            },
+            {
+                # The source may be any snapshot of the account, so the statement can't
+                # tell source from target by ARN; the target is always draco-transit-*.
+                "Sid": "CopyAnySnapshotOfThisAccountIntoATransitCopy",
+                "Effect": "Allow",
+                "Action": ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+                "Resource": _snapshot_arns(partition, region, account, "*"),
+            },
+            {
+                "Sid": "TagTransitCopiesWhenCreated",
+                "Effect": "Allow",
+                "Action": "rds:AddTagsToResource",
+                "Resource": _snapshot_arns(partition, region, account, transit),
+            },
+            {
+                "Sid": "ShareOnlyTransitCopiesWithTheDrAccount",
+                "Effect": "Allow",
+                "Action": ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"],
+                "Resource": _snapshot_arns(partition, region, account, transit),
+            },
+            {
+                "Sid": "DeleteOnlyTransitCopies",
+                "Effect": "Allow",
+                "Action": ["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
+                "Resource": _snapshot_arns(partition, region, account, transit),
+            },
+            {
+                "Sid": "RdsEncryptsTransitCopiesWithTheTransitKey",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": transit_key_arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            {
+                "Sid": "RdsReadsTheTransitKey",
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": transit_key_arn,
+            },
+            {
+                # Only for databases encrypted with a customer managed key of this account;
+                # aws/rds's own key policy already lets RDS use it for the account.
+                "Sid": "RdsDecryptsSourceSnapshotsEncryptedWithCustomerKeys",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": own_keys,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            {
+                "Sid": "RdsReadsSourceSnapshotKeys",
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": own_keys,
+                "Condition": {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
+            },
+            {
+                "Sid": "SendDracoMessagesToTheDrAccountOnly",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": dr_topic,
+            },
+            *_job_table_statements(partition, region, account, table),
+            _logs_statement(partition, region, account, PRODUCER_APP_NAME, stage),
+        ],
+    }
+
+
+def consumer_policy(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    stage: str,
+    source_accounts: Sequence[str],
+    table: str = cfg.CONSUMER_TABLE,
+    producer_topic: str = cfg.PRODUCER_TOPIC,
+) -> dict[str, Any]:
+    """The consumer Lambda role's policy in the DR account ``account``."""
+    sources = sorted(set(source_accounts))
+    dr_copies = [arn for a in sources for arn in _snapshot_arns(partition, region, account, f"{DR_PREFIX}{a}-*")]
+    transit_copies = [arn for a in sources for arn in _snapshot_arns(partition, region, a, f"{TRANSIT_PREFIX}*")]
+    own_keys = _arn(partition, "kms", region, account, "key/*")
+    source_keys = [_arn(partition, "kms", region, a, "key/*") for a in sources]
+    draco_aliases = {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}}
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadOwnDrCopies",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
+            "Resource": dr_copies,
+        },
+        {
+            # CopyDB*Snapshot is authorised on both ARNs: the shared transit copy
+            # (source account) and the new DR copy (this account).
+            "Sid": "CopySharedTransitCopiesIntoDrCopies",
+            "Effect": "Allow",
+            "Action": ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+            "Resource": [*transit_copies, *dr_copies],
+        },
+        {
+            "Sid": "TagDrCopiesWhenCreated",
+            "Effect": "Allow",
+            "Action": "rds:AddTagsToResource",
+            "Resource": dr_copies,
+        },
+        {
+            "Sid": "DeleteOnlyDrCopiesExpiredByTheirLifecycle",
+            "Effect": "Allow",
+            "Action": ["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
+            "Resource": dr_copies,
+        },
+        {
+            "Sid": "FindDrKeysByAlias",
+            "Effect": "Allow",
+            "Action": "kms:DescribeKey",
+            "Resource": own_keys,
+        },
+        {
+            "Sid": "CreateDrKeysTaggedWithTheirSource",
+            "Effect": "Allow",
+            "Action": "kms:CreateKey",
+            "Resource": "*",
+            "Condition": {"Null": {f"aws:RequestTag/{SOURCE_NAME_TAG}": "false"}},
+        },
+        {
+            "Sid": "TagNewDrKeysWithTheirSourceOnly",
+            "Effect": "Allow",
+            "Action": "kms:TagResource",
+            "Resource": own_keys,
+            "Condition": {
+                "Null": {f"aws:RequestTag/{SOURCE_NAME_TAG}": "false"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [SOURCE_NAME_TAG]},
+            },
+        },
+        {
+            "Sid": "TurnOnRotationOfNewDrKeys",
+            "Effect": "Allow",
+            "Action": "kms:EnableKeyRotation",
+            "Resource": own_keys,
+        },
+        {
+            "Sid": "NameNewDrKeysWithDracoAliases",
+            "Effect": "Allow",
+            "Action": "kms:CreateAlias",
+            "Resource": [_arn(partition, "kms", region, account, key_alias("*")), own_keys],
+        },
+        {
+            "Sid": "RdsEncryptsDrCopiesWithDracoKeysOnly",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": own_keys,
+            "Condition": {**draco_aliases, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "RdsDecryptsSharedTransitCopiesOfSourceAccounts",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": source_keys,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "RdsReadsTransitKeysOfSourceAccounts",
+            "Effect": "Allow",
+            "Action": ["kms:DescribeKey", "kms:Decrypt"],
+            "Resource": source_keys,
+            "Condition": {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
+        },
+        {
+            "Sid": "AnswerEachSourceAccountOnItsProducerTopic",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": [_arn(partition, "sns", region, a, producer_topic) for a in sources],
+        },
+        *_job_table_statements(partition, region, account, table),
+        _logs_statement(partition, region, account, CONSUMER_APP_NAME, stage),
+        {
+            "Sid": "NeverDestroyOrRepointKeys",
+            "Effect": "Deny",
+            "Action": _KEY_DESTRUCTION,
+            "Resource": "*",
+        },
+    ]
+    if CONSUMER_NEEDS_PUT_KEY_POLICY:
+        statements.insert(
+            statements.index(next(s for s in statements if s["Sid"] == "TurnOnRotationOfNewDrKeys")),
+            {
+                "Sid": "PassKmsLockoutCheckWhenCreatingDrKeys",
+                "Effect": "Allow",
+                "Action": "kms:PutKeyPolicy",
+                "Resource": own_keys,
+            },
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 # --------------------------------------------------------------------------- shared steps
 
 
@@ -257,7 +575,9 @@ def _topic_steps(acct: _Account, name: str, publishers: Sequence[str]) -> list[S
         steps.append(
             Step(
                 f"set topic policy of {name} (allow publish from {who})",
-                lambda: sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(wanted)),
+                lambda: sns.set_topic_attributes(
+                    TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(wanted)
+                ),
                 wanted,
             )
         )
@@ -385,9 +705,22 @@ def _alias_target(kms: Any, alias: str) -> str | None:
 # --------------------------------------------------------------------------- producer
 
 
-def _producer_env(acct: _Account, dr_account: str, tag_key: str, tag_value: str) -> dict[str, str]:
-    """The producer Lambda's environment; reads the transit key's ARN, so call it after applying."""
-    key_arn = acct.client("kms").describe_key(KeyId=cfg.TRANSIT_KEY_ALIAS)["KeyMetadata"]["Arn"]
+# Stands for the transit key's ARN in a --dry-run before the key exists.
+NEW_TRANSIT_KEY = "key/<new transit key>"
+
+
+def _producer_env(
+    acct: _Account, dr_account: str, tag_key: str, tag_value: str, *, preview: bool = False
+) -> dict[str, str]:
+    """The producer Lambda's environment; reads the transit key's ARN, so call it after applying.
+
+    With ``preview`` (a dry run) a key that doesn't exist yet is shown as ``NEW_TRANSIT_KEY``.
+    """
+    key_id = _alias_target(acct.client("kms"), cfg.TRANSIT_KEY_ALIAS) if preview else cfg.TRANSIT_KEY_ALIAS
+    if key_id is None:
+        key_arn = acct.arn("kms", NEW_TRANSIT_KEY)
+    else:
+        key_arn = acct.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
     return {
         cfg.DR_ACCT: dr_account,
         cfg.DR_TOPIC_ARN: acct.arn("sns", cfg.CONSUMER_TOPIC, account=dr_account),
@@ -420,6 +753,16 @@ def prepare_producer(
         acct.region,
         plan,
         lambda: _producer_env(acct, dr_account, tag_key, tag_value),
+        policy=lambda env: producer_policy(
+            partition=acct.partition,
+            region=acct.region,
+            account=acct.account,
+            stage=stage,
+            dr_account=dr_account,
+            transit_key_arn=env[cfg.TRANSIT_KEY_ARN],
+            table=env[cfg.JOB_TABLE],
+        ),
+        preview_env=lambda: _producer_env(acct, dr_account, tag_key, tag_value, preview=True),
     )
 
 
@@ -477,14 +820,31 @@ def prepare_consumer(
     if problems:
         raise ValueError("; ".join(problems))
     acct = _connect(session, sources)
-    role = f"arn:{acct.partition}:iam::{acct.account}:role/{CONSUMER_APP_NAME}-{stage}"
+    role_name = lambda_role_name(CONSUMER_APP_NAME, stage, CONSUMER_KEY_USER_FUNCTION)
+    role = f"arn:{acct.partition}:iam::{acct.account}:role/{role_name}"
     plan = [
         *_topic_steps(acct, cfg.CONSUMER_TOPIC, sources),
         # DR-side copy-finished events (RDS-EVENT-0197); DB cluster copies have none, they are polled.
         *_subscription_steps(acct, CONSUMER_APP_NAME, cfg.CONSUMER_TOPIC, ["db-snapshot"]),
         *_table_steps(acct, cfg.CONSUMER_TABLE),
     ]
-    return Bootstrap(acct.account, acct.region, plan, lambda: {**env, cfg.CONSUMER_ROLE_ARN: role})
+    full_env = {**env, cfg.CONSUMER_ROLE_ARN: role}
+    return Bootstrap(
+        acct.account,
+        acct.region,
+        plan,
+        lambda: dict(full_env),
+        policy=lambda env: consumer_policy(
+            partition=acct.partition,
+            region=acct.region,
+            account=acct.account,
+            stage=stage,
+            source_accounts=sources,
+            table=env[cfg.JOB_TABLE],
+            producer_topic=env[cfg.PRODUCER_TOPIC_NAME],
+        ),
+        preview_env=lambda: dict(full_env),
+    )
 
 
 def plan_consumer(session: boto3.Session, source_accounts: Sequence[str], **options: Any) -> list[Step]:
@@ -524,24 +884,44 @@ def consumer(
 # --------------------------------------------------------------------------- chalice config
 
 
-def write_stage_config(app_dir: Path, stage: str, env: Mapping[str, str]) -> None:
+def policy_file_name(stage: str) -> str:
+    """The stage's IAM policy file, in the app's ``.chalice`` folder."""
+    return f"policy-{stage}.json"
+
+
+def write_stage_config(
+    app_dir: Path, stage: str, env: Mapping[str, str], policy: Mapping[str, Any] | None = None
+) -> None:
     """Merge ``env`` into ``stages.<stage>.environment_variables`` of the app's ``.chalice/config.json``.
 
-    Every other key and stage is kept; the file is replaced atomically and only when it
-    changes, with a stable layout (indent 2, trailing newline) so diffs stay small.
+    With ``policy``, also write it to ``.chalice/policy-<stage>.json`` and set the stage's
+    ``autogen_policy: false`` and ``iam_policy_file``, so ``chalice deploy``/``package`` give
+    the Lambda role exactly that policy. Every other key and stage is kept; each file is
+    replaced atomically and only when it changes, with a stable layout (indent 2,
+    trailing newline) so diffs stay small. The policy file is written first: a config
+    that names it never points at a missing file.
     """
-    path = Path(app_dir) / ".chalice" / "config.json"
-    old_text = path.read_text()
-    config = json.loads(old_text)
+    chalice_dir = Path(app_dir) / ".chalice"
+    path = chalice_dir / "config.json"
+    config = json.loads(path.read_text())
     stage_config = config.setdefault("stages", {}).setdefault(stage, {})
     stage_config.setdefault("environment_variables", {}).update(env)
-    new_text = json.dumps(config, indent=2) + "\n"
-    if new_text == old_text:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".json")
+    if policy is not None:
+        _write_if_changed(chalice_dir / policy_file_name(stage), json.dumps(policy, indent=2) + "\n")
+        stage_config["autogen_policy"] = False
+        stage_config["iam_policy_file"] = policy_file_name(stage)
+    _write_if_changed(path, json.dumps(config, indent=2) + "\n")
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Replace ``path`` atomically with ``text``; ``False`` when it already says that."""
+    if path.is_file() and path.read_text() == text:
+        return False
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     with os.fdopen(fd, "w") as out:
-        out.write(new_text)
+        out.write(text)
     os.replace(tmp, path)
+    return True
 
 
 # --------------------------------------------------------------------------- CLI
@@ -556,7 +936,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sub.add_argument("--profile", help="AWS profile of the account to bootstrap")
         sub.add_argument("--region", help="AWS region (default: the profile's)")
         sub.add_argument("--stage", default="dev", help="Chalice stage to write (default: dev)")
-        sub.add_argument("--tag-key", default=DEFAULT_TAG_KEY, help=f"snapshot tag to copy (default: {DEFAULT_TAG_KEY})")
+        sub.add_argument(
+            "--tag-key", default=DEFAULT_TAG_KEY, help=f"snapshot tag to copy (default: {DEFAULT_TAG_KEY})"
+        )
         sub.add_argument("--tag-value", default=DEFAULT_TAG_VALUE, help=f"its value (default: {DEFAULT_TAG_VALUE})")
         sub.add_argument("--dry-run", action="store_true", help="show the plan and policies; change nothing")
 
@@ -610,11 +992,13 @@ def _run(args: argparse.Namespace, app_dir: Path, prepare: Callable[[boto3.Sessi
         boot = prepare(boto3.Session(profile_name=args.profile, region_name=args.region))
         _print_plan(boot, show_documents=args.dry_run)
         if args.dry_run:
+            _print_stage_preview(boot, app_dir, args.stage)
             print("dry run: nothing changed")
             return 0
         apply(boot.plan)
         env = boot.env()
-        write_stage_config(app_dir, args.stage, env)
+        policy = boot.policy(env) if boot.policy else None
+        write_stage_config(app_dir, args.stage, env, policy)
     except (ValueError, BootstrapError) as err:
         return _fail(str(err))
     except NoCredentialsError:
@@ -632,7 +1016,31 @@ def _run(args: argparse.Namespace, app_dir: Path, prepare: Callable[[boto3.Sessi
     print(f"wrote stages.{args.stage}.environment_variables in {config_path}:")
     for name, value in env.items():
         print(f"  {name}={value}")
+    if policy is not None:
+        print(f"wrote the Lambda role's IAM policy to {config_path.parent / policy_file_name(args.stage)}")
     return 0
+
+
+def _print_stage_preview(boot: Bootstrap, app_dir: Path, stage: str) -> None:
+    """What a real run would write into the Chalice project: the stage environment and the role's policy."""
+    if boot.preview_env is None:
+        return
+    env = boot.preview_env()
+    config_path = app_dir / ".chalice" / "config.json"
+    print(f"\nwould write stages.{stage}.environment_variables in {config_path}:")
+    for name, value in env.items():
+        print(f"  {name}={value}")
+    if boot.policy is None:
+        return
+    policy_path = config_path.parent / policy_file_name(stage)
+    text = json.dumps(boot.policy(env), indent=2) + "\n"
+    if not policy_path.is_file():
+        state = "new file"
+    elif policy_path.read_text() == text:
+        state = "unchanged"
+    else:
+        state = "changed"
+    print(f"\nwould write the Lambda role's IAM policy to {policy_path} ({state}):\n{text}", end="")
 
 
 def _print_plan(boot: Bootstrap, *, show_documents: bool) -> None:

@@ -291,7 +291,7 @@ def test_consumer_creates_topic_subscription_and_table(session, as_account) -> N
         "CUSTOM_LIFECYCLES": '{"Gold": "daily=35 monthly=24"}',
         "JOB_TABLE": "DracoConsumerJobs",
         "PRODUCER_TOPIC_NAME": "DracoProducer",
-        "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod",
+        "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod-on_consumer_topic",
     }
     parsed = cfg.ConsumerConfig.from_env(env)
     assert parsed.problems == () and parsed.live and parsed.source_accounts == {PROD, OTHER}
@@ -471,7 +471,7 @@ def test_cli_applies_and_writes_the_stage_environment(session, as_account, app_d
     written = json.loads((app_dirs["consumer"] / ".chalice" / "config.json").read_text())
     env = written["stages"]["prod"]["environment_variables"]
     assert env["SOURCE_ACCTS"] == f"{PROD},{OTHER}" and env["NO_DRY_RUN"] == "1"
-    assert env["CONSUMER_ROLE_ARN"] == f"arn:aws:iam::{DR}:role/draco-consumer-prod"
+    assert env["CONSUMER_ROLE_ARN"] == f"arn:aws:iam::{DR}:role/draco-consumer-prod-on_consumer_topic"
     assert written["app_name"] == "draco-consumer"
 
     assert run_cli([*argv, "--no-dry-run"]) == 0

@@ -1,0 +1,251 @@
+"""``chalice package`` for both apps: what goes into each Lambda bundle, and the templates.
+
+Slow (``chalice package`` downloads the wheels named in each app's requirements.txt
+from PyPI, ~20-40 s for both apps, run in parallel): marked ``packaging``, so
+``pytest -m "not packaging"`` leaves it out; it runs by default.
+
+Each app is packaged from a clean copy of its folder, made the way a release should be:
+
+* the ``vendor/chalicelib_shared`` symlink is resolved into a real folder, and no
+  ``__pycache__``/``*.pyc`` is copied (Chalice packs whatever it finds under vendor/);
+* ``PYTHONDONTWRITEBYTECODE=1`` for ``chalice package``, which imports app.py (and so
+  chalicelib_shared) *before* it zips vendor/, and would otherwise write fresh
+  ``__pycache__`` files into the very folder it then packs;
+* the stage written as bootstrap writes it (environment, ``autogen_policy: false``,
+  ``policy-<stage>.json`` from ``producer_policy``/``consumer_policy``).
+
+Doing it in a copy, rather than cleaning the checkout, is what keeps it robust: a
+developer's checkout where tests ran is full of ``__pycache__`` folders, and a
+package made from it would carry them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib_shared import config as cfg
+from draco import bootstrap
+
+pytestmark = pytest.mark.packaging
+
+REPO = Path(__file__).resolve().parent.parent
+PROD = "111111111111"
+DR = "222222222222"
+REGION = "us-east-1"
+STAGE = "ci"
+CHALICE = Path(sys.executable).with_name("chalice")
+# What the Lambda Python runtime provides besides the standard library (boto3 and its dependencies).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+APPS = {
+    "producer": {
+        "topic": cfg.PRODUCER_TOPIC,
+        "handler": "on_producer_topic",
+        "env": {
+            cfg.DR_ACCT: DR,
+            cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:{cfg.CONSUMER_TOPIC}",
+            cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
+            cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
+            cfg.JOB_TABLE: cfg.PRODUCER_TABLE,
+        },
+    },
+    "consumer": {
+        "topic": cfg.CONSUMER_TOPIC,
+        "handler": "on_consumer_topic",
+        "env": {
+            cfg.SOURCE_ACCTS: PROD,
+            cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
+            cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
+            cfg.NO_DRY_RUN: "",
+            cfg.DEFAULT_LIFECYCLE: "",
+            cfg.CUSTOM_LIFECYCLES: "",
+            cfg.JOB_TABLE: cfg.CONSUMER_TABLE,
+            cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
+            cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}-on_consumer_topic",
+        },
+    },
+}
+
+
+def stage_policy(kind: str) -> dict[str, Any]:
+    common = {"partition": "aws", "region": REGION, "stage": STAGE}
+    env = APPS[kind]["env"]
+    if kind == "producer":
+        return bootstrap.producer_policy(
+            **common, account=PROD, dr_account=DR, transit_key_arn=env[cfg.TRANSIT_KEY_ARN]
+        )
+    return bootstrap.consumer_policy(**common, account=DR, source_accounts=[PROD])
+
+
+def clean_copy(kind: str, dest: Path) -> Path:
+    """The app folder with its vendor symlink resolved and no bytecode, bootstrapped for STAGE."""
+    app_dir = dest / f"{kind}_app"
+    shutil.copytree(
+        REPO / f"{kind}_app",
+        app_dir,
+        symlinks=False,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv", "policy-*.json"),
+    )
+    bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], stage_policy(kind))
+    return app_dir
+
+
+@dataclass
+class Packaged:
+    kind: str
+    out: Path
+    seconds: float
+
+    @property
+    def bundle(self) -> Path:
+        return self.out / "deployment.zip"
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return json.loads((self.out / "sam.json").read_text())
+
+    def names(self) -> list[str]:
+        with zipfile.ZipFile(self.bundle) as zf:
+            return zf.namelist()
+
+
+def packaging_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_DEFAULT_REGION=REGION, PYTHONDONTWRITEBYTECODE="1", AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Packaged]]:
+    """Both apps packaged (CloudFormation/SAM), in parallel."""
+    root = tmp_path_factory.mktemp("packaging")
+    started = time.monotonic()
+    running = {}
+    for kind in APPS:
+        app_dir = clean_copy(kind, root)
+        out = root / f"{kind}-out"
+        running[kind] = subprocess.Popen(
+            [str(CHALICE), "package", "--stage", STAGE, "--pkg-format", "cloudformation", str(out)],
+            cwd=app_dir,
+            env=packaging_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    results = {}
+    for kind, process in running.items():
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, f"chalice package failed for {kind}:\n{output}"
+        results[kind] = Packaged(kind, root / f"{kind}-out", time.monotonic() - started)
+    yield results
+
+
+@pytest.mark.parametrize("kind", APPS)
+def test_bundle_holds_the_app_and_powertools_but_no_tests_bytecode_or_boto3(packaged, kind: str) -> None:
+    result = packaged[kind]
+    names = result.names()
+    size = result.bundle.stat().st_size
+    print(f"\n{kind} deployment.zip: {size / 1e6:.2f} MB, {len(names)} files (packaged in {result.seconds:.0f} s)")
+    tops = {name.split("/")[0] for name in names}
+    assert "app.py" in names
+    assert {"chalicelib_shared/__init__.py", "chalicelib_shared/handlers.py", "chalicelib_shared/kinds.py"} <= set(names)
+    assert "chalice/app.py" in names  # Chalice packs its runtime; app.py imports it from the bundle
+    assert "aws_lambda_powertools" in tops
+    assert not tops & {"boto3", "botocore", "s3transfer", "moto", "pytest", "tests", "draco"}
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.split("/")[0] != "chalice" and "/tests/" in f"/{n}"]
+    assert not [n for n in names if Path(n).name.startswith("test_")]
+    assert size < 20e6, "the bundle has grown past 20 MB: check what requirements.txt pulls in"
+
+
+@pytest.mark.parametrize("kind", APPS)
+def test_app_imports_from_the_bundle_and_boto3_alone(packaged, kind: str, tmp_path: Path) -> None:
+    """As on Lambda: the bundle, plus the boto3 the runtime provides, and nothing else."""
+    bundle = tmp_path / "bundle"
+    with zipfile.ZipFile(packaged[kind].bundle) as zf:
+        zf.extractall(bundle)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in RUNTIME_PACKAGES:
+        module = __import__(name)
+        source = Path(module.__file__)
+        source = source.parent if source.name == "__init__.py" else source
+        (runtime / source.name).symlink_to(source)
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        sys.path[:0] = [{str(bundle)!r}, {str(runtime)!r}]
+        import app
+        import chalice, chalicelib_shared, aws_lambda_powertools
+        for module in (app, chalice, chalicelib_shared, aws_lambda_powertools):
+            assert module.__file__.startswith({str(bundle)!r}), module.__file__
+        print(sorted(app.app.handler_map))
+        """
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": REGION, "PYTHONDONTWRITEBYTECODE": "1"}
+    # -I: isolated (no user site, no PYTHONPATH); -S: no site-packages at all.
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(sorted([APPS[kind]["handler"], "poll_jobs"]))
+
+
+@pytest.mark.parametrize("kind", APPS)
+def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(packaged, kind: str) -> None:
+    resources = packaged[kind].template["Resources"]
+    by_type: dict[str, dict[str, Any]] = {}
+    for name, resource in resources.items():
+        by_type.setdefault(resource["Type"], {})[name] = resource
+    functions = by_type["AWS::Serverless::Function"]
+    handler = APPS[kind]["handler"]
+    assert set(functions) == {"OnProducerTopic" if kind == "producer" else "OnConsumerTopic", "PollJobs"}
+
+    on_topic = next(f for f in functions.values() if f["Properties"]["Handler"] == f"app.{handler}")
+    sns_events = [e for e in on_topic["Properties"]["Events"].values() if e["Type"] == "SNS"]
+    assert len(sns_events) == 1
+    assert json.dumps(sns_events[0]["Properties"]["Topic"]).count(APPS[kind]["topic"]) == 1
+
+    poller = functions["PollJobs"]["Properties"]
+    schedules = [e for e in poller["Events"].values() if e["Type"] == "Schedule"]
+    assert [s["Properties"]["Schedule"] for s in schedules] == ["rate(1 minute)"]
+    assert poller["ReservedConcurrentExecutions"] == 1
+    assert poller["Timeout"] == 300 and on_topic["Properties"]["Timeout"] == 120
+    assert poller["MemorySize"] == on_topic["Properties"]["MemorySize"] == 256
+    for function in functions.values():
+        assert function["Properties"]["Environment"]["Variables"] == APPS[kind]["env"]
+
+    # With a policy file Chalice makes one role per function, each carrying exactly the policy bootstrap wrote.
+    roles = by_type["AWS::IAM::Role"]
+    assert set(roles) == {f"{name}Role" for name in functions}
+    for role in roles.values():
+        (inline,) = role["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == stage_policy(kind)
+
+    log_groups = by_type["AWS::Logs::LogGroup"].values()
+    assert sorted(g["Properties"]["RetentionInDays"] for g in log_groups) == [90, 90]
+
+
+@pytest.mark.parametrize("kind", APPS)
+def test_template_passes_cfn_lint(packaged, kind: str) -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    done = subprocess.run(
+        [str(cfn_lint), "--regions", REGION, "--", str(packaged[kind].out / "sam.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
