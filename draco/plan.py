@@ -12,7 +12,7 @@ import argparse
 import calendar
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -22,17 +22,18 @@ from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, p
 Snapshots = list[tuple[str, datetime]]
 
 # Reason families, most long-lived first: a calendar day shows the first that applies.
+# family: (calendar letter, label, note or "", colour)
 FAMILIES = {
-    "future": ("F", "future-dated (always kept)", "#4a90c2"),
-    "all": ("A", "everything kept", "#1b9e77"),
-    "yearly": ("Y", "yearly", "#6a3d9a"),
-    "monthly": ("M", "monthly", "#1f78b4"),
-    "weekly": ("W", "weekly", "#33a02c"),
-    "daily": ("D", "daily", "#e6750a"),
-    "hourly": ("H", "hourly", "#d62728"),
-    "within": ("R", "within (recent window)", "#8c564b"),
-    "last": ("L", "last", "#e377c2"),
-    "oldest": ("O", "oldest (a rule not yet full)", "#222222"),
+    "future": ("F", "future", "dated after now: always kept", "#4a90c2"),
+    "all": ("A", "all kept", "Ignore or an unknown lifecycle: nothing is deleted", "#1b9e77"),
+    "yearly": ("Y", "yearly", "", "#6a3d9a"),
+    "monthly": ("M", "monthly", "", "#1f78b4"),
+    "weekly": ("W", "weekly", "", "#33a02c"),
+    "daily": ("D", "daily", "", "#e6750a"),
+    "hourly": ("H", "hourly", "", "#d62728"),
+    "within": ("R", "within", "every snapshot in the recent window", "#8c564b"),
+    "last": ("L", "last", "", "#e377c2"),
+    "oldest": ("O", "oldest", "a rule with fewer periods than it asks for keeps the oldest snapshot", "#222222"),
 }
 DELETED, EMPTY = "-", "."
 DELETED_COLOR = "#b0b0b0"
@@ -158,8 +159,9 @@ def render_calendar(policy: Policy, snapshots: Snapshots, result: RetentionResul
         lines.append(_month_line(year, month, days))
     used = {f for marks in days.values() for f in marks if f in FAMILIES}
     legend = [f"{FAMILIES[f][0]} {FAMILIES[f][1]}" for f in FAMILIES if f in used]
+    notes = [f"{FAMILIES[f][1]}: {FAMILIES[f][2]}" for f in FAMILIES if f in used and FAMILIES[f][2]]
     lines += ["", "   ".join([*legend, f"{DELETED} deleted", f"{EMPTY} no snapshot"])]
-    lines.append("A day with several kept snapshots shows the longest-lived reason.")
+    lines += [*notes, "A day with several kept snapshots shows the longest-lived reason."]
     return "\n".join(lines + ["", *_kept_list(result, created)])
 
 
@@ -234,7 +236,8 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
         lanes[primary_family(result.reasons[sid])].append(sid)
     shown = [f for f in FAMILIES if lanes[f]]
     axis_y = TOP + LANE * (len(shown) + 1) + 6
-    height = axis_y + 40
+    notes = [f"{FAMILIES[f][1]}: {FAMILIES[f][2]}" for f in shown if FAMILIES[f][2]]
+    height = axis_y + 44 + 16 * len(notes)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">',
@@ -244,7 +247,7 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
     ]
     for row, name in enumerate(shown):
         y = TOP + row * LANE
-        letter, label, color = FAMILIES[name]
+        _, label, _, color = FAMILIES[name]
         out.append(f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="{color}">'
                    f'{escape(label)} ({len(lanes[name])})</text>')
         for sid in lanes[name]:
@@ -258,6 +261,8 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
     out.append(f'<path class="deleted" data-count="{len(result.delete)}" d="{segments}" '
                f'stroke="{DELETED_COLOR}" stroke-width="1"/>')
     out += _axis(start, end, axis_y, x)
+    out += [f'<text x="10" y="{axis_y + 52 + 16 * i}" fill="#555555">{escape(note)}</text>'
+            for i, note in enumerate(notes)]
     now_x = x(now)
     out.append(f'<line x1="{now_x:.1f}" y1="{TOP - 4}" x2="{now_x:.1f}" y2="{axis_y}" stroke="#d62728" '
                f'stroke-dasharray="3,3"/><text x="{now_x:.1f}" y="{TOP - 7}" text-anchor="end" '
@@ -265,36 +270,41 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
     return "\n".join([*out, "</svg>", ""])
 
 
-def _axis(start: datetime, end: datetime, y: int, x) -> list[str]:
-    """A time axis: month ticks (and day ticks when days are wide enough), labelled to fit."""
+def _axis(start: datetime, end: datetime, y: int, x: Callable[[datetime], float]) -> list[str]:
+    """A time axis: month ticks labelled to fit, and day ticks when days are wide enough."""
     px_per_day = (WIDTH - LEFT - RIGHT) / ((end - start).total_seconds() / 86400)
+    fine = px_per_day * 28 >= 30  # room to name every month
     out = [f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#333333"/>']
-    day = datetime(start.year, start.month, start.day, tzinfo=timezone.utc) + timedelta(days=1)
     if px_per_day >= 6:
         label_every = next(n for n in (1, 2, 7, 14) if n * px_per_day >= 18)
+        day = datetime(start.year, start.month, start.day, tzinfo=timezone.utc) + timedelta(days=1)
         while day <= end:
-            if day.day != 1:
-                out.append(f'<line x1="{x(day):.1f}" y1="{y}" x2="{x(day):.1f}" y2="{y + 4}" stroke="#333333"/>')
-                if (day.day - 1) % label_every == 0 and day.day < 30:
-                    out.append(_label(x(day), y + 15, str(day.day), "#777777"))
+            out.append(_tick(x(day), y, 4))
+            if (day.day - 1) % label_every == 0 and day.day < 30:
+                out.append(_label(x(day), y + 15, str(day.day), "#777777"))
             day += timedelta(days=1)
-    px_per_month = px_per_day * 30.4
-    first = True
-    for year, month in _months(start.date(), end.date()):
-        moment = datetime(year, month, 1, tzinfo=timezone.utc)
-        if moment < start:
-            moment, first = start, False  # the left edge carries the first label
-            label = f"{calendar.month_abbr[month]} {year}" if px_per_month >= 28 else str(year)
-        elif px_per_month >= 28:
-            label = f"{calendar.month_abbr[month]} {year}" if month == 1 or first else calendar.month_abbr[month]
-        else:
-            label = str(year) if month == 1 or first else ""
-        first = False
-        tall = 12 if month == 1 else 8
-        out.append(f'<line x1="{x(moment):.1f}" y1="{y - 2}" x2="{x(moment):.1f}" y2="{y + tall}" stroke="#333333"/>')
-        if label:
-            out.append(_label(x(moment), y + 28, label, "#222222", anchor="start"))
+    ticks = [datetime(yr, mo, 1, tzinfo=timezone.utc) for yr, mo in _months(start.date(), end.date())]
+    ticks = [t for t in ticks if t > start]
+    if not ticks or x(ticks[0]) - LEFT > 70:  # name where the axis starts too
+        out.append(_label(LEFT, y + 28, _month_label(start, fine, True), "#222222", "start"))
+    named_year = len(out) > 1 and not px_per_day >= 6  # the start label, if any, named the year
+    for tick in ticks:
+        out.append(_tick(x(tick), y, 12 if tick.month == 1 else 8))
+        if fine or tick.month == 1:
+            with_year = tick.month == 1 or not named_year
+            out.append(_label(x(tick), y + 28, _month_label(tick, fine, with_year), "#222222", "start"))
+            named_year = True
     return out
+
+
+def _month_label(moment: datetime, fine: bool, with_year: bool) -> str:
+    if not fine:
+        return str(moment.year)
+    return f"{calendar.month_abbr[moment.month]} {moment.year}" if with_year else calendar.month_abbr[moment.month]
+
+
+def _tick(at_x: float, y: int, length: int) -> str:
+    return f'<line x1="{at_x:.1f}" y1="{y}" x2="{at_x:.1f}" y2="{y + length}" stroke="#333333"/>'
 
 
 def _label(at_x: float, y: int, text: str, color: str, anchor: str = "middle") -> str:
