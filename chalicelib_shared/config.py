@@ -28,6 +28,10 @@ DEFAULT_LIFECYCLE = "DEFAULT_LIFECYCLE"
 CUSTOM_LIFECYCLES = "CUSTOM_LIFECYCLES"
 PRODUCER_TOPIC_NAME = "PRODUCER_TOPIC_NAME"
 CONSUMER_ROLE_ARN = "CONSUMER_ROLE_ARN"
+INSTANCE_COPY_LIMIT = "INSTANCE_COPY_LIMIT"
+CLUSTER_COPY_LIMIT = "CLUSTER_COPY_LIMIT"
+MAX_ATTEMPTS = "MAX_ATTEMPTS"
+SWEEP_DAYS = "SWEEP_DAYS"
 
 PRODUCER_TOPIC = "DracoProducer"
 CONSUMER_TOPIC = "DracoConsumer"
@@ -47,6 +51,34 @@ _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
 def _truthy(value: str | None) -> bool:
     """``NO_DRY_RUN`` counts as set for any value but empty, 0, false or no."""
     return (value or "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: list[str]) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= top:
+        problems.append(f"{name}={raw!r} must be a whole number from 1 to {top}")
+        return default
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How hard each app pushes: copies in flight per kind, attempts before a job fails."""
+
+    copies: Mapping[str, int]  # by SnapshotType
+    max_attempts: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
+        return cls(
+            copies={
+                "RDS": _int(env, INSTANCE_COPY_LIMIT, 20, 100, problems),
+                "RDS Cluster": _int(env, CLUSTER_COPY_LIMIT, 5, 100, problems),
+            },
+            max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
+        )
 
 
 def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
@@ -69,6 +101,8 @@ class ProducerConfig:
     job_table: str
     tag_key: str
     tag_value: str
+    limits: Limits
+    sweep_days: int
     problems: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -94,6 +128,8 @@ class ProducerConfig:
             job_table=env.get(JOB_TABLE, PRODUCER_TABLE) or PRODUCER_TABLE,
             tag_key=tag_key,
             tag_value=tag_value,
+            limits=Limits.from_env(env, problems),
+            sweep_days=_int(env, SWEEP_DAYS, 3, 35, problems),
             problems=tuple(problems),
         )
 
@@ -111,6 +147,7 @@ class ConsumerConfig:
     custom_lifecycles: Mapping[str, str]
     producer_topic_name: str
     consumer_role_arn: str
+    limits: Limits
     problems: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -147,5 +184,6 @@ class ConsumerConfig:
             custom_lifecycles=custom,
             producer_topic_name=env.get(PRODUCER_TOPIC_NAME, PRODUCER_TOPIC) or PRODUCER_TOPIC,
             consumer_role_arn=role,
+            limits=Limits.from_env(env, problems),
             problems=tuple(problems),
         )

@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib_shared import clock
-from chalicelib_shared.config import ConsumerConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import clock, errors
+from chalicelib_shared.config import ConsumerConfig, Limits
 from chalicelib_shared.jobs import Job, JobTable, State
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS
@@ -32,10 +34,12 @@ from chalicelib_shared.naming import (
     dr_copy_id,
     dr_copy_tags,
     parse_snapshot_arn,
+    transit_id,
 )
 from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side
 from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
+from chalicelib_shared.slots import CopySlots
 
 
 @dataclass
@@ -45,7 +49,12 @@ class Consumer(Side):
     sns: Any
     keys: SourceKeys
     jobs: JobTable
+    slots: CopySlots
     region: str
+
+    @property
+    def limits(self) -> Limits:  # type: ignore[override]
+        return self.config.limits
 
     # --- messages from production -----------------------------------------
     def on_message(self, message: Message) -> str | Rejection:
@@ -114,54 +123,62 @@ class Consumer(Side):
             return job
         return self.jobs.get(job.job_id) or job  # another run created it first
 
-    def copy_shared(self, message: Message) -> str:
-        """Copy the shared transit copy into this account under the source's DR key."""
+    def copy_shared(self, message: Message) -> str | Rejection:
+        """Queue the copy of a shared transit copy, and start it if a slot is free."""
+        if message.transit_id.lower() != transit_id(message.source_id):
+            return Rejection("TransitId is not the DRACO transit copy of SourceId")
         job = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
         if job is None:  # the request was lost; decide now, as for a request
             job = self._new_job(message)
         if job.state in (State.DONE, State.EXPIRED, State.SKIPPED):
-            self._send(
-                job.message(EventType.DELETE_SHARED, transit_arn=message.transit_arn, transit_id=message.transit_id)
-            )
+            transit = {"transit_arn": message.transit_arn, "transit_id": message.transit_id}
+            self._send(job.message(EventType.DELETE_SHARED, **transit))
             return f"transit copy not needed (job is {job.state.value}): asked producer to delete it"
         if job.state is not State.INITIATED:
             return f"duplicate: job is {job.state.value}"
+        queued = self.jobs.advance(
+            job,
+            State.COPY_QUEUED,
+            transit_id=message.transit_id,
+            transit_arn=message.transit_arn,
+            tags=dict(message.tags),
+            source_time=clock.iso(message.source_time or job.source_created),
+            encrypted=message.encrypted,
+            attempts=0,
+        )
+        if queued is None:
+            return "duplicate: moved by another run"
+        return self.attempt(queued, self.start_queued)
+
+    def start_copy(self, job: Job) -> str:
+        """Copy the shared transit copy into this account under the source's DR key."""
         kind = KINDS[job.kind]
         own = {
             self.config.tag_key: self.config.tag_value,
             SOURCE_ARN_TAG: job.source_arn,
             SOURCE_NAME_TAG: job.source_name,
-            SOURCE_TIME_TAG: clock.iso(message.source_time or job.source_created),
+            SOURCE_TIME_TAG: job.source_time,
         }
-        tags, dropped = dr_copy_tags(dict(message.tags), own)
+        tags, dropped = dr_copy_tags(job.tags, own)
         if dropped:
             logger.warning(
                 "source tags dropped: AWS allows 50 per snapshot", dropped=dropped, correlation_id=job.source_arn
             )
-        key = job.target_key if message.encrypted else None
-        if not message.encrypted:
+        if not job.encrypted:
             logger.warning("unencrypted cluster snapshot: the DR copy stays unencrypted", correlation_id=job.source_arn)
-        if not kind.copy(self.rds, message.transit_arn, job.job_id, key, tags):
+        if not kind.copy(self.rds, job.transit_arn, job.job_id, job.target_key if job.encrypted else None, tags):
             existing = kind.describe(self.rds, job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self._fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        moved = self.jobs.advance(
-            job,
-            State.COPYING,
-            transit_id=message.transit_id,
-            transit_arn=message.transit_arn,
-            tags=dict(message.tags),
-            source_time=clock.iso(message.source_time or job.source_created),
-            attempts=0,
-        )
-        return "DR copy started" if moved else "duplicate: moved by another run"
+        moved = self.jobs.advance(job, State.COPYING, attempts=0, reason="")
+        return "started DR copy" if moved else "duplicate: moved by another run"
 
     # --- RDS events in the DR account ---------------------------------------
     def on_rds_event(self, event: RdsEvent) -> str:
         if not event.is_copy_finished:
             return "ignored"
         job = self.jobs.get(event.source_id.lower())
-        return self.check_copy(job) if job and job.state is State.COPYING else "ignored"
+        return self.attempt(job, self.check_copy) if job and job.state is State.COPYING else "ignored"
 
     def check_copy(self, job: Job) -> str:
         """Once the DR copy is available: release the transit copy, apply the lifecycle."""
@@ -174,7 +191,7 @@ class Consumer(Side):
         if copy.status != "available":
             return f"waiting: DR copy is {copy.status}"
         self._send(job.message(EventType.DELETE_SHARED))
-        if self.jobs.advance(job, State.DONE) is None:
+        if self._finish(job, State.DONE, reason="") is None:
             return "duplicate: moved by another run"
         self.apply_lifecycle(job.inventory_key)
         return "DR copy available"
@@ -195,17 +212,18 @@ class Consumer(Side):
             if not self.config.live:
                 logger.info(f"dry run: would delete {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
                 continue
-            KINDS[job.kind].delete(self.rds, copy_id)
+            try:
+                KINDS[job.kind].delete(self.rds, copy_id)
+            except (ClientError, BotoCoreError) as error:  # the next pass tries again
+                logger.warning(f"could not delete {copy_id}", error=errors.describe(error))
+                continue
             self.jobs.advance(job, State.EXPIRED, reason=f"expired by lifecycle {policy}")
             logger.info(f"deleted {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
         return {"keep": list(result.keep), "delete": list(result.delete)}
 
     # --- the poller -------------------------------------------------------
-    def step(self, job: Job) -> str:
-        """One due job: check a running DR copy, or re-send an unanswered copy-initiate."""
-        if job.state is State.COPYING:
-            return self.check_copy(job)
-        return self._resend(job, job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key))
+    def resend_message(self, job: Job) -> Message:
+        return job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key)
 
     def _topic(self, message: Message) -> str:
         """The producer topic of the message's own source account."""

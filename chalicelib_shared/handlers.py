@@ -22,6 +22,7 @@ from chalicelib_shared.log import logger
 from chalicelib_shared.messages import SUBJECT, Message, Rejection, parse_message
 from chalicelib_shared.producer import Producer
 from chalicelib_shared.rds_events import RdsEvent
+from chalicelib_shared.slots import CopySlots
 
 POLL_MINUTES_VARIABLE = "DRACO_POLL_MINUTES"
 _reported: set[tuple[str, tuple[str, ...]]] = set()
@@ -56,6 +57,7 @@ def producer() -> Producer | None:
         rds=aws.client("rds", region),
         sns=aws.client("sns", region),
         jobs=JobTable(aws.table(config.job_table, region)),
+        slots=CopySlots(aws.table(config.job_table, region), config.limits.copies),
     )
 
 
@@ -70,6 +72,7 @@ def consumer() -> Consumer | None:
         sns=aws.client("sns", region),
         keys=SourceKeys(aws.client("kms", region), aws.client("sts", region), config.consumer_role_arn),
         jobs=JobTable(aws.table(config.job_table, region), inventory=True),
+        slots=CopySlots(aws.table(config.job_table, region), config.limits.copies),
         region=region,
     )
 

@@ -39,9 +39,11 @@ class State(enum.StrEnum):
     """Where a copy job stands; the comments name who moves it on."""
 
     REQUESTED = "requested"  # producer: copy-request sent, waiting for DR's answer
+    TRANSIT_QUEUED = "transit-queued"  # producer: DR said copy; waiting for a copy slot
     TRANSIT_COPYING = "transit-copying"  # producer: transit copy running; poller waits
     SHARED = "shared"  # producer: transit shared with DR, waiting for delete-shared
     INITIATED = "initiated"  # consumer: copy-initiate sent, waiting for copy-shared
+    COPY_QUEUED = "copy-queued"  # consumer: transit copy shared; waiting for a copy slot
     COPYING = "copying"  # consumer: DR copy running; poller waits
     DONE = "done"  # both: finished (consumer: the DR copy exists)
     EXPIRED = "expired"  # consumer: DR copy deleted by its lifecycle
@@ -53,9 +55,13 @@ class State(enum.StrEnum):
         return self in ACTIVE_STATES
 
 
-ACTIVE_STATES = frozenset({State.REQUESTED, State.TRANSIT_COPYING, State.SHARED, State.INITIATED, State.COPYING})
-#: States the poller advances by looking at a snapshot; the others wait for a message.
+#: Copies in flight: the poller looks at the snapshot until it is available.
 POLLED_STATES = frozenset({State.TRANSIT_COPYING, State.COPYING})
+#: Copies waiting for a slot: the poller starts them as slots free.
+QUEUED_STATES = frozenset({State.TRANSIT_QUEUED, State.COPY_QUEUED})
+#: Waiting for the other account's message: the poller re-sends ours when due.
+WAITING_STATES = frozenset({State.REQUESTED, State.SHARED, State.INITIATED})
+ACTIVE_STATES = POLLED_STATES | QUEUED_STATES | WAITING_STATES
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -109,8 +115,9 @@ class Job:
     transit_arn: str = ""
     target_key: str = ""  # consumer: the per-source DR key
     encrypted: bool = True  # is the transit copy encrypted (not for an unencrypted cluster)
-    reason: str = ""  # why it was skipped or failed
-    attempts: int = 0  # messages re-sent without an answer
+    reason: str = ""  # why it was skipped or failed, or the last error it is waiting out
+    attempts: int = 0  # messages re-sent without an answer, or attempts that met an error
+    failed_from: str = ""  # the state a failed job was in: where an operator's retry resumes
     created: str = ""
     updated: str = ""
     due: str = ""  # when the poller should look at it next

@@ -1,57 +1,172 @@
-"""What both apps' use-cases share: the poll loop, re-sending, failing a job.
+"""What both apps' use-cases share: the poll round, copy slots, waiting out errors, failing.
 
 The producer and consumer each subclass ``Side`` and say where their peer
-listens (``_topic``) and what to do with one due job (``step``).
+listens (``_topic``), how to start a queued copy (``start_copy``), how to check
+one in flight (``check_copy``) and what to re-send for a job waiting on the
+peer (``resend_message``).
+
+A poll round is one Query for the due jobs, then: every copy in flight is
+checked (and releases its slot when it ends), every unanswered message whose
+time has come is re-sent, and queued copies start while slots are free. Any AWS
+error in a step is waited out with backoff (``errors.is_worth_waiting``) or
+fails that job alone, with AWS's reason; it never stops the round.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from chalicelib_shared import clock
-from chalicelib_shared.jobs import Job, JobTable, State
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import clock, errors
+from chalicelib_shared.config import Limits
+from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, Job, JobTable, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import Message, publish
+from chalicelib_shared.slots import CopySlots
 
 RESEND_AFTER = timedelta(minutes=30)
 MAX_RESENDS = 48  # a day without an answer: the job fails and is reported
+MAX_BACKOFF = timedelta(hours=1)
 #: Snapshot statuses after which a copy will never become available.
 FAILED_STATUSES = frozenset({"failed", "incompatible-restore", "incompatible-parameters", "error"})
+QUOTA_NAMES = {"RDS": "ManualSnapshots", "RDS Cluster": "ManualClusterSnapshots"}
+QUOTA_WARN_AT = 0.8
+QUOTA_CHECK_EVERY = 3600.0  # seconds; at most once an hour per Lambda container
 
 
 class Side:
     jobs: JobTable
     sns: Any
+    rds: Any
+    slots: CopySlots
+    limits: Limits
+    _quota_checked: float = 0.0
 
-    def step(self, job: Job) -> str:
-        raise NotImplementedError
-
+    # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
         """The peer's topic for this message."""
         raise NotImplementedError
+
+    def start_copy(self, job: Job) -> str:
+        """Start the copy of a queued job that holds a slot."""
+        raise NotImplementedError
+
+    def check_copy(self, job: Job) -> str:
+        raise NotImplementedError
+
+    def resend_message(self, job: Job) -> Message:
+        raise NotImplementedError
+
+    # --- the poll round -----------------------------------------------------------
+    def poll(self) -> dict[str, int]:
+        """Advance every job that is due; count the outcomes by their first word."""
+        due = list(self.jobs.due_jobs(clock.now()))
+        outcomes: list[str] = []
+        try:
+            self.watch_quota()
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("could not read the snapshot quota", error=errors.describe(error))
+        for job in due:
+            if job.state in POLLED_STATES:
+                outcomes.append(self.attempt(job, self.check_copy))
+            elif job.state not in QUEUED_STATES:
+                outcomes.append(self.attempt(job, self._resend))
+        outcomes += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
+        counted: dict[str, int] = {}
+        for outcome in outcomes:
+            word = outcome.split(":")[0]
+            counted[word] = counted.get(word, 0) + 1
+        return counted
+
+    def _start_queued(self, queued: list[Job], due: list[Job]) -> list[str]:
+        """Start queued copies, oldest first, while their kind has free slots."""
+        outcomes = []
+        for kind in sorted({job.kind for job in queued}):
+            waiting = sorted((job for job in queued if job.kind == kind), key=lambda job: job.created)
+            copying = {job.job_id for job in due if job.kind == kind and job.state in POLLED_STATES | QUEUED_STATES}
+            holders = self.slots.holders(kind)
+            self.slots.release(kind, [job_id for job_id in holders - copying if not self._still_copying(job_id)])
+            free = self.limits.copies[kind] - len(holders & copying)
+            for job in waiting:
+                if free <= 0 and job.job_id not in holders:
+                    outcomes.append("waiting: no free copy slot")
+                    continue
+                outcome = self.attempt(job, self.start_queued)
+                free -= outcome.startswith("started")
+                outcomes.append(outcome)
+        return outcomes
+
+    def _still_copying(self, job_id: str) -> bool:
+        job = self.jobs.get(job_id)
+        return job is not None and job.state in POLLED_STATES | QUEUED_STATES
+
+    def start_queued(self, job: Job) -> str:
+        """Take a slot for a queued job and start its copy; without a slot, it waits."""
+        if not self.slots.take(job.kind, job.job_id):
+            return "waiting: no free copy slot"
+        return self.start_copy(job)
+
+    # --- errors, re-sends, failures -----------------------------------------------
+    def attempt(self, job: Job, step: Callable[[Job], str]) -> str:
+        """Run one step of a job; an AWS error is waited out or fails this job alone."""
+        try:
+            return step(job)
+        except (ClientError, BotoCoreError) as error:
+            reason = errors.describe(error)
+            if not errors.is_worth_waiting(error):
+                return self._fail(job, reason)
+            if job.attempts + 1 >= self.limits.max_attempts:
+                return self._fail(job, f"gave up after {job.attempts + 1} attempts; last error {reason}")
+            if job.state in QUEUED_STATES:
+                self.slots.release(job.kind, [job.job_id])
+            backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
+            self.jobs.advance(job, job.state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
+            logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
+            return f"retrying: {reason}"
+
+    def _resend(self, job: Job) -> str:
+        """Send an unanswered message again, until ``MAX_RESENDS``."""
+        if job.attempts >= MAX_RESENDS:
+            return self._fail(job, f"no answer from the other account after {job.attempts} messages")
+        message = self.resend_message(job)
+        self._send(message)
+        self.jobs.advance(job, job.state, due=clock.now() + RESEND_AFTER, attempts=job.attempts + 1)
+        return f"re-sent {message.event_type.value}"
 
     def _send(self, message: Message) -> None:
         publish(self.sns, self._topic(message), message)
         logger.info("sent", event_type=message.event_type.value, correlation_id=message.source_arn)
 
-    def poll(self) -> dict[str, int]:
-        """Advance every job that is due; count the outcomes by their first word."""
-        outcomes: dict[str, int] = {}
-        for job in self.jobs.due_jobs(clock.now()):
-            outcome = self.step(job).split(":")[0]
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        return outcomes
-
-    def _resend(self, job: Job, message: Message) -> str:
-        """Send an unanswered message again, later and later, until ``MAX_RESENDS``."""
-        if job.attempts >= MAX_RESENDS:
-            return self._fail(job, f"no answer from the other account after {job.attempts} messages")
-        self._send(message)
-        self.jobs.advance(job, job.state, due=clock.now() + RESEND_AFTER, attempts=job.attempts + 1)
-        return f"re-sent {message.event_type.value}"
-
-    def _fail(self, job: Job, reason: str, **context: Any) -> str:
-        logger.error("copy job failed", job_id=job.job_id, reason=reason, correlation_id=job.source_arn, **context)
-        self.jobs.advance(job, State.FAILED, reason=reason)
+    def _fail(self, job: Job, reason: str) -> str:
+        logger.error("copy job failed", job_id=job.job_id, reason=reason, correlation_id=job.source_arn)
+        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=job.state.value)
+        self.slots.release(job.kind, [job.job_id])
         return f"failed: {reason}"
+
+    def _finish(self, job: Job, state: State, **changes: Any) -> Job | None:
+        """Move a copying job on and give its slot back."""
+        moved = self.jobs.advance(job, state, **changes)
+        self.slots.release(job.kind, [job.job_id])
+        return moved
+
+    # --- the manual snapshot quota ------------------------------------------------
+    def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:
+        """Warn when a manual snapshot quota is over 80 % used; at most hourly."""
+        if not force and time.monotonic() - self._quota_checked < QUOTA_CHECK_EVERY:
+            return {}
+        self._quota_checked = time.monotonic()
+        quotas = self.rds.describe_account_attributes()["AccountQuotas"]
+        use = {
+            kind: (int(q["Used"]), int(q["Max"]))
+            for kind, name in QUOTA_NAMES.items()
+            for q in quotas
+            if q["AccountQuotaName"] == name
+        }
+        for kind, (used, most) in use.items():
+            if most and used >= QUOTA_WARN_AT * most:
+                logger.warning("manual snapshot quota nearly used up", kind=kind, used=used, max=most)
+        return use

@@ -4,30 +4,33 @@ From "snapshot created" to "transit copy shared with DR", and the transit
 copy's deletion once DR holds its own copy. Each step reads the job, acts, and
 moves the job on with a conditional write, so a repeated event or message finds
 the job already moved and does nothing. Unanswered messages are sent again by
-the poller (``RESEND_AFTER``) until ``MAX_RESENDS``, so a lost SNS delivery
-delays a copy but never loses it.
+the poller, so a lost SNS delivery delays a copy but never loses it; RDS events
+that never arrive are made up for by ``sweep``.
+
+The producer acts only on jobs it created itself, and deletes only a snapshot
+that its job names as the transit copy and that carries DRACO's transit tag: a
+forged message can't make it delete a production snapshot.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from chalicelib_shared import clock
-from chalicelib_shared.config import ProducerConfig
+from chalicelib_shared.config import Limits, ProducerConfig
 from chalicelib_shared.jobs import Job, JobTable, State
-from chalicelib_shared.kinds import KINDS, SnapshotKind
+from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType, Message, Rejection
-from chalicelib_shared.naming import (
-    SOURCE_ARN_TAG,
-    TRANSIT_TAG,
-    is_transit_id,
-    parse_snapshot_arn,
-    transit_id,
-)
+from chalicelib_shared.naming import SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, parse_snapshot_arn, transit_id
 from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side
 from chalicelib_shared.rds_events import RdsEvent
+from chalicelib_shared.slots import CopySlots
+
+#: Snapshots a sweep considers: the ones AWS has finished making, of these types.
+SWEPT_TYPES = frozenset({"manual", "automated", "awsbackup"})
 
 
 @dataclass
@@ -36,23 +39,29 @@ class Producer(Side):
     rds: Any
     sns: Any
     jobs: JobTable
+    slots: CopySlots
+
+    @property
+    def limits(self) -> Limits:  # type: ignore[override]
+        return self.config.limits
 
     # --- RDS events -------------------------------------------------------
     def on_rds_event(self, event: RdsEvent) -> str:
         if is_transit_id(event.source_id):
             if event.is_copy_finished:
                 job = self.jobs.get(event.source_id.lower())
-                return self.check_transit(job) if job and job.state is State.TRANSIT_COPYING else "ignored"
+                if job and job.state is State.TRANSIT_COPYING:
+                    return self.attempt(job, self.check_copy)
             return "ignored: DRACO's own transit copy"
         if event.is_created:
-            return self.snapshot_created(event.kind, event.source_id)
+            snapshot = event.kind.describe(self.rds, event.source_id)
+            if snapshot is None:
+                return f"ignored: snapshot {event.source_id} not found"
+            return self.snapshot_created(event.kind, snapshot)
         return "ignored"
 
-    def snapshot_created(self, kind: SnapshotKind, snapshot_id: str) -> str:
+    def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> str:
         """Ask DR whether to copy a new snapshot; the job remembers the question."""
-        snapshot = kind.describe(self.rds, snapshot_id)
-        if snapshot is None:
-            return f"ignored: snapshot {snapshot_id} not found"
         arn = parse_snapshot_arn(snapshot.arn)
         job = Job(
             job_id=transit_id(snapshot.snapshot_id),
@@ -70,10 +79,28 @@ class Producer(Side):
         self._send(job.message(EventType.COPY_REQUEST))
         return "copy requested"
 
+    def sweep(self) -> dict[str, int]:
+        """Start jobs for recent snapshots that no event announced (RDS events are best effort)."""
+        since = clock.now() - timedelta(days=self.config.sweep_days)
+        counts = {"seen": 0, "started": 0}
+        for kind in KINDS.values():
+            for snapshot in kind.list(self.rds):
+                if (
+                    is_transit_id(snapshot.snapshot_id)
+                    or snapshot.status != "available"
+                    or snapshot.snapshot_type not in SWEPT_TYPES
+                    or snapshot.created < since
+                ):
+                    continue
+                counts["seen"] += 1
+                if self.jobs.get(transit_id(snapshot.snapshot_id)) is None:
+                    counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
+        return counts
+
     # --- messages from DR -------------------------------------------------
     def on_message(self, message: Message) -> str | Rejection:
         handler = {
-            EventType.COPY_INITIATE: self.start_transit_copy,
+            EventType.COPY_INITIATE: self.copy_initiated,
             EventType.NO_COPY: self.skip,
             EventType.DELETE_SHARED: self.delete_transit,
         }.get(message.event_type)
@@ -84,10 +111,17 @@ class Producer(Side):
             return Rejection("no DRACO job for this source snapshot in this account")
         return handler(job, message)
 
-    def start_transit_copy(self, job: Job, message: Message) -> str:
-        """Copy the source into a transit copy under the transit key, which DR may use."""
+    def copy_initiated(self, job: Job, message: Message) -> str:
+        """DR wants a copy: queue the transit copy and start it if a slot is free."""
         if job.state is not State.REQUESTED:
             return f"duplicate: job is {job.state.value}"
+        queued = self.jobs.advance(job, State.TRANSIT_QUEUED, attempts=0, reason="")
+        if queued is None:
+            return "duplicate: moved by another run"
+        return self.attempt(queued, self.start_queued)
+
+    def start_copy(self, job: Job) -> str:
+        """Copy the source into a transit copy under the transit key, which DR may use."""
         kind = KINDS[job.kind]
         source = kind.describe(self.rds, job.source_id)
         if source is None:
@@ -103,11 +137,12 @@ class Producer(Side):
             existing = kind.describe(self.rds, job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self._fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
-        transit_arn = _sibling_arn(job.source_arn, job.job_id)
-        moved = self.jobs.advance(job, State.TRANSIT_COPYING, transit_id=job.job_id, transit_arn=transit_arn)
-        return "transit copy started" if moved else "duplicate: moved by another run"
+        moved = self.jobs.advance(
+            job, State.TRANSIT_COPYING, transit_id=job.job_id, transit_arn=_sibling_arn(job.source_arn, job.job_id)
+        )
+        return "started transit copy" if moved else "duplicate: moved by another run"
 
-    def check_transit(self, job: Job) -> str:
+    def check_copy(self, job: Job) -> str:
         """Once the transit copy is available: share it with DR and tell DR."""
         kind = KINDS[job.kind]
         transit = kind.describe(self.rds, job.transit_id)
@@ -119,7 +154,9 @@ class Producer(Side):
             return f"waiting: transit copy is {transit.status}"
         kind.share(self.rds, job.transit_id, self.config.dr_account)
         self._send(job.message(EventType.COPY_SHARED, encrypted=transit.encrypted))
-        moved = self.jobs.advance(job, State.SHARED, due=clock.now() + RESEND_AFTER, encrypted=transit.encrypted)
+        moved = self._finish(
+            job, State.SHARED, due=clock.now() + RESEND_AFTER, encrypted=transit.encrypted, attempts=0, reason=""
+        )
         return "transit copy shared" if moved else "duplicate: moved by another run"
 
     def delete_transit(self, job: Job, message: Message) -> str | Rejection:
@@ -134,7 +171,7 @@ class Producer(Side):
             return Rejection(f"{job.transit_id} is not tagged as a DRACO transit copy; not deleted")
         if transit is not None:
             kind.delete(self.rds, job.transit_id)
-        moved = self.jobs.advance(job, State.DONE)
+        moved = self.jobs.advance(job, State.DONE, reason="")
         return "transit copy deleted" if moved else "duplicate: moved by another run"
 
     def skip(self, job: Job, message: Message) -> str:
@@ -144,13 +181,10 @@ class Producer(Side):
         return f"not copied: {message.reason}"
 
     # --- the poller -------------------------------------------------------
-    def step(self, job: Job) -> str:
-        """One due job: check a running transit copy, or re-send an unanswered message."""
-        if job.state is State.TRANSIT_COPYING:
-            return self.check_transit(job)
+    def resend_message(self, job: Job) -> Message:
         if job.state is State.REQUESTED:
-            return self._resend(job, job.message(EventType.COPY_REQUEST))
-        return self._resend(job, job.message(EventType.COPY_SHARED, encrypted=job.encrypted))
+            return job.message(EventType.COPY_REQUEST)
+        return job.message(EventType.COPY_SHARED, encrypted=job.encrypted)
 
     def _topic(self, message: Message) -> str:
         return self.config.dr_topic_arn
@@ -158,6 +192,6 @@ class Producer(Side):
 
 def _sibling_arn(arn: str, snapshot_id: str) -> str:
     """The ARN of another snapshot of the same kind in the same account and Region."""
-    parsed = parse_snapshot_arn(arn)
-    resource = "snapshot" if parsed.snapshot_type == "RDS" else "cluster-snapshot"
-    return f"arn:{parsed.partition}:rds:{parsed.region}:{parsed.account}:{resource}:{snapshot_id}"
+    prefix, _, _ = arn.partition(":snapshot:") if ":snapshot:" in arn else arn.partition(":cluster-snapshot:")
+    resource = "snapshot" if ":snapshot:" in arn else "cluster-snapshot"
+    return f"{prefix}:{resource}:{snapshot_id}"

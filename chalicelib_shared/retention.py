@@ -96,7 +96,7 @@ class Duration:
     hours: int = 0
 
     def __str__(self) -> str:
-        parts = zip((self.years, self.months, self.days, self.hours), _UNITS)
+        parts = zip((self.years, self.months, self.days, self.hours), _UNITS, strict=True)
         return "".join(f"{n}{unit}" for n, unit in parts if n)
 
     def before(self, moment: datetime) -> datetime:
@@ -282,9 +282,7 @@ def _refuse_duplicate_names(pairs: list[tuple[str, object]]) -> dict[str, object
     return result
 
 
-def resolve_lifecycle(
-    value: str | None, custom: Mapping[str, str] | None = None, default: str = ""
-) -> Policy:
+def resolve_lifecycle(value: str | None, custom: Mapping[str, str] | None = None, default: str = "") -> Policy:
     """The policy for a snapshot's ``Draco_Lifecycle`` tag; never raises.
 
     No tag falls back to ``default``; with no default the snapshot is ignored.

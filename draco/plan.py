@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, parse_duration, parse_policy
 
@@ -47,11 +47,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show which snapshots a lifecycle keeps from a schedule, as a calendar "
         "(and optionally an SVG timeline). Nothing in AWS is read or changed.",
     )
-    parser.add_argument("policy", metavar="POLICY", help="lifecycle name or rule text, e.g. Standard or 'daily=7 weekly=4'")
+    parser.add_argument(
+        "policy", metavar="POLICY", help="lifecycle name or rule text, e.g. Standard or 'daily=7 weekly=4'"
+    )
     parser.add_argument("--days", type=int, default=400, help="length of the synthetic schedule (default 400)")
-    parser.add_argument("--every", default="1d", help="spacing of the synthetic schedule: 1d, 6h, 1d12h... (default 1d)")
-    parser.add_argument("--from", dest="source", metavar="FILE",
-                        help="read the schedule from FILE ('-' for stdin): one ISO-8601 timestamp per line")
+    parser.add_argument(
+        "--every", default="1d", help="spacing of the synthetic schedule: 1d, 6h, 1d12h... (default 1d)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="read the schedule from FILE ('-' for stdin): one ISO-8601 timestamp per line",
+    )
     parser.add_argument("--svg", metavar="FILE", help="also draw the result as an SVG timeline into FILE")
     parser.add_argument("--now", metavar="ISO", help="judge as of this moment (default: the clock); naive means UTC")
     parser.set_defaults(func=run)
@@ -169,8 +177,10 @@ def _summary(snapshots: Snapshots, result: RetentionResult, now: datetime) -> st
     if not snapshots:
         return f"no snapshots (now {_stamp(now)})"
     times = [t for _, t in snapshots]
-    return (f"{len(snapshots)} snapshots from {_stamp(min(times))} to {_stamp(max(times))}, "
-            f"now {_stamp(now)}: {len(result.keep)} kept, {len(result.delete)} deleted")
+    return (
+        f"{len(snapshots)} snapshots from {_stamp(min(times))} to {_stamp(max(times))}, "
+        f"now {_stamp(now)}: {len(result.keep)} kept, {len(result.delete)} deleted"
+    )
 
 
 def _ruler() -> str:
@@ -182,7 +192,7 @@ def _ruler() -> str:
 
 def _months(first: date, last: date) -> Iterable[tuple[int, int]]:
     for index in range(first.year * 12 + first.month - 1, last.year * 12 + last.month):
-        yield divmod(index, 12)[0], index % 12 + 1
+        yield index // 12, index % 12 + 1
 
 
 def _month_line(year: int, month: int, days: dict[date, list[str]]) -> str:
@@ -202,7 +212,9 @@ def _month_line(year: int, month: int, days: dict[date, list[str]]) -> str:
 def _kept_list(result: RetentionResult, created: dict[str, datetime]) -> list[str]:
     lines = [f"kept, newest first ({len(result.keep)}):"]
     for sid in result.keep[:KEPT_LIST_LIMIT]:
-        lines.append(f"  {_stamp(created[sid])}  {sid:<20}  {', '.join(result.reasons[sid])}")
+        stamp = _stamp(created[sid])
+        name = "" if sid == stamp else f"  ({sid})"
+        lines.append(f"  {stamp}  {', '.join(result.reasons[sid])}{name}")
     if len(result.keep) > KEPT_LIST_LIMIT:
         lines.append(f"  ... and {len(result.keep) - KEPT_LIST_LIMIT} more")
     return lines
@@ -248,32 +260,42 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
     for row, name in enumerate(shown):
         y = TOP + row * LANE
         _, label, _, color = FAMILIES[name]
-        out.append(f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="{color}">'
-                   f'{escape(label)} ({len(lanes[name])})</text>')
+        out.append(
+            f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="{color}">'
+            f"{escape(label)} ({len(lanes[name])})</text>"
+        )
         for sid in lanes[name]:
             tip = f"{sid}  {_stamp(created[sid])}: {', '.join(result.reasons[sid])}"
-            out.append(f'<rect class="kept {name}" x="{x(created[sid]) - 1.5:.1f}" y="{y}" width="3" '
-                       f'height="{MARK}" fill="{color}"><title>{escape(tip)}</title></rect>')
+            out.append(
+                f'<rect class="kept {name}" x="{x(created[sid]) - 1.5:.1f}" y="{y}" width="3" '
+                f'height="{MARK}" fill="{color}"><title>{escape(tip)}</title></rect>'
+            )
     y = TOP + len(shown) * LANE
     segments = "".join(f"M{x(created[sid]):.1f} {y}v{MARK}" for sid in result.delete)
-    out.append(f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="#777777">'
-               f"deleted ({len(result.delete)})</text>")
-    out.append(f'<path class="deleted" data-count="{len(result.delete)}" d="{segments}" '
-               f'stroke="{DELETED_COLOR}" stroke-width="1"/>')
+    out.append(
+        f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="#777777">deleted ({len(result.delete)})</text>'
+    )
+    out.append(
+        f'<path class="deleted" data-count="{len(result.delete)}" d="{segments}" '
+        f'stroke="{DELETED_COLOR}" stroke-width="1"/>'
+    )
     out += _axis(start, end, axis_y, x)
-    out += [f'<text x="10" y="{axis_y + 52 + 16 * i}" fill="#555555">{escape(note)}</text>'
-            for i, note in enumerate(notes)]
+    out += [
+        f'<text x="10" y="{axis_y + 52 + 16 * i}" fill="#555555">{escape(note)}</text>' for i, note in enumerate(notes)
+    ]
     now_x = x(now)
-    out.append(f'<line x1="{now_x:.1f}" y1="{TOP - 4}" x2="{now_x:.1f}" y2="{axis_y}" stroke="#d62728" '
-               f'stroke-dasharray="3,3"/><text x="{now_x:.1f}" y="{TOP - 7}" text-anchor="end" '
-               f'fill="#d62728">now</text>')
+    out.append(
+        f'<line x1="{now_x:.1f}" y1="{TOP - 4}" x2="{now_x:.1f}" y2="{axis_y}" stroke="#d62728" '
+        f'stroke-dasharray="3,3"/><text x="{now_x:.1f}" y="{TOP - 7}" text-anchor="end" '
+        f'fill="#d62728">now</text>'
+    )
     return "\n".join([*out, "</svg>", ""])
 
 
 def _axis(start: datetime, end: datetime, y: int, x: Callable[[datetime], float]) -> list[str]:
     """A time axis: month ticks labelled to fit, and day ticks when days are wide enough."""
     px_per_day = (WIDTH - LEFT - RIGHT) / ((end - start).total_seconds() / 86400)
-    fine = px_per_day * 28 >= 30  # room to name every month
+    fine = px_per_day * 28 >= 30  # a month is wide enough for its name
     out = [f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#333333"/>']
     if px_per_day >= 6:
         label_every = next(n for n in (1, 2, 7, 14) if n * px_per_day >= 18)
@@ -285,9 +307,9 @@ def _axis(start: datetime, end: datetime, y: int, x: Callable[[datetime], float]
             day += timedelta(days=1)
     ticks = [datetime(yr, mo, 1, tzinfo=timezone.utc) for yr, mo in _months(start.date(), end.date())]
     ticks = [t for t in ticks if t > start]
-    if not ticks or x(ticks[0]) - LEFT > 70:  # name where the axis starts too
+    named_year = not ticks or x(ticks[0]) - LEFT > 70  # then name where the axis starts too
+    if named_year:
         out.append(_label(LEFT, y + 28, _month_label(start, fine, True), "#222222", "start"))
-    named_year = len(out) > 1 and not px_per_day >= 6  # the start label, if any, named the year
     for tick in ticks:
         out.append(_tick(x(tick), y, 12 if tick.month == 1 else 8))
         if fine or tick.month == 1:
@@ -308,4 +330,5 @@ def _tick(at_x: float, y: int, length: int) -> str:
 
 
 def _label(at_x: float, y: int, text: str, color: str, anchor: str = "middle") -> str:
-    return f'<text x="{at_x:.1f}" y="{y}" text-anchor={quoteattr(anchor)} fill="{color}" font-size="10">{escape(text)}</text>'
+    place = f'x="{at_x:.1f}" y="{y}" text-anchor="{anchor}"'
+    return f'<text {place} fill="{color}" font-size="10">{escape(text)}</text>'

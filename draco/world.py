@@ -227,7 +227,8 @@ class LocalWorld:
     def jobs(self, account: str) -> list[Job]:
         """Every job in the account's job table, read from moto's memory (no API call)."""
         table = dynamodb_backends[account][REGION].get_table(PRODUCER_TABLE if account == PROD else CONSUMER_TABLE)
-        return [Job.from_item(item.to_regular_json()) for item in table.all_items()]
+        items = (item.to_regular_json() for item in table.all_items())
+        return [Job.from_item(item) for item in items if "state" in item]
 
     # --- production databases and snapshots ---------------------------------------
     def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -114,7 +115,8 @@ def test_producer_creates_topic_subscriptions_key_and_table(session, as_account)
     assert all(s["Resource"] == topic_arn for s in policy.values())
 
     subs = subscriptions(session)
-    assert {name: (s["SourceType"], s["SnsTopicArn"], s["Enabled"], s["EventCategoriesList"]) for name, s in subs.items()} == {
+    found = {n: (s["SourceType"], s["SnsTopicArn"], s["Enabled"], s["EventCategoriesList"]) for n, s in subs.items()}
+    assert found == {
         "draco-producer-db-snapshot": ("db-snapshot", topic_arn, True, []),
         "draco-producer-db-cluster-snapshot": ("db-cluster-snapshot", topic_arn, True, []),
     }
@@ -260,7 +262,9 @@ def test_list_aliases_is_read_page_by_page() -> None:
 
 def test_consumer_creates_topic_subscription_and_table(session, as_account) -> None:
     as_account(DR)
-    options = dict(stage="prod", default_lifecycle="Gold", custom_lifecycles='{"Gold": "daily=35 monthly=24"}', no_dry_run=True)
+    options = dict(
+        stage="prod", default_lifecycle="Gold", custom_lifecycles='{"Gold": "daily=35 monthly=24"}', no_dry_run=True
+    )
     assert descriptions(bootstrap.plan_consumer(session, [OTHER, PROD], **options)) == [
         "create SNS topic DracoConsumer",
         f"set topic policy of DracoConsumer (allow publish from {PROD}, {OTHER}, RDS)",
@@ -382,7 +386,10 @@ BASE_CONFIG = {
     "app_name": "draco-producer",
     "autogen_policy": False,
     "stages": {
-        "dev": {"iam_policy_file": "policy-dev.json", "environment_variables": {"LOG_LEVEL": "DEBUG", "TAG_KEY": "old"}},
+        "dev": {
+            "iam_policy_file": "policy-dev.json",
+            "environment_variables": {"LOG_LEVEL": "DEBUG", "TAG_KEY": "old"},
+        },
         "prod": {"environment_variables": {"TAG_KEY": "prod-key"}},
     },
 }
@@ -510,3 +517,76 @@ def test_cli_without_credentials_says_what_to_do(app_dirs, monkeypatch, capsys) 
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bootstrap: no AWS credentials found") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- IAM policy files
+
+
+def test_write_stage_config_with_policy_writes_the_file_and_names_it(tmp_path: Path) -> None:
+    app_dir = app_dir_with(tmp_path, {"version": "2.0", "app_name": "draco-consumer", "stages": {}})
+    policy = bootstrap.consumer_policy(partition="aws", region=REGION, account=DR, stage="prod", source_accounts=[PROD])
+    bootstrap.write_stage_config(app_dir, "prod", {"SOURCE_ACCTS": PROD}, policy)
+
+    chalice_dir = app_dir / ".chalice"
+    written = json.loads((chalice_dir / "config.json").read_text())
+    assert written["stages"]["prod"] == {
+        "environment_variables": {"SOURCE_ACCTS": PROD},
+        "autogen_policy": False,
+        "iam_policy_file": "policy-prod.json",
+    }
+    text = (chalice_dir / "policy-prod.json").read_text()
+    assert json.loads(text) == policy and text.endswith("}\n")
+    assert sorted(p.name for p in chalice_dir.iterdir()) == ["config.json", "policy-prod.json"]
+    before = {p.name: p.stat().st_mtime_ns for p in chalice_dir.iterdir()}
+    bootstrap.write_stage_config(app_dir, "prod", {"SOURCE_ACCTS": PROD}, policy)
+    assert {p.name: p.stat().st_mtime_ns for p in chalice_dir.iterdir()} == before  # unchanged: not rewritten
+
+
+def test_cli_writes_each_apps_policy_next_to_its_config(session, as_account, app_dirs, capsys) -> None:
+    as_account(PROD)
+    argv = ["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--stage", "prod"]
+    assert run_cli(argv) == 0
+    chalice_dir = app_dirs["producer"] / ".chalice"
+    config = json.loads((chalice_dir / "config.json").read_text())
+    stage = config["stages"]["prod"]
+    assert stage["autogen_policy"] is False and stage["iam_policy_file"] == "policy-prod.json"
+    policy = json.loads((chalice_dir / "policy-prod.json").read_text())
+    key_arn = stage["environment_variables"][cfg.TRANSIT_KEY_ARN]
+    assert policy == bootstrap.producer_policy(
+        partition="aws", region=REGION, account=PROD, stage="prod", dr_account=DR, transit_key_arn=key_arn
+    )
+    assert f"wrote the Lambda role's IAM policy to {chalice_dir / 'policy-prod.json'}" in capsys.readouterr().out
+
+    # A dry run once bootstrapped: nothing to change, the same environment and policy.
+    assert run_cli([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"account {PROD} in {REGION}: nothing to change" in out
+    assert f"  TRANSIT_KEY_ARN={key_arn}\n" in out
+    assert f"policy to {chalice_dir / 'policy-prod.json'} (unchanged)" in out
+
+
+def test_cli_dry_run_shows_the_policy_it_would_write_and_writes_nothing(session, as_account, app_dirs, capsys) -> None:
+    as_account(DR)
+    argv = ["bootstrap", "consumer", "--source-accounts", PROD, "--default-lifecycle", "Standard", "--region", REGION]
+    assert run_cli([*argv, "--stage", "prod", "--no-dry-run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "  DEFAULT_LIFECYCLE=Standard\n" in out and "  NO_DRY_RUN=1\n" in out
+    chalice_dir = app_dirs["consumer"] / ".chalice"
+    assert f"would write stages.prod.environment_variables in {chalice_dir / 'config.json'}:" in out
+    assert f"  CONSUMER_ROLE_ARN=arn:aws:iam::{DR}:role/draco-consumer-prod-on_consumer_topic\n" in out
+    assert f"policy to {chalice_dir / 'policy-prod.json'} (new file):" in out
+    assert '"Sid": "DeleteOnlyDrCopiesExpiredByTheirLifecycle"' in out
+    assert f'"arn:aws:rds:{REGION}:{DR}:snapshot:draco-{PROD}-*"' in out
+    assert out.rstrip().endswith("dry run: nothing changed")
+    assert sorted(p.name for p in chalice_dir.iterdir()) == ["config.json"]
+    assert session.client("sns").list_topics()["Topics"] == []
+
+
+def test_producer_dry_run_before_the_transit_key_exists_shows_a_placeholder(session, as_account, app_dirs, capsys):
+    as_account(PROD)
+    assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    placeholder = f"arn:aws:kms:{REGION}:{PROD}:{bootstrap.NEW_TRANSIT_KEY}"
+    assert f"  TRANSIT_KEY_ARN={placeholder}\n" in out
+    assert f'"Resource": "{placeholder}"' in out
+    assert transit_key(session) == ([], [])

@@ -25,28 +25,27 @@ KIND_NAMES = ["RDS", "RDS Cluster"]
 
 @pytest.fixture
 def rds(mocked_aws: None) -> Iterator[Any]:
-    """An RDS client with one instance snapshot ``snap1`` of ``db1`` and one cluster snapshot ``csnap1`` of ``cl1``."""
-    client = boto3.client("rds", region_name=REGION)
-    client.create_db_instance(
-        DBInstanceIdentifier="db1",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin1",
-        MasterUserPassword="password123",
-        AllocatedStorage=20,
-    )
-    client.create_db_snapshot(
-        DBInstanceIdentifier="db1", DBSnapshotIdentifier="snap1", Tags=[{"Key": "Draco_Lifecycle", "Value": "Test"}]
-    )
-    client.create_db_cluster(
-        DBClusterIdentifier="cl1", Engine="aurora-postgresql", MasterUsername="admin1", MasterUserPassword="password123"
-    )
-    client.create_db_cluster_snapshot(
-        DBClusterIdentifier="cl1",
-        DBClusterSnapshotIdentifier="csnap1",
-        Tags=[{"Key": "Draco_Lifecycle", "Value": "Test"}],
-    )
-    yield client
+    yield boto3.client("rds", region_name=REGION)
+
+
+def seed(client: Any, name: str) -> None:
+    """One snapshot of the kind: instance snapshot ``snap1`` of ``db1``, or cluster snapshot ``csnap1`` of ``cl1``."""
+    tags = [{"Key": "Draco_Lifecycle", "Value": "Test"}]
+    if name == "RDS":
+        client.create_db_instance(
+            DBInstanceIdentifier="db1",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="admin1",
+            MasterUserPassword="password123",
+            AllocatedStorage=20,
+        )
+        client.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier="snap1", Tags=tags)
+    else:
+        client.create_db_cluster(
+            DBClusterIdentifier="cl1", Engine="aurora-postgresql", MasterUsername="admin1", MasterUserPassword="password123"
+        )
+        client.create_db_cluster_snapshot(DBClusterIdentifier="cl1", DBClusterSnapshotIdentifier="csnap1", Tags=tags)
 
 
 @pytest.fixture
@@ -94,6 +93,7 @@ def test_kind_rules_match_aws() -> None:
 
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_describe_reads_a_snapshot(rds: Any, name: str) -> None:
+    seed(rds, name)
     kind = KINDS[name]
     snapshot = kind.describe(rds, SOURCE[name])
     assert snapshot is not None
@@ -107,11 +107,13 @@ def test_describe_reads_a_snapshot(rds: Any, name: str) -> None:
 
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_describe_of_a_missing_snapshot_is_none(rds: Any, name: str) -> None:
+    seed(rds, name)
     assert KINDS[name].describe(rds, "no-such-snapshot") is None
 
 
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_copy_starts_once_and_a_repeat_returns_false(rds: Any, kms_key: str, name: str) -> None:
+    seed(rds, name)
     kind = KINDS[name]
     assert kind.copy(rds, SOURCE[name], "copy1", kms_key, {"Draco_Copy": "DR", "team": "a"}) is True
     assert kind.copy(rds, SOURCE[name], "copy1", kms_key, {"Draco_Copy": "DR"}) is False
@@ -123,6 +125,7 @@ def test_copy_starts_once_and_a_repeat_returns_false(rds: Any, kms_key: str, nam
 
 
 def test_an_instance_copy_without_a_key_stays_unencrypted(rds: Any) -> None:
+    seed(rds, "RDS")
     kind = KINDS["RDS"]
     assert kind.copy(rds, "snap1", "copy1", None, {}) is True
     copy = kind.describe(rds, "copy1")
@@ -131,6 +134,7 @@ def test_an_instance_copy_without_a_key_stays_unencrypted(rds: Any) -> None:
 
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_share_adds_the_account_to_restore_and_repeats_harmlessly(rds: Any, name: str) -> None:
+    seed(rds, name)
     kind = KINDS[name]
     kind.share(rds, SOURCE[name], DR)
     kind.share(rds, SOURCE[name], DR)
@@ -139,6 +143,7 @@ def test_share_adds_the_account_to_restore_and_repeats_harmlessly(rds: Any, name
 
 @pytest.mark.parametrize("name", KIND_NAMES)
 def test_delete_removes_the_snapshot_and_returns_false_when_gone(rds: Any, name: str) -> None:
+    seed(rds, name)
     kind = KINDS[name]
     assert kind.delete(rds, SOURCE[name]) is True
     assert kind.describe(rds, SOURCE[name]) is None
@@ -146,7 +151,9 @@ def test_delete_removes_the_snapshot_and_returns_false_when_gone(rds: Any, name:
 
 
 @pytest.mark.parametrize("name", KIND_NAMES)
-def test_list_returns_every_snapshot_of_the_kind(rds: Any, kms_key: str, name: str) -> None:
+def test_list_returns_every_snapshot_of_the_kind_and_no_other(rds: Any, kms_key: str, name: str) -> None:
+    seed(rds, "RDS")
+    seed(rds, "RDS Cluster")
     kind = KINDS[name]
     kind.copy(rds, SOURCE[name], "copy1", kms_key, {})
     listed = {s.snapshot_id: s for s in kind.list(rds)}

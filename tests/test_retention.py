@@ -327,14 +327,17 @@ def test_last() -> None:
 
 def test_hourly_keeps_the_newest_of_each_hour() -> None:
     start = at("2025-06-18T02:00")
-    snapshots = [(f"{start + timedelta(minutes=m):%H:%M}", start + timedelta(minutes=m))
-                 for m in range(0, 220, 20)]  # 02:00, 02:20, ... 05:20
+    snapshots = [
+        (f"{start + timedelta(minutes=m):%H:%M}", start + timedelta(minutes=m)) for m in range(0, 220, 20)
+    ]  # 02:00, 02:20, ... 05:20
     assert kept("hourly=3", snapshots) == ["05:20", "04:40", "03:40"]
 
 
 def test_daily_counts_days_that_have_a_snapshot() -> None:
-    snapshots = [(d, at(d)) for d in ("2025-06-18T06", "2025-06-18T01", "2025-06-10T23",
-                                      "2025-06-10T01", "2025-05-01", "2025-04-01")]
+    snapshots = [
+        (d, at(d))
+        for d in ("2025-06-18T06", "2025-06-18T01", "2025-06-10T23", "2025-06-10T01", "2025-05-01", "2025-04-01")
+    ]
     result = apply_policy(parse_policy("daily=3"), snapshots, NOW)
     assert result.keep == ["2025-06-18T06", "2025-06-10T23", "2025-05-01"]
     assert result.delete == ["2025-06-18T01", "2025-06-10T01", "2025-04-01"]
@@ -383,8 +386,10 @@ def test_within_counts_from_the_newest_snapshot_not_from_now() -> None:
 
 
 def test_within_daily_one_month_from_a_month_end() -> None:
-    snapshots = [(d, at(d)) for d in ("2025-03-31T06", "2025-03-01T00", "2025-02-28T07",
-                                      "2025-02-28T06:30", "2025-02-28T06", "2025-01-01")]
+    snapshots = [
+        (d, at(d))
+        for d in ("2025-03-31T06", "2025-03-01T00", "2025-02-28T07", "2025-02-28T06:30", "2025-02-28T06", "2025-01-01")
+    ]
     result = apply_policy(parse_policy("within_daily=1m"), snapshots, NOW)
     assert result.keep == ["2025-03-31T06", "2025-03-01T00", "2025-02-28T07"]
     assert result.reasons["2025-02-28T07"] == ["within_daily 1m"]
@@ -401,8 +406,7 @@ def test_within_period_keeps_the_oldest_when_it_is_in_the_window() -> None:
 
 
 def test_reasons_are_listed_in_rule_order() -> None:
-    result = apply_policy(parse_policy("within_hourly=1d within=1d yearly=2 last=1"),
-                          every(DAY, 3), NOW)
+    result = apply_policy(parse_policy("within_hourly=1d within=1d yearly=2 last=1"), every(DAY, 3), NOW)
     assert result.reasons == {
         "2025-06-18T06": ["last", "yearly", "within 1d", "within_hourly 1d"],
         "2025-06-16T06": ["oldest yearly"],
@@ -430,8 +434,7 @@ def test_future_snapshots_are_kept_and_take_no_slot() -> None:
     snapshots = [("soon", NOW + HOUR), ("later", NOW + 400 * DAY)] + every(DAY, 5)
     result = apply_policy(parse_policy("last=1 daily=1"), snapshots, NOW)
     assert result.keep == ["later", "soon", "2025-06-18T06"]
-    assert result.reasons == {"later": ["future"], "soon": ["future"],
-                              "2025-06-18T06": ["last", "daily"]}
+    assert result.reasons == {"later": ["future"], "soon": ["future"], "2025-06-18T06": ["last", "daily"]}
 
 
 def test_future_snapshots_do_not_move_the_within_window() -> None:
@@ -474,13 +477,27 @@ def dates(result_ids: list[str]) -> list[str]:
 def test_standard_golden() -> None:
     result = apply_policy(parse_policy("Standard"), every(DAY, 400), NOW)
     assert dates(result.keep) == [
-        "2025-06-18", "2025-06-17", "2025-06-16", "2025-06-15", "2025-06-14",
-        "2025-06-13", "2025-06-12",  # daily=7
-        "2025-06-08", "2025-06-01",  # Sundays closing ISO weeks (with 06-18 and 06-15)
+        "2025-06-18",
+        "2025-06-17",
+        "2025-06-16",
+        "2025-06-15",
+        "2025-06-14",
+        "2025-06-13",
+        "2025-06-12",  # daily=7
+        "2025-06-08",
+        "2025-06-01",  # Sundays closing ISO weeks (with 06-18 and 06-15)
         "2025-05-31",  # monthly
         "2025-05-25",  # weekly=5 ends here
-        "2025-04-30", "2025-03-31", "2025-02-28", "2025-01-31", "2024-12-31",
-        "2024-11-30", "2024-10-31", "2024-09-30", "2024-08-31", "2024-07-31",
+        "2025-04-30",
+        "2025-03-31",
+        "2025-02-28",
+        "2025-01-31",
+        "2024-12-31",
+        "2024-11-30",
+        "2024-10-31",
+        "2024-09-30",
+        "2024-08-31",
+        "2024-07-31",
         "2024-05-15",  # the first snapshot: only 2 of the 7 years exist yet
     ]
     assert result.reasons["2025-06-18T06"] == ["daily", "weekly", "monthly", "yearly"]
@@ -497,8 +514,7 @@ def test_standard_on_eight_years_keeps_seven_yearlies() -> None:
 
 
 def test_test_lifecycle() -> None:
-    assert dates(kept("Test", every(DAY, 30))) == [
-        "2025-06-18", "2025-06-17", "2025-06-16", "2025-06-15", "2025-06-14"]
+    assert dates(kept("Test", every(DAY, 30))) == ["2025-06-18", "2025-06-17", "2025-06-16", "2025-06-15", "2025-06-14"]
     # sparse: within 5d holds two snapshots, last=3 holds a third
     assert dates(kept("Test", every(3 * DAY, 10))) == ["2025-06-18", "2025-06-15", "2025-06-12"]
 
@@ -509,8 +525,7 @@ def test_weekly_lifecycle_on_hourly_snapshots() -> None:
 
 
 def test_fortnightly_lifecycle() -> None:
-    assert dates(kept("Fortnightly", every(DAY, 60))) == [
-        f"2025-06-{d:02d}" for d in range(18, 4, -1)]
+    assert dates(kept("Fortnightly", every(DAY, 60))) == [f"2025-06-{d:02d}" for d in range(18, 4, -1)]
 
 
 def test_biweekly_lifecycle() -> None:
@@ -519,7 +534,9 @@ def test_biweekly_lifecycle() -> None:
 
 def test_semimonthly_lifecycle() -> None:
     assert dates(kept("SemiMonthly", every(DAY, 60))) == [
-        *(f"2025-06-{d:02d}" for d in range(18, 4, -1)), "2025-06-01"]  # weeks 25, 24, 23, 22
+        *(f"2025-06-{d:02d}" for d in range(18, 4, -1)),
+        "2025-06-01",
+    ]  # weeks 25, 24, 23, 22
 
 
 def test_monthly_lifecycle() -> None:
@@ -527,7 +544,8 @@ def test_monthly_lifecycle() -> None:
     # newest 2025-06-18T06 - 1m = 2025-05-18T06, excluded: 05-19 .. 06-18
     assert dates(result.keep) == [
         *(f"2025-06-{d:02d}" for d in range(18, 0, -1)),
-        *(f"2025-05-{d:02d}" for d in range(31, 18, -1))]
+        *(f"2025-05-{d:02d}" for d in range(31, 18, -1)),
+    ]
     assert result.reasons["2025-05-19T06"] == ["within_daily 1m"]
 
 
