@@ -39,3 +39,9 @@ def _client(service: str, region_name: str, access_key: str | None) -> Any:
 def _table(name: str, region_name: str, access_key: str | None) -> Any:
     session = boto3.session.Session()
     return session.resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)
+
+
+def forget_clients() -> None:
+    """Drop every cached client (a new local world starts from scratch)."""
+    _client.cache_clear()
+    _table.cache_clear()

@@ -25,6 +25,7 @@ from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.slots import CopySlots
 
 POLL_MINUTES_VARIABLE = "DRACO_POLL_MINUTES"
+SWEEP_HOURS_VARIABLE = "DRACO_SWEEP_HOURS"
 _reported: set[tuple[str, tuple[str, ...]]] = set()
 
 
@@ -34,10 +35,19 @@ class Service(Protocol):
     def poll(self) -> dict[str, int]: ...
 
 
+def _schedule(variable: str, default: int, top: int) -> int:
+    raw = os.environ.get(variable, str(default))
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= top else default
+
+
 def poll_minutes() -> int:
     """The pollers' schedule, read when Chalice loads the app (deploy or package)."""
-    raw = os.environ.get(POLL_MINUTES_VARIABLE, "1")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 60 else 1
+    return _schedule(POLL_MINUTES_VARIABLE, 1, 60)
+
+
+def sweep_hours() -> int:
+    """The production sweep's schedule, likewise."""
+    return _schedule(SWEEP_HOURS_VARIABLE, 6, 24)
 
 
 def _usable(app: str, problems: tuple[str, ...]) -> bool:
@@ -97,6 +107,15 @@ def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:
         return f"rejected: {outcome.reason}"
     logger.info(outcome)
     return outcome
+
+
+def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
+    producer = build()
+    if producer is None:
+        return {}
+    counts = producer.sweep()
+    logger.info("sweep", **counts)
+    return counts
 
 
 def on_schedule(build: Callable[[], Service | None]) -> dict[str, int]:

@@ -36,6 +36,12 @@ FAILED_STATUSES = frozenset({"failed", "incompatible-restore", "incompatible-par
 QUOTA_NAMES = {"RDS": "ManualSnapshots", "RDS Cluster": "ManualClusterSnapshots"}
 QUOTA_WARN_AT = 0.8
 QUOTA_CHECK_EVERY = 3600.0  # seconds; at most once an hour per Lambda container
+_quota_checked: dict[str, float] = {}  # when each app last looked, in this container
+
+
+def forget_quota_checks() -> None:
+    """Look at the quota on the next poll (a new local world starts from scratch)."""
+    _quota_checked.clear()
 
 
 class Side:
@@ -44,7 +50,6 @@ class Side:
     rds: Any
     slots: CopySlots
     limits: Limits
-    _quota_checked: float = 0.0
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
@@ -156,9 +161,10 @@ class Side:
     # --- the manual snapshot quota ------------------------------------------------
     def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:
         """Warn when a manual snapshot quota is over 80 % used; at most hourly."""
-        if not force and time.monotonic() - self._quota_checked < QUOTA_CHECK_EVERY:
+        last = _quota_checked.get(type(self).__name__)
+        if not force and last is not None and time.monotonic() - last < QUOTA_CHECK_EVERY:
             return {}
-        self._quota_checked = time.monotonic()
+        _quota_checked[type(self).__name__] = time.monotonic()
         quotas = self.rds.describe_account_attributes()["AccountQuotas"]
         use = {
             kind: (int(q["Used"]), int(q["Max"]))

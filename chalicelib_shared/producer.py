@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from chalicelib_shared import clock
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import clock, errors
 from chalicelib_shared.config import Limits, ProducerConfig
 from chalicelib_shared.jobs import Job, JobTable, State
 from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
@@ -93,8 +95,12 @@ class Producer(Side):
                 ):
                     continue
                 counts["seen"] += 1
-                if self.jobs.get(transit_id(snapshot.snapshot_id)) is None:
-                    counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
+                try:
+                    if self.jobs.get(transit_id(snapshot.snapshot_id)) is None:
+                        counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
+                except (ClientError, BotoCoreError) as error:  # the next sweep tries this one again
+                    counts["errors"] = counts.get("errors", 0) + 1
+                    logger.warning("sweep skipped a snapshot", snapshot=snapshot.arn, error=errors.describe(error))
         return counts
 
     # --- messages from DR -------------------------------------------------

@@ -31,7 +31,9 @@ them they are judged like any other.
 Re-applying a policy to what it kept keeps all of it (same ``now``): every rule
 takes the same snapshots from the kept set as from the full set, because the
 newest, the periods each rule took and (when a rule kept it) the oldest all
-survive. Reasons can differ, e.g. a snapshot may become the kept set's oldest.
+survive. Only reasons can grow: if the original oldest was deleted, the kept
+set's oldest may fall in a ``within_<period>`` window and gain
+``oldest within_<period>``.
 
 Lifecycle ``Ignore`` means "not copied, not managed": everything is kept. An
 unknown or malformed lifecycle given to ``resolve_lifecycle`` keeps everything

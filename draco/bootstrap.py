@@ -310,9 +310,10 @@ def _job_table_statements(partition: str, region: str, account: str, table: str)
     table_arn = _arn(partition, "dynamodb", region, account, f"table/{table}")
     return [
         {
-            "Sid": "ReadAndWriteOwnJobRecords",
+            # UpdateItem: the copy-slot counters (chalicelib_shared.slots) live in the same table.
+            "Sid": "ReadAndWriteOwnJobRecordsAndCopySlots",
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Resource": table_arn,
         },
         {
@@ -322,6 +323,16 @@ def _job_table_statements(partition: str, region: str, account: str, table: str)
             "Resource": f"{table_arn}/index/*",
         },
     ]
+
+
+def _quota_statement() -> dict[str, Any]:
+    """DescribeAccountAttributes has no resource type: AWS only accepts "*" for it."""
+    return {
+        "Sid": "WatchTheManualSnapshotQuota",
+        "Effect": "Allow",
+        "Action": "rds:DescribeAccountAttributes",
+        "Resource": "*",
+    }
 
 
 def _snapshot_arns(partition: str, region: str, account: str, name: str) -> list[str]:
@@ -350,11 +361,14 @@ def producer_policy(
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ReadSnapshotsOfThisAccountAndTheirTransitCopies",
+                # Read-only, and on "*": the sweep lists every snapshot of the account, a
+                # call with no snapshot ARN to authorise against.
+                "Sid": "ListAndReadSnapshotsOfThisAccountForEventsAndTheSweep",
                 "Effect": "Allow",
                 "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
-                "Resource": _snapshot_arns(partition, region, account, "*"),
+                "Resource": "*",
             },
+            _quota_statement(),
             {
                 # The source may be any snapshot of the account, so the statement can't
                 # tell source from target by ARN; the target is always draco-transit-*.
@@ -446,6 +460,7 @@ def consumer_policy(
             "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
             "Resource": dr_copies,
         },
+        _quota_statement(),
         {
             # CopyDB*Snapshot is authorised on both ARNs: the shared transit copy
             # (source account) and the new DR copy (this account).

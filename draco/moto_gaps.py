@@ -18,7 +18,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.rds.models import RDSBackend, rds_backends

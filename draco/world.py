@@ -47,11 +47,13 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.rds.models import rds_backends
 from moto.sqs.models import sqs_backends
 
-from chalicelib_shared import clock
+from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.jobs import POLLED_STATES, Job
 from chalicelib_shared.log import logger
+from chalicelib_shared.pipeline import forget_quota_checks
 from draco import bootstrap, moto_gaps
+from draco.faults import FaultPlan, Killed, activate, deactivate
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -95,6 +97,7 @@ class WorldStats:
     """What happened, counted as it happened (for reports and benchmarks)."""
 
     invocations: Counter[str] = field(default_factory=Counter)
+    failed_runs: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     in_flight_peak: Counter[str] = field(default_factory=Counter)
 
@@ -112,9 +115,11 @@ class LocalWorld:
         poll_interval: timedelta = timedelta(minutes=1),
         copy_events: bool = True,
         every_poll: bool = False,
+        sweep_interval: timedelta = timedelta(hours=6),
         start: datetime = START,
         log_stream: TextIO | None = None,
         transport: Transport | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.live = live
         self.default_lifecycle = default_lifecycle
@@ -123,8 +128,11 @@ class LocalWorld:
         self.poll_interval = poll_interval
         self.copy_events = copy_events
         self.every_poll = every_poll
+        self.sweep_interval = sweep_interval
+        self._next_sweep = start + sweep_interval
         self.start = start
-        self.transport: Transport = transport or (lambda deliveries: deliveries)
+        self.faults = faults
+        self.transport: Transport = transport or (faults.transport if faults else (lambda deliveries: deliveries))
         self.stats = WorldStats()
         self._log_stream = log_stream
         self._stack = contextlib.ExitStack()
@@ -158,7 +166,12 @@ class LocalWorld:
             previous = handler.setStream(self._log_stream)
             stack.callback(handler.setStream, previous)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
+        aws.forget_clients()
+        forget_quota_checks()
         self._bootstrap(workdir)
+        if self.faults is not None:
+            activate(self.faults)
+            stack.callback(deactivate, self.faults)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -246,7 +259,7 @@ class LocalWorld:
             Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
             **params,
         )
-        self._register_existing()
+        self._drop_initial_backup(name)
 
     def add_cluster(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
         params: dict[str, Any] = {}
@@ -261,7 +274,7 @@ class LocalWorld:
             Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
             **params,
         )
-        self._register_existing()
+        self._drop_initial_backup(name)
 
     def _prod_key(self) -> str:
         """The production databases' own key (not shareable, as aws/rds isn't)."""
@@ -337,27 +350,44 @@ class LocalWorld:
         return batch
 
     def invoke_sns(self, account: str, subject: str, message: str) -> Any:
-        """Invoke the SNS handler of the app in ``account`` with one notification."""
+        """Invoke the SNS handler of the app in ``account`` with one notification.
+
+        As Lambda does for an asynchronous invocation, a run that raises or dies
+        is tried twice more; after that the notification is gone.
+        """
         app = self._app(account)
         event = app.client.events.generate_sns_event(message=message, subject=subject)
-        self.stats.invocations[f"{app.topic}:sns"] += 1
         self.stats.deliveries += 1
-        try:
-            return app.client.lambda_.invoke(app.sns_handler, event).payload
-        finally:
-            self._track_copies()
+        return self._run(app, app.sns_handler, event, "sns", tries=3)
 
     def poll(self) -> None:
         """One scheduled run of both apps' pollers."""
         for app in self._apps.values():
-            event = app.client.events.generate_cw_event(
-                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
-            )
-            self.stats.invocations[f"{app.topic}:poll"] += 1
+            self._run(app, "poll_jobs", self._schedule_event(app), "poll", tries=1)
+
+    def sweep(self) -> Any:
+        """One scheduled run of the production sweep."""
+        app = self._app(PROD)
+        return self._run(app, "sweep_snapshots", self._schedule_event(app), "sweep", tries=1)
+
+    @staticmethod
+    def _schedule_event(app: _App) -> dict[str, Any]:
+        return app.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+
+    def _run(self, app: _App, function: str, event: dict[str, Any], label: str, tries: int) -> Any:
+        for _ in range(tries):
+            self.stats.invocations[f"{app.topic}:{label}"] += 1
             try:
-                app.client.lambda_.invoke("poll_jobs", event)
+                return app.client.lambda_.invoke(function, event).payload
+            except (Killed, Exception) as error:  # what Lambda would record as a failed run
+                if self.faults is None:
+                    raise
+                self.stats.failed_runs[type(error).__name__] += 1
             finally:
                 self._track_copies()
+        return None
 
     def advance(self, duration: timedelta) -> None:
         """Let simulated time pass: copies finish, pollers run every ``poll_interval``.
@@ -370,15 +400,24 @@ class LocalWorld:
             self._traveller.shift(min(self._next_step(), end - clock.now()))
             self._finish_copies()
             self.deliver()
+            self._sweep_if_due()
             self.poll()
             self.deliver()
+
+    def _sweep_if_due(self) -> None:
+        """The production sweep runs on its own schedule (every six hours by default)."""
+        if clock.now() >= self._next_sweep:
+            self.sweep()
+            self.deliver()
+            while self._next_sweep <= clock.now():
+                self._next_sweep += self.sweep_interval
 
     def _next_step(self) -> timedelta:
         """How long, in whole poll intervals, until a copy finishes or a job falls due."""
         if self.every_poll:
             return self.poll_interval
         now = clock.now()
-        moments = [copy.ready_at for copy in self._copies.values()]
+        moments = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
         moments += [clock.parse_iso(job.due) for job in self.active_jobs() if job.state not in POLLED_STATES]
         if not moments:
             return self.poll_interval
@@ -396,9 +435,29 @@ class LocalWorld:
         return True
 
     def move_to(self, moment: datetime) -> None:
-        """Jump the clock forward without running anything (nothing is due in between)."""
+        """Jump the clock forward; a sweep that fell due on the way runs once, on arrival."""
         self._traveller.move_to(moment)
         self._finish_copies()
+        self._sweep_if_due()
+
+    def state(self) -> dict[str, Any]:
+        """Every snapshot, key, alias and job in both accounts: compare two to see what changed."""
+        state: dict[str, Any] = {}
+        for account in (PROD, DR):
+            kms = self.client("kms", account)
+            state[account] = {
+                "snapshots": {
+                    sid: (snap.status, tuple(sorted((t["Key"], t["Value"]) for t in snap.tags)), snap.snapshot_type)
+                    for cluster, sid, snap in self._snapshots(account)
+                },
+                "keys": sorted(
+                    (k["KeyId"], kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"])
+                    for k in kms.list_keys()["Keys"]
+                ),
+                "aliases": sorted((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]),
+                "jobs": sorted((job.job_id, job.state.value, job.due, job.attempts) for job in self.jobs(account)),
+            }
+        return state
 
     def active_jobs(self) -> list[Job]:
         return [job for account in (PROD, DR) for job in self.jobs(account) if job.state.is_active]
@@ -412,6 +471,13 @@ class LocalWorld:
         for cluster, snapshots in ((False, backend.database_snapshots), (True, backend.cluster_snapshots)):
             for snapshot_id, snapshot in list(snapshots.items()):
                 yield cluster, snapshot_id, snapshot
+
+    def _drop_initial_backup(self, source: str) -> None:
+        """moto takes an automated snapshot when a database is created; the world's start with none."""
+        backend = rds_backends[PROD][REGION]
+        for snapshots in (backend.database_snapshots, backend.cluster_snapshots):
+            for snapshot_id in [sid for sid in snapshots if sid.startswith(f"rds:{source}-")]:
+                del snapshots[snapshot_id]
 
     def _register_existing(self) -> None:
         """Snapshots the world made itself are not copies in progress."""

@@ -18,3 +18,9 @@ def on_producer_topic(event):
 def poll_jobs(event):
     """Advance transit copies and re-send unanswered messages."""
     return handlers.on_schedule(handlers.producer)
+
+
+@app.schedule(Rate(handlers.sweep_hours(), unit=Rate.HOURS))
+def sweep_snapshots(event):
+    """Start copies of recent snapshots whose RDS event never arrived."""
+    return handlers.on_sweep(handlers.producer)

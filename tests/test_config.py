@@ -224,7 +224,9 @@ def test_valid_default_lifecycles(lifecycle: str) -> None:
 
 @pytest.mark.parametrize("lifecycle", ["Platinum", "daily=0", "daily", "daily=7 daily=8", "within=5x", "keep=3"])
 def test_an_invalid_default_lifecycle_is_a_problem(lifecycle: str) -> None:
-    problems_naming(ConsumerConfig.from_env(CONSUMER_ENV | {"DEFAULT_LIFECYCLE": lifecycle}).problems, "DEFAULT_LIFECYCLE")
+    problems_naming(
+        ConsumerConfig.from_env(CONSUMER_ENV | {"DEFAULT_LIFECYCLE": lifecycle}).problems, "DEFAULT_LIFECYCLE"
+    )
 
 
 def test_a_default_lifecycle_naming_an_undefined_custom_lifecycle_is_a_problem() -> None:

@@ -73,7 +73,9 @@ def test_table_definition_has_the_key_and_both_indexes() -> None:
     definition = table_definition(TABLE)
     assert definition["TableName"] == TABLE
     assert definition["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
-    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in definition["GlobalSecondaryIndexes"]}
+    indexes = {
+        i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in definition["GlobalSecondaryIndexes"]
+    }
     assert indexes == {DUE_INDEX: ["active", "due"], INVENTORY_INDEX: ["inventory_key", "source_time"]}
 
 
@@ -102,7 +104,10 @@ def test_create_without_due_is_due_now(jobs: JobTable) -> None:
 def test_create_is_put_if_absent(jobs: JobTable, table: Any) -> None:
     assert jobs.create(make_job(), due=T0)
     first = raw(table, "draco-transit-db1-snap")
-    assert jobs.create(make_job(state=State.SKIPPED, source_name="other", reason="late"), due=T0 + timedelta(days=1)) is False
+    assert (
+        jobs.create(make_job(state=State.SKIPPED, source_name="other", reason="late"), due=T0 + timedelta(days=1))
+        is False
+    )
     assert raw(table, "draco-transit-db1-snap") == first
 
 
@@ -317,4 +322,7 @@ def test_query_paging_through_a_real_table_resource_with_a_stubbed_client(mocked
         stub.add_response("query", {"Items": [{**item, "job_id": {"S": "b"}}]}, next_page)
         found = list(JobTable(table).due_jobs(T0))
         stub.assert_no_pending_responses()
-    assert [(job.job_id, job.state, job.attempts) for job in found] == [("a", State.COPYING, 1), ("b", State.COPYING, 1)]
+    assert [(job.job_id, job.state, job.attempts) for job in found] == [
+        ("a", State.COPYING, 1),
+        ("b", State.COPYING, 1),
+    ]

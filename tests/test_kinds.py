@@ -43,7 +43,10 @@ def seed(client: Any, name: str) -> None:
         client.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier="snap1", Tags=tags)
     else:
         client.create_db_cluster(
-            DBClusterIdentifier="cl1", Engine="aurora-postgresql", MasterUsername="admin1", MasterUserPassword="password123"
+            DBClusterIdentifier="cl1",
+            Engine="aurora-postgresql",
+            MasterUsername="admin1",
+            MasterUserPassword="password123",
         )
         client.create_db_cluster_snapshot(DBClusterIdentifier="cl1", DBClusterSnapshotIdentifier="csnap1", Tags=tags)
 
@@ -195,10 +198,12 @@ def stub_item(name: str, snapshot_id: str, **extra: Any) -> dict[str, Any]:
 def test_list_follows_pagination_markers(stubbed_rds: tuple[Any, Stubber], name: str) -> None:
     rds, stub = stubbed_rds
     operation, list_key, *_ = PAGED[name]
-    stub.add_response(operation, {list_key: [stub_item(name, "a"), stub_item(name, "b")], "Marker": "m1"},
-                      {"SnapshotType": "manual"})
-    stub.add_response(operation, {list_key: [stub_item(name, "c")], "Marker": "m2"},
-                      {"SnapshotType": "manual", "Marker": "m1"})
+    stub.add_response(
+        operation, {list_key: [stub_item(name, "a"), stub_item(name, "b")], "Marker": "m1"}, {"SnapshotType": "manual"}
+    )
+    stub.add_response(
+        operation, {list_key: [stub_item(name, "c")], "Marker": "m2"}, {"SnapshotType": "manual", "Marker": "m1"}
+    )
     stub.add_response(operation, {list_key: [stub_item(name, "d")]}, {"SnapshotType": "manual", "Marker": "m2"})
     assert [s.snapshot_id for s in KINDS[name].list(rds, SnapshotType="manual")] == ["a", "b", "c", "d"]
 
@@ -214,18 +219,31 @@ def test_list_of_an_empty_account_is_empty(stubbed_rds: tuple[Any, Stubber], nam
 def test_a_copy_ages_by_its_original_create_time(stubbed_rds: tuple[Any, Stubber]) -> None:
     rds, stub = stubbed_rds
     original = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
-    item = stub_item("RDS", "copy1", OriginalSnapshotCreateTime=original, Encrypted=True, AllocatedStorage=100,
-                     TagList=[{"Key": "a", "Value": "1"}])
+    item = stub_item(
+        "RDS",
+        "copy1",
+        OriginalSnapshotCreateTime=original,
+        Encrypted=True,
+        AllocatedStorage=100,
+        TagList=[{"Key": "a", "Value": "1"}],
+    )
     stub.add_response("describe_db_snapshots", {"DBSnapshots": [item]}, {"DBSnapshotIdentifier": "copy1"})
     snapshot = KINDS["RDS"].describe(rds, "copy1")
     assert snapshot is not None
-    assert (snapshot.created, snapshot.encrypted, snapshot.allocated_gb, snapshot.tags) == (original, True, 100, {"a": "1"})
+    assert (snapshot.created, snapshot.encrypted, snapshot.allocated_gb, snapshot.tags) == (
+        original,
+        True,
+        100,
+        {"a": "1"},
+    )
 
 
 def test_a_cluster_snapshot_is_encrypted_by_storage_encrypted(stubbed_rds: tuple[Any, Stubber]) -> None:
     rds, stub = stubbed_rds
     item = stub_item("RDS Cluster", "c1", StorageEncrypted=True)
-    stub.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [item]}, {"DBClusterSnapshotIdentifier": "c1"})
+    stub.add_response(
+        "describe_db_cluster_snapshots", {"DBClusterSnapshots": [item]}, {"DBClusterSnapshotIdentifier": "c1"}
+    )
     snapshot = KINDS["RDS Cluster"].describe(rds, "c1")
     assert snapshot is not None and snapshot.encrypted is True
     assert snapshot.created == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
@@ -235,7 +253,11 @@ def test_a_cluster_snapshot_is_encrypted_by_storage_encrypted(stubbed_rds: tuple
     ("name", "operation", "params"),
     [
         ("RDS", "copy_db_snapshot", ("SourceDBSnapshotIdentifier", "TargetDBSnapshotIdentifier")),
-        ("RDS Cluster", "copy_db_cluster_snapshot", ("SourceDBClusterSnapshotIdentifier", "TargetDBClusterSnapshotIdentifier")),
+        (
+            "RDS Cluster",
+            "copy_db_cluster_snapshot",
+            ("SourceDBClusterSnapshotIdentifier", "TargetDBClusterSnapshotIdentifier"),
+        ),
     ],
 )
 @pytest.mark.parametrize("key", ["arn:aws:kms:us-east-1:222222222222:key/k1", None])
@@ -293,7 +315,9 @@ def test_delete_returns_false_on_the_not_found_code_aws_sends(
         ("RDS", "share", "modify_db_snapshot_attribute", "SharedSnapshotQuotaExceeded"),
     ],
 )
-def test_other_aws_errors_are_raised(stubbed_rds: tuple[Any, Stubber], name: str, call: str, operation: str, code: str) -> None:
+def test_other_aws_errors_are_raised(
+    stubbed_rds: tuple[Any, Stubber], name: str, call: str, operation: str, code: str
+) -> None:
     rds, stub = stubbed_rds
     stub.add_client_error(operation, service_error_code=code, http_status_code=400)
     kind = KINDS[name]

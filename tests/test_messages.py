@@ -294,9 +294,7 @@ def test_a_rejection_names_the_event_type_in_its_detail() -> None:
     assert rejected(parse_doc(doc)).detail == {"EventType": "snapshot-copy-shared"}
 
 
-@pytest.mark.parametrize(
-    ("event_type", "name"), [(e, name) for e in EventType for name in COMMON[1:] + CARRIES[e]]
-)
+@pytest.mark.parametrize(("event_type", "name"), [(e, name) for e in EventType for name in COMMON[1:] + CARRIES[e]])
 def test_every_required_field_missing_is_rejected_by_name(event_type: EventType, name: str) -> None:
     doc = valid_doc(event_type)
     del doc[name]
@@ -568,7 +566,9 @@ def test_arbitrary_json_never_raises(value: Any) -> None:
 @given(
     st.sampled_from(list(EventType)),
     st.sampled_from(["RDS", "RDS Cluster"]),
-    st.sampled_from([*COMMON, "SourceTime", "TagList", "TransitArn", "TransitId", "Encrypted", "TargetKmsId", "Reason"]),
+    st.sampled_from(
+        [*COMMON, "SourceTime", "TagList", "TransitArn", "TransitId", "Encrypted", "TargetKmsId", "Reason"]
+    ),
     JSON_VALUES,
 )
 def test_a_valid_message_with_one_field_replaced_never_raises(

@@ -176,7 +176,13 @@ def test_key_alias_is_the_originals() -> None:
         ("arn:aws:rds:us-east-1:111111111111:snapshot:db1-snap", "aws", "us-east-1", "RDS", "db1-snap"),
         ("arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:cl-1", "aws", "eu-west-1", "RDS Cluster", "cl-1"),
         ("arn:aws-cn:rds:cn-north-1:111111111111:snapshot:db1", "aws-cn", "cn-north-1", "RDS", "db1"),
-        ("arn:aws-cn:rds:cn-northwest-1:111111111111:cluster-snapshot:c", "aws-cn", "cn-northwest-1", "RDS Cluster", "c"),
+        (
+            "arn:aws-cn:rds:cn-northwest-1:111111111111:cluster-snapshot:c",
+            "aws-cn",
+            "cn-northwest-1",
+            "RDS Cluster",
+            "c",
+        ),
         ("arn:aws-us-gov:rds:us-gov-west-1:111111111111:snapshot:db1", "aws-us-gov", "us-gov-west-1", "RDS", "db1"),
         (
             "arn:aws-us-gov:rds:us-gov-east-1:111111111111:cluster-snapshot:rds:cl-2026-01-01-03-00",
@@ -201,7 +207,9 @@ def test_key_alias_is_the_originals() -> None:
         ),
     ],
 )
-def test_parse_snapshot_arn_splits_snapshot_arns(arn: str, partition: str, region: str, kind: str, snapshot_id: str) -> None:
+def test_parse_snapshot_arn_splits_snapshot_arns(
+    arn: str, partition: str, region: str, kind: str, snapshot_id: str
+) -> None:
     parsed = parse_snapshot_arn(arn)
     assert parsed is not None
     assert (parsed.partition, parsed.region, parsed.account) == (partition, region, ACCT)

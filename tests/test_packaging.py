@@ -54,6 +54,12 @@ APPS = {
     "producer": {
         "topic": cfg.PRODUCER_TOPIC,
         "handler": "on_producer_topic",
+        # function -> (resource name in the template, timeout, reserved concurrency, schedule)
+        "functions": {
+            "on_producer_topic": ("OnProducerTopic", 120, None, None),
+            "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "sweep_snapshots": ("SweepSnapshots", 300, 1, "rate(6 hours)"),
+        },
         "env": {
             cfg.DR_ACCT: DR,
             cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:{cfg.CONSUMER_TOPIC}",
@@ -66,6 +72,10 @@ APPS = {
     "consumer": {
         "topic": cfg.CONSUMER_TOPIC,
         "handler": "on_consumer_topic",
+        "functions": {
+            "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
+            "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+        },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
@@ -203,7 +213,7 @@ def test_app_imports_from_the_bundle_and_boto3_alone(packaged, kind: str, tmp_pa
         [sys.executable, "-I", "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(sorted([APPS[kind]["handler"], "poll_jobs"]))
+    assert done.stdout.strip() == str(sorted(APPS[kind]["functions"]))
 
 
 @pytest.mark.parametrize("kind", APPS)
@@ -213,22 +223,25 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
     for name, resource in resources.items():
         by_type.setdefault(resource["Type"], {})[name] = resource
     functions = by_type["AWS::Serverless::Function"]
-    handler = APPS[kind]["handler"]
-    assert set(functions) == {"OnProducerTopic" if kind == "producer" else "OnConsumerTopic", "PollJobs"}
+    expected = APPS[kind]["functions"]
+    assert set(functions) == {name for name, *_ in expected.values()}
+    for handler, (name, timeout, concurrency, schedule) in expected.items():
+        properties = functions[name]["Properties"]
+        assert properties["Handler"] == f"app.{handler}"
+        assert properties["Timeout"] == timeout and properties["MemorySize"] == 256
+        assert properties.get("ReservedConcurrentExecutions") == concurrency
+        assert properties["Environment"]["Variables"] == APPS[kind]["env"]
+        events = properties.get("Events", {}).values()
+        schedules = [e["Properties"]["Schedule"] for e in events if e["Type"] == "Schedule"]
+        assert schedules == ([schedule] if schedule else [])
 
-    on_topic = next(f for f in functions.values() if f["Properties"]["Handler"] == f"app.{handler}")
-    sns_events = [e for e in on_topic["Properties"]["Events"].values() if e["Type"] == "SNS"]
+    # The topic handler is subscribed to the app's own topic, once.
+    on_topic = functions[expected[APPS[kind]["handler"]][0]]["Properties"]
+    sns_events = [e for e in on_topic["Events"].values() if e["Type"] == "SNS"]
     assert len(sns_events) == 1
-    assert json.dumps(sns_events[0]["Properties"]["Topic"]).count(APPS[kind]["topic"]) == 1
-
-    poller = functions["PollJobs"]["Properties"]
-    schedules = [e for e in poller["Events"].values() if e["Type"] == "Schedule"]
-    assert [s["Properties"]["Schedule"] for s in schedules] == ["rate(1 minute)"]
-    assert poller["ReservedConcurrentExecutions"] == 1
-    assert poller["Timeout"] == 300 and on_topic["Properties"]["Timeout"] == 120
-    assert poller["MemorySize"] == on_topic["Properties"]["MemorySize"] == 256
-    for function in functions.values():
-        assert function["Properties"]["Environment"]["Variables"] == APPS[kind]["env"]
+    assert sns_events[0]["Properties"]["Topic"] == {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{APPS[kind]['topic']}"
+    }
 
     # With a policy file Chalice makes one role per function, each carrying exactly the policy bootstrap wrote.
     roles = by_type["AWS::IAM::Role"]
@@ -238,7 +251,7 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
         assert inline["PolicyDocument"] == stage_policy(kind)
 
     log_groups = by_type["AWS::Logs::LogGroup"].values()
-    assert sorted(g["Properties"]["RetentionInDays"] for g in log_groups) == [90, 90]
+    assert [g["Properties"]["RetentionInDays"] for g in log_groups] == [90] * len(functions)
 
 
 @pytest.mark.parametrize("kind", APPS)

@@ -43,6 +43,8 @@ from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS, ClusterSnapshots, InstanceSnapshots, SnapshotKind
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.producer import Producer
+from chalicelib_shared.rds_events import parse_rds_event
+from chalicelib_shared.slots import CopySlots
 from draco import bootstrap, moto_gaps
 
 PROD = "111111111111"
@@ -55,8 +57,8 @@ SERVICES = ("rds", "sns", "kms", "sts", "dynamodb")
 
 # The modules each app's use-cases run (keys.py: only the consumer makes DR keys).
 APP_MODULES = {
-    "producer": ("producer.py", "pipeline.py", "jobs.py", "messages.py"),
-    "consumer": ("consumer.py", "pipeline.py", "jobs.py", "messages.py", "keys.py"),
+    "producer": ("producer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py"),
+    "consumer": ("consumer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py", "keys.py"),
 }
 # Called, but needs no permission (AWS: "No permissions are required to perform this operation").
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
@@ -148,7 +150,7 @@ def called_actions(app: str) -> set[str]:
     actions: set[str] = set()
     for module in APP_MODULES[app]:
         actions |= _client_calls(SHARED / module)
-    for module in APP_MODULES[app][:1]:
+    for module in APP_MODULES[app]:
         for method in _kind_methods_used(SHARED / module):
             actions |= _kind_operations(method)
     return actions
@@ -161,15 +163,16 @@ def test_the_scan_finds_the_calls_it_should() -> None:
         "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
         "rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute",
         "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
-        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+        "rds:DescribeAccountAttributes",
+        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
     }  # fmt: skip
     assert called_actions("consumer") == {
         "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
         "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
         "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
         "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias",
-        "sts:GetCallerIdentity",
-        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+        "sts:GetCallerIdentity", "rds:DescribeAccountAttributes",
+        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
     }  # fmt: skip
 
 
@@ -236,13 +239,23 @@ def test_statements_are_named_and_use_no_wildcard_actions(app: str) -> None:
     assert policy["Version"] == "2012-10-17"
 
 
+# Allowed on "*": actions AWS can't scope by resource, and the producer's read-only listing.
+ON_STAR = {
+    "producer": {"rds:DescribeAccountAttributes", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
+    "consumer": {"rds:DescribeAccountAttributes", "kms:CreateKey"},
+}
+
+
 @pytest.mark.parametrize("app", POLICIES)
-def test_only_create_key_is_on_star_and_it_is_conditioned(app: str) -> None:
-    """kms:CreateKey is the only action here AWS can't scope by resource; it carries a condition instead."""
+def test_only_reads_and_create_key_are_on_star_and_create_key_is_conditioned(app: str) -> None:
+    on_star = set()
     for statement in (s for s in POLICIES[app]()["Statement"] if s["Effect"] == "Allow"):
         if "*" in as_list(statement["Resource"]):
-            assert as_list(statement["Action"]) == ["kms:CreateKey"]
-            assert statement["Condition"] == {"Null": {"aws:RequestTag/Draco_Source": "false"}}
+            on_star |= set(as_list(statement["Action"]))
+            if "kms:CreateKey" in as_list(statement["Action"]):
+                assert statement["Condition"] == {"Null": {"aws:RequestTag/Draco_Source": "false"}}
+    assert on_star == ON_STAR[app]
+    assert all(a.split(":")[1].startswith("Describe") for a in on_star - {"kms:CreateKey"})
 
 
 def test_producer_destroys_and_shares_only_transit_copies() -> None:
@@ -314,7 +327,8 @@ def test_tables_and_logs_are_the_apps_own(app: str) -> None:
     policy = POLICIES[app]()
     account, table = (PROD, "DracoProducerJobs") if app == "producer" else (DR, "DracoConsumerJobs")
     table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
-    assert resources(policy, "dynamodb:GetItem") == resources(policy, "dynamodb:PutItem") == [table_arn]
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert resources(policy, action) == [table_arn]
     assert resources(policy, "dynamodb:Query") == [f"{table_arn}/index/*"]
     group = f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/draco-{app}-{STAGE}-*"
     for action in LAMBDA_LOGS:
@@ -386,6 +400,10 @@ class TwoAccounts:
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
+        # watch_quota runs "at most hourly" by time.monotonic() against 0.0: on a host up
+        # for less than an hour it never runs. Make the first poll read the quota.
+        for side in (self.producer, self.consumer):
+            side._quota_checked = float("-inf")
 
     def admin(self, service: str, account: str) -> Any:
         """A client that acts in ``account`` without a role (used with IAM enforcement off)."""
@@ -442,15 +460,31 @@ class TwoAccounts:
                 with enable_iam_authentication():
                     side.on_message(message)
 
-    def copy(self, kind: SnapshotKind, snapshot_id: str) -> None:
-        """One snapshot's whole journey, both pollers included."""
+    def created(self, kind: SnapshotKind, snapshot_id: str) -> None:
+        """RDS's "snapshot created" notification, handed to the producer."""
+        event_id = "RDS-EVENT-0075" if kind.name == "RDS Cluster" else "RDS-EVENT-0042"
+        body = {
+            "Event Source": kind.event_source,
+            "Source ID": snapshot_id,
+            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}",
+            "Event Message": "Manual snapshot created",
+        }
+        event = parse_rds_event(json.dumps(body))
         with enable_iam_authentication():
-            assert self.producer.snapshot_created(kind, snapshot_id) == "copy requested"
-        self.deliver()
-        for side in (self.producer, self.consumer):
-            with enable_iam_authentication():
-                side.poll()
+            assert self.producer.on_rds_event(event) == "copy requested"
+
+    def sweep(self) -> None:
+        with enable_iam_authentication():
+            self.producer.sweep()
+
+    def settle(self, rounds: int = 4) -> None:
+        """Deliver messages and run both pollers until every job has finished."""
+        for _ in range(rounds):
             self.deliver()
+            for side in (self.producer, self.consumer):
+                with enable_iam_authentication():
+                    side.poll()
+                self.deliver()
 
 
 def build_producer(session: boto3.Session, env: dict[str, str]) -> Any:
@@ -460,6 +494,7 @@ def build_producer(session: boto3.Session, env: dict[str, str]) -> Any:
         rds=session.client("rds"),
         sns=session.client("sns"),
         jobs=JobTable(session.resource("dynamodb").Table(config.job_table)),
+        slots=CopySlots(session.resource("dynamodb").Table(config.job_table), config.limits.copies),
     )
 
 
@@ -471,6 +506,7 @@ def build_consumer(session: boto3.Session, env: dict[str, str]) -> Any:
         sns=session.client("sns"),
         keys=SourceKeys(session.client("kms"), session.client("sts"), config.consumer_role_arn),
         jobs=JobTable(session.resource("dynamodb").Table(config.job_table), inventory=True),
+        slots=CopySlots(session.resource("dynamodb").Table(config.job_table), config.limits.copies),
         region=REGION,
     )
 
@@ -532,9 +568,11 @@ def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_ac
     make, checked = enforced
     world = make()
     snapshots = take_snapshots(world)
-    for kind in (InstanceSnapshots(), ClusterSnapshots()):
-        for snapshot_id in snapshots[kind.name]:
-            world.copy(kind, snapshot_id)
+    for kind in (InstanceSnapshots(), ClusterSnapshots()):  # the first of each through its RDS event
+        world.created(kind, snapshots[kind.name][0])
+        world.settle()
+    world.sweep()  # the second of each: its event was lost, the sweep finds it
+    world.settle()
 
     with disable_iam_authentication():
         dr_instances = snapshot_ids(world.admin("rds", DR), InstanceSnapshots())
@@ -568,8 +606,10 @@ def test_a_policy_missing_an_action_fails(enforced, app: str, action: str) -> No
     snapshots = take_snapshots(world)
     with pytest.raises(ClientError) as raised:
         for kind in (InstanceSnapshots(), ClusterSnapshots()):
-            for snapshot_id in snapshots[kind.name]:
-                world.copy(kind, snapshot_id)
+            world.created(kind, snapshots[kind.name][0])
+            world.settle()
+        world.sweep()
+        world.settle()
     # moto answers KMS (a JSON API) with an XML error body, so botocore reports code "403" there.
     error = raised.value.response["Error"]
     assert error["Code"] in ("AccessDenied", "AccessDeniedException", "403"), error
