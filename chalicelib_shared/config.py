@@ -129,7 +129,7 @@ class ProducerConfig:
             tag_key=tag_key,
             tag_value=tag_value,
             limits=Limits.from_env(env, problems),
-            sweep_days=_int(env, SWEEP_DAYS, 3, 35, problems),
+            sweep_days=_int(env, SWEEP_DAYS, 7, 35, problems),
             problems=tuple(problems),
         )
 

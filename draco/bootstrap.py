@@ -257,16 +257,12 @@ def _transit_key_policy(acct: _Account, dr_account: str) -> dict[str, Any]:
 # caller's behalf while copying (CreateGrant, DescribeKey, Decrypt) are limited to
 # grants for AWS resources or calls made through RDS.
 
-# CreateKey runs KMS's policy lockout safety check: the caller must be allowed to call
-# PutKeyPolicy on the new key, and with the DR key policy (keys.py) that permission can
-# only come from the caller's IAM policy. Once keys.py passes
-# BypassPolicyLockoutSafetyCheck=True (safe there: the policy gives the account root
-# kms:*, which is what the check protects), set this False to drop the grant.
-CONSUMER_NEEDS_PUT_KEY_POLICY = True
+# keys.py creates DR keys with BypassPolicyLockoutSafetyCheck (their policy gives the account
+# root kms:*), so the consumer needs no kms:PutKeyPolicy.
 
 # Key operations the consumer must never perform, whatever a key policy says: an
 # explicit Deny in the role's own policy beats any Allow, including one the role could
-# write into a DRACO key's policy through the PutKeyPolicy grant above.
+# write into a DRACO key's policy.
 _KEY_DESTRUCTION = [
     "kms:ScheduleKeyDeletion",
     "kms:DisableKey",
@@ -552,16 +548,6 @@ def consumer_policy(
             "Resource": "*",
         },
     ]
-    if CONSUMER_NEEDS_PUT_KEY_POLICY:
-        statements.insert(
-            statements.index(next(s for s in statements if s["Sid"] == "TurnOnRotationOfNewDrKeys")),
-            {
-                "Sid": "PassKmsLockoutCheckWhenCreatingDrKeys",
-                "Effect": "Allow",
-                "Action": "kms:PutKeyPolicy",
-                "Resource": own_keys,
-            },
-        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -59,13 +59,13 @@ def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> 
             add = world.add_cluster if cluster else world.add_instance
             add(name, {"Draco_Lifecycle": lifecycle} if lifecycle else {})
         taken: dict[str, tuple[str, bool]] = {}
+        world.move_to(world.start + timedelta(hours=3))
         for day in range(days):
-            world.move_to(world.start + timedelta(days=day, hours=3))
             for name, cluster, lifecycle in SOAK_SOURCES:
                 snapshot_id = world.take_snapshot(name, cluster=cluster, automated=day % 2 == 0)
                 if lifecycle:
                     taken[snapshot_id] = (name, cluster)
-            world.advance(timedelta(hours=2))
+            world.advance(timedelta(hours=24))
         faults.error = faults.kill = faults.drop = faults.duplicate = 0.0  # a calm day follows
         world.advance(timedelta(hours=6))
         world.sweep()

@@ -278,3 +278,63 @@ def test_tag_keys_with_a_reserved_prefix_in_any_case_are_a_problem(key: str) -> 
 def test_job_table_and_producer_topic_can_be_overridden() -> None:
     config = ConsumerConfig.from_env(CONSUMER_ENV | {"JOB_TABLE": "Jobs", "PRODUCER_TOPIC_NAME": "Prod"})
     assert (config.job_table, config.producer_topic_name) == ("Jobs", "Prod")
+
+
+# --- limits (both apps) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", ["producer", "consumer"])
+def test_limits_default_to_the_aws_copy_limits(app: str) -> None:
+    config = ProducerConfig.from_env(PRODUCER_ENV) if app == "producer" else ConsumerConfig.from_env(CONSUMER_ENV)
+    assert config.problems == ()
+    assert dict(config.limits.copies) == {"RDS": 20, "RDS Cluster": 5}
+    assert config.limits.max_attempts == 8
+
+
+def test_the_producer_sweeps_three_days_by_default() -> None:
+    assert ProducerConfig.from_env(PRODUCER_ENV).sweep_days == 3
+
+
+def test_limits_can_be_set() -> None:
+    env = PRODUCER_ENV | {
+        "INSTANCE_COPY_LIMIT": "100",
+        "CLUSTER_COPY_LIMIT": " 1 ",
+        "MAX_ATTEMPTS": "12",
+        "SWEEP_DAYS": "35",
+    }
+    config = ProducerConfig.from_env(env)
+    assert config.problems == ()
+    assert dict(config.limits.copies) == {"RDS": 100, "RDS Cluster": 1}
+    assert (config.limits.max_attempts, config.sweep_days) == (12, 35)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("INSTANCE_COPY_LIMIT", "0"),
+        ("INSTANCE_COPY_LIMIT", "101"),
+        ("CLUSTER_COPY_LIMIT", "-1"),
+        ("CLUSTER_COPY_LIMIT", "five"),
+        ("MAX_ATTEMPTS", "2.5"),
+        ("MAX_ATTEMPTS", "1e3"),
+        ("SWEEP_DAYS", "36"),
+        ("SWEEP_DAYS", "0"),
+    ],
+)
+def test_an_invalid_limit_is_a_problem_and_keeps_its_default(variable: str, value: str) -> None:
+    config = ProducerConfig.from_env(PRODUCER_ENV | {variable: value})
+    problems_naming(config.problems, variable)
+    assert dict(config.limits.copies) == {"RDS": 20, "RDS Cluster": 5}
+    assert (config.limits.max_attempts, config.sweep_days) == (8, 3)
+
+
+@pytest.mark.parametrize("variable", ["INSTANCE_COPY_LIMIT", "CLUSTER_COPY_LIMIT", "MAX_ATTEMPTS"])
+def test_invalid_consumer_limits_are_a_problem(variable: str) -> None:
+    problems_naming(ConsumerConfig.from_env(CONSUMER_ENV | {variable: "0"}).problems, variable)
+
+
+@pytest.mark.parametrize("value", ["²", "①"])
+def test_a_limit_in_other_digit_characters_is_a_problem_not_an_exception(value: str) -> None:
+    """``_int`` checks ``str.isdigit()``, which is true for '²' and '①' that ``int()`` refuses,
+    so reading the configuration raises instead of reporting the problem."""
+    problems_naming(ProducerConfig.from_env(PRODUCER_ENV | {"MAX_ATTEMPTS": value}).problems, "MAX_ATTEMPTS")

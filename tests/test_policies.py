@@ -68,8 +68,8 @@ IMPLIED = {
     # the target with the caller's permissions (grants, DescribeKey, Decrypt).
     "rds:CopyDBSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
     "rds:CopyDBClusterSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
-    # Tags= on CreateKey needs TagResource; KMS's lockout check needs PutKeyPolicy.
-    "kms:CreateKey": {"kms:TagResource", "kms:PutKeyPolicy"},
+    # Tags= on CreateKey needs TagResource.
+    "kms:CreateKey": {"kms:TagResource"},
 }
 LAMBDA_LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -344,7 +344,7 @@ def test_partition_reaches_every_arn(app: str) -> None:
 def test_dr_key_policy_lets_the_root_administer_and_the_consumer_role_only_use() -> None:
     """keys.py (the lead's): what a per-source DR key's policy allows."""
     role = f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}-on_consumer_topic"
-    statements = dr_keys.key_policy(DR, role)["Statement"]
+    statements = dr_keys.key_policy("aws", DR, role)["Statement"]
     by_principal: dict[str, set[str]] = {}
     for statement in statements:
         by_principal.setdefault(statement["Principal"]["AWS"], set()).update(as_list(statement["Action"]))
