@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib_shared.naming import ACCOUNT_ID
 from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
 
 # Names of the environment variables, shared with bootstrap.
@@ -41,11 +42,10 @@ TRANSIT_KEY_ALIAS = "alias/DRACO-Transit"
 DEFAULT_TAG_KEY = "Draco_Copy"
 DEFAULT_TAG_VALUE = "DR"
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
-_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}\Z")
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+\Z")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+\Z", re.ASCII)
+_TAG_KEY = re.compile(r"^(?!(?i:aws|rds):)[\w .:/=+@-]{1,128}\Z")
 
 
 def _truthy(value: str | None) -> bool:
@@ -57,7 +57,7 @@ def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: li
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= top:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
         problems.append(f"{name}={raw!r} must be a whole number from 1 to {top}")
         return default
     return int(raw)
@@ -85,7 +85,7 @@ def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
     key = env.get(TAG_KEY, DEFAULT_TAG_KEY) or DEFAULT_TAG_KEY
     value = env.get(TAG_VALUE, DEFAULT_TAG_VALUE)
     if not _TAG_KEY.match(key):
-        problems.append(f"{TAG_KEY}={key!r} is not a valid tag key (1-128 characters, not 'aws:')")
+        problems.append(f"{TAG_KEY}={key!r} is not a valid tag key (1-128 characters, not 'aws:' or 'rds:')")
     if len(value) > 256:
         problems.append(f"{TAG_VALUE} is longer than 256 characters")
     return key, value
@@ -110,12 +110,12 @@ class ProducerConfig:
         env = os.environ if env is None else env
         problems: list[str] = []
         dr_account = env.get(DR_ACCT, "").strip()
-        if not _ACCOUNT.match(dr_account):
+        if not ACCOUNT_ID.match(dr_account):
             problems.append(f"{DR_ACCT}={dr_account!r} must be a 12-digit AWS account id")
         topic = env.get(DR_TOPIC_ARN, "").strip()
         if not _TOPIC_ARN.match(topic):
             problems.append(f"{DR_TOPIC_ARN}={topic!r} must be the ARN of the DR account's DracoConsumer topic")
-        elif dr_account and topic.split(":")[4] != dr_account:
+        elif ACCOUNT_ID.match(dr_account) and topic.split(":")[4] != dr_account:
             problems.append(f"{DR_TOPIC_ARN} is not in the DR account {dr_account}")
         key = env.get(TRANSIT_KEY_ARN, "").strip()
         if not _KEY_ARN.match(key):
@@ -157,7 +157,7 @@ class ConsumerConfig:
         accounts = [a.strip() for a in env.get(SOURCE_ACCTS, "").split(",") if a.strip()]
         if not accounts:
             problems.append(f"{SOURCE_ACCTS} is empty: no production account may send snapshots")
-        for bad in (a for a in accounts if not _ACCOUNT.match(a)):
+        for bad in (a for a in accounts if not ACCOUNT_ID.match(a)):
             problems.append(f"{SOURCE_ACCTS} holds {bad!r}, which is not a 12-digit account id")
         custom: Mapping[str, str] = {}
         try:
@@ -175,7 +175,7 @@ class ConsumerConfig:
             problems.append(f"{CONSUMER_ROLE_ARN}={role!r} is not an IAM role ARN")
         tag_key, tag_value = _tag(env, problems)
         return cls(
-            source_accounts=frozenset(a for a in accounts if _ACCOUNT.match(a)),
+            source_accounts=frozenset(a for a in accounts if ACCOUNT_ID.match(a)),
             job_table=env.get(JOB_TABLE, CONSUMER_TABLE) or CONSUMER_TABLE,
             tag_key=tag_key,
             tag_value=tag_value,

@@ -187,10 +187,11 @@ class JobTable:
         return self._conditional_put(job, Attr(KEY).not_exists())
 
     def advance(self, job: Job, state: State, due: datetime | None = None, **changes: Any) -> Job | None:
-        """Move ``job`` from the state it was read in; ``None`` if another run moved it first."""
+        """Move ``job`` on from the item as it was read; ``None`` if another run changed it first."""
         now = clock.now()
         moved = replace(job, state=state, updated=clock.iso(now), due=clock.iso(due or now), **changes)
-        return moved if self._conditional_put(moved, Attr("state").eq(job.state.value)) else None
+        unchanged = Attr("state").eq(job.state.value) & Attr("updated").eq(job.updated)
+        return moved if self._conditional_put(moved, unchanged) else None
 
     def due_jobs(self, now: datetime) -> Iterator[Job]:
         """Active jobs whose next check is due: one Query on the sparse ``due`` index."""

@@ -21,13 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
-from chalicelib_shared.naming import ACCOUNT_ID, DB_IDENTIFIER, SNAPSHOT_ID, parse_snapshot_arn
+from chalicelib_shared.naming import ACCOUNT_ID, DB_IDENTIFIER, MAX_TAGS, SNAPSHOT_ID, parse_snapshot_arn
 
 SUBJECT = "DRACO Event"
-MAX_BODY = 64 * 1024
-MAX_TAGS = 50
+MAX_BODY = 256 * 1024  # bytes: the most SNS carries
 MAX_REASON = 1024
-_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$")
+_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}\Z")
+_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
 
 class EventType(enum.StrEnum):
@@ -38,8 +38,8 @@ class EventType(enum.StrEnum):
     DELETE_SHARED = "snapshot-delete-shared"  # consumer -> producer: DR copy done
 
 
-# Fields each event type must carry, besides the ones every message carries.
-_COMMON = ("SnapshotType", "SourceAcct", "SourceArn", "SourceId", "SourceName")
+# Fields each event type must carry, besides the ones every message carries
+# (SnapshotType, SourceAcct, SourceArn, SourceId, SourceName).
 _REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.COPY_REQUEST: ("SourceTime", "TagList"),
     EventType.COPY_INITIATE: ("TargetKmsId",),
@@ -94,7 +94,7 @@ class Message:
             doc["TagList"] = [{"Key": k, "Value": v} for k, v in self.tags]
         if self.event_type is EventType.COPY_SHARED:
             doc["Encrypted"] = self.encrypted
-        return json.dumps(doc, separators=(",", ":"))
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,11 @@ def parse_message(subject: str | None, body: Any) -> Message | Rejection:
     """Validate one SNS message; see the module docstring."""
     if subject != SUBJECT:
         return Rejection(f"subject {str(subject)[:80]!r} is not {SUBJECT!r}")
-    if not isinstance(body, str) or len(body) > MAX_BODY:
+    if not isinstance(body, str) or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY:
         return Rejection(f"body must be JSON text of at most {MAX_BODY} bytes")
     try:
         doc = json.loads(body)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         return Rejection(f"body is not JSON: {err}")
     if not isinstance(doc, dict):
         return Rejection("body is not a JSON object")
@@ -143,7 +143,7 @@ def _text(doc: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = N
 def _tags(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, list) or len(value) > MAX_TAGS:
         raise _Invalid(f"TagList must be a list of at most {MAX_TAGS} tags")
-    tags = []
+    tags: dict[str, str] = {}
     for tag in value:
         if not isinstance(tag, dict) or set(tag) - {"Key", "Value"}:
             raise _Invalid("each tag must be an object with Key and Value")
@@ -152,13 +152,17 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
             raise _Invalid("a tag Key must be a string of 1 to 128 characters")
         if not isinstance(val, str) or len(val) > 256:
             raise _Invalid(f"the value of tag {key[:40]!r} must be a string of at most 256 characters")
-        tags.append((key, val))
-    return tuple(tags)
+        if key in tags:
+            raise _Invalid(f"tag {key[:40]!r} appears twice")
+        tags[key] = val
+    return tuple(tags.items())
 
 
 def _time(doc: Mapping[str, Any]) -> datetime:
     text = _text(doc, "SourceTime", limit=32)
     try:
+        if not _TIME.match(text):
+            raise ValueError(text)
         return clock.parse_iso(text)
     except ValueError:
         raise _Invalid(f"SourceTime {text!r} is not of the form 2026-01-31T23:59:59Z") from None
@@ -175,7 +179,7 @@ def _message(doc: Mapping[str, Any]) -> Message:
     source_acct = _text(doc, "SourceAcct", ACCOUNT_ID, 12)
     source_arn = _snapshot_arn(doc, "SourceArn", snapshot_type, source_acct)
     source_id = _text(doc, "SourceId", SNAPSHOT_ID)
-    if parse_snapshot_arn(source_arn).snapshot_id != source_id.lower():
+    if parse_snapshot_arn(source_arn).snapshot_id.lower() != source_id.lower():
         raise _Invalid("SourceId does not match SourceArn")
     fields: dict[str, Any] = {
         "event_type": event_type,
@@ -193,7 +197,7 @@ def _message(doc: Mapping[str, Any]) -> Message:
     if "TransitArn" in required:
         fields["transit_arn"] = _snapshot_arn(doc, "TransitArn", snapshot_type, source_acct)
         fields["transit_id"] = _text(doc, "TransitId", SNAPSHOT_ID)
-        if parse_snapshot_arn(fields["transit_arn"]).snapshot_id != fields["transit_id"].lower():
+        if parse_snapshot_arn(fields["transit_arn"]).snapshot_id.lower() != fields["transit_id"].lower():
             raise _Invalid("TransitId does not match TransitArn")
     if "TargetKmsId" in required:
         fields["target_kms_id"] = _text(doc, "TargetKmsId", _KMS_KEY, 2048)

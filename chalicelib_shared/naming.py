@@ -12,14 +12,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
 #: DB instance and cluster identifiers: a letter, then letters, digits, single hyphens.
-DB_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+DB_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)\Z")
 #: Snapshot identifiers, with the prefix AWS gives automated (``rds:``) and AWS Backup snapshots.
-SNAPSHOT_ID = re.compile(r"^(?:rds:|awsbackup:)?[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
+SNAPSHOT_ID = re.compile(r"^(?=.{1,255}\Z)(?:rds:|awsbackup:)?[A-Za-z](?!.*--)[A-Za-z0-9-]*(?<!-)\Z")
 _ARN = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):"
-    r"(?P<account>\d{12}):(?P<resource>snapshot|cluster-snapshot):(?P<snapshot_id>.+)$"
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
+    r"(?P<account>[0-9]{12}):(?P<resource>snapshot|cluster-snapshot):(?P<snapshot_id>.+)\Z"
 )
 _RESOURCE_TYPES = {"snapshot": "RDS", "cluster-snapshot": "RDS Cluster"}
 
@@ -33,6 +33,7 @@ SOURCE_TIME_TAG = "Draco_SourceTime"
 SOURCE_NAME_TAG = "Draco_Source"
 TRANSIT_TAG = "Draco_Transit"
 MAX_TAGS = 50
+RESERVED_TAG_PREFIXES = ("aws:", "rds:")
 
 
 @dataclass(frozen=True)
@@ -63,19 +64,21 @@ def parse_snapshot_arn(arn: str) -> SnapshotArn | None:
 
 
 def _derived_id(prefix: str, source_id: str) -> str:
-    """``prefix`` + the source id, made a valid manual snapshot id.
+    """``prefix`` + the source id, made a valid manual snapshot id, one per source id.
 
-    Ids with a prefix such as ``rds:`` (colons are not allowed in manual ids) or
-    too long for 255 characters get an 8-character hash of the full source id,
-    so two different sources never map to one name.
+    A plain manual id (letters, digits, single hyphens) is kept as it is. Any
+    other id (``rds:`` and ``awsbackup:`` ids hold a colon) or one too long for
+    255 characters becomes a 10-digit hash of it, then a readable remainder.
+    Plain ids start with a letter and hashed ones with a digit, so the two
+    forms never meet, and two sources never map to one name.
     """
     body = source_id.lower()
-    readable = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", body)).strip("-")
-    if readable == body and len(prefix) + len(body) <= 255:
+    if re.fullmatch(r"[a-z](?!.*--)[a-z0-9-]*(?<!-)", body) and len(prefix) + len(body) <= 255:
         return prefix + body
-    digest = hashlib.sha256(source_id.encode()).hexdigest()[:8]
+    digest = str(int(hashlib.sha256(body.encode()).hexdigest(), 16))[-10:]
+    readable = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", body)).strip("-")
     room = 255 - len(prefix) - len(digest) - 1
-    return f"{prefix}{readable[:room].rstrip('-')}-{digest}"
+    return f"{prefix}{digest}-{readable[:room]}".rstrip("-")
 
 
 def transit_id(source_id: str) -> str:
@@ -113,20 +116,19 @@ def aws_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def dr_copy_tags(source_tags: Mapping[str, str], own: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """Tags for a DR copy: the source's, with ``aws:`` keys renamed, plus DRACO's own.
+    """Tags for a DR copy: the source's, with reserved keys renamed, plus DRACO's own.
 
-    AWS reserves the ``aws:`` prefix, so such keys become ``origin:aws:...``.
-    DRACO's own tags (``own``) win a clash and always fit; source tags beyond
-    AWS's 50-tag limit are dropped and returned so the caller can log them.
+    AWS reserves the ``aws:`` and ``rds:`` prefixes, so such keys become
+    ``origin:aws:...``. DRACO's own tags (``own``) always fit and win a clash.
+    Source tags that can't be kept (a clash, a renamed key over 128 characters,
+    beyond AWS's 50-tag limit) are left out and returned, so the caller can log them.
     """
-    renamed = {(f"origin:{k}" if k.lower().startswith("aws:") else k): v for k, v in source_tags.items()}
     merged = dict(own)
     dropped = []
-    for key, value in renamed.items():
-        if key in merged:
-            continue
-        if len(merged) >= MAX_TAGS:
+    for key, value in source_tags.items():
+        new_key = f"origin:{key}" if key.lower().startswith(RESERVED_TAG_PREFIXES) else key
+        if new_key in merged or len(new_key) > 128 or len(merged) >= MAX_TAGS:
             dropped.append(key)
             continue
-        merged[key] = value
+        merged[new_key] = value
     return merged, dropped

@@ -183,7 +183,8 @@ class Producer(Side):
     def skip(self, job: Job, message: Message) -> str:
         if job.state is not State.REQUESTED:
             return f"duplicate: job is {job.state.value}"
-        self.jobs.advance(job, State.SKIPPED, reason=message.reason)
+        if self.jobs.advance(job, State.SKIPPED, reason=message.reason) is None:
+            return "duplicate: moved by another run"
         return f"not copied: {message.reason}"
 
     # --- the poller -------------------------------------------------------

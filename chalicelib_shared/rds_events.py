@@ -44,7 +44,7 @@ def parse_rds_event(body: Any) -> RdsEvent | Rejection | None:
         return None  # the notice RDS sends when a subscription is created
     try:
         doc = json.loads(body)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         return Rejection(f"RDS notification is not JSON: {err}")
     if not isinstance(doc, dict):
         return Rejection("RDS notification is not a JSON object")

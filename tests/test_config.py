@@ -291,8 +291,8 @@ def test_limits_default_to_the_aws_copy_limits(app: str) -> None:
     assert config.limits.max_attempts == 8
 
 
-def test_the_producer_sweeps_three_days_by_default() -> None:
-    assert ProducerConfig.from_env(PRODUCER_ENV).sweep_days == 3
+def test_the_producer_sweeps_seven_days_by_default() -> None:
+    assert ProducerConfig.from_env(PRODUCER_ENV).sweep_days == 7
 
 
 def test_limits_can_be_set() -> None:
@@ -325,7 +325,7 @@ def test_an_invalid_limit_is_a_problem_and_keeps_its_default(variable: str, valu
     config = ProducerConfig.from_env(PRODUCER_ENV | {variable: value})
     problems_naming(config.problems, variable)
     assert dict(config.limits.copies) == {"RDS": 20, "RDS Cluster": 5}
-    assert (config.limits.max_attempts, config.sweep_days) == (8, 3)
+    assert (config.limits.max_attempts, config.sweep_days) == (8, 7)
 
 
 @pytest.mark.parametrize("variable", ["INSTANCE_COPY_LIMIT", "CLUSTER_COPY_LIMIT", "MAX_ATTEMPTS"])

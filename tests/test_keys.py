@@ -81,14 +81,14 @@ def test_the_key_policy_lets_the_root_administer_and_the_role_only_use_it(client
 
 
 def test_without_a_role_only_the_root_is_in_the_policy() -> None:
-    policy = key_policy(MOTO_ACCOUNT, "")
+    policy = key_policy("aws", MOTO_ACCOUNT, "")
     assert [s["Principal"] for s in policy["Statement"]] == [{"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:root"}]
 
 
 def test_the_root_principal_is_in_the_roles_partition() -> None:
     """In aws-cn or aws-us-gov the root principal must be ``arn:aws-cn:iam::...`` (or -us-gov);
     key_policy always writes ``arn:aws:``, which KMS refuses there."""
-    policy = key_policy("222222222222", "arn:aws-cn:iam::222222222222:role/draco-consumer")
+    policy = key_policy("aws-cn", "222222222222", "arn:aws-cn:iam::222222222222:role/draco-consumer")
     principals = {s["Principal"]["AWS"] for s in policy["Statement"]}
     assert principals == {"arn:aws-cn:iam::222222222222:root", "arn:aws-cn:iam::222222222222:role/draco-consumer"}
 

@@ -532,7 +532,7 @@ def messages(draw: st.DrawFn) -> Message:
         extra["source_time"] = moment.replace(microsecond=0)
     if "TagList" in carried:
         pairs = st.tuples(st.text(min_size=1, max_size=128), st.text(max_size=256))
-        extra["tags"] = tuple(draw(st.lists(pairs, max_size=8)))
+        extra["tags"] = tuple(draw(st.lists(pairs, max_size=8, unique_by=lambda pair: pair[0])))
     if "TransitArn" in carried:
         extra["transit_arn"] = arn(transit, kind, extra["source_acct"])
         extra["transit_id"] = transit
