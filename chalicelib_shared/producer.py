@@ -81,9 +81,14 @@ class Producer(Side):
         self._send(job.message(EventType.COPY_REQUEST))
         return "copy requested"
 
-    def sweep(self) -> dict[str, int]:
-        """Start jobs for recent snapshots that no event announced (RDS events are best effort)."""
-        since = clock.now() - timedelta(days=self.config.sweep_days)
+    def sweep(self, days: int | None = None, source: str | None = None) -> dict[str, int]:
+        """Start jobs for recent snapshots that have none (RDS events are best effort).
+
+        Scheduled, it looks back ``SWEEP_DAYS``; an operator's backfill names its own
+        window and, optionally, one source database. A snapshot that has a job, in
+        any state, is left alone, so running it twice starts nothing new.
+        """
+        since = clock.now() - timedelta(days=days or self.config.sweep_days)
         counts = {"seen": 0, "started": 0}
         for kind in KINDS.values():
             for snapshot in kind.list(self.rds):
@@ -92,6 +97,7 @@ class Producer(Side):
                     or snapshot.status != "available"
                     or snapshot.snapshot_type not in SWEPT_TYPES
                     or snapshot.created < since
+                    or (source is not None and snapshot.source_name != source)
                 ):
                     continue
                 counts["seen"] += 1
