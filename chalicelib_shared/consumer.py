@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors
+from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig, Limits
 from chalicelib_shared.jobs import Job, JobTable, State
 from chalicelib_shared.keys import SourceKeys
@@ -36,7 +36,7 @@ from chalicelib_shared.naming import (
     parse_snapshot_arn,
     transit_id,
 )
-from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side
+from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side, hourly
 from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
 from chalicelib_shared.slots import CopySlots
@@ -170,7 +170,7 @@ class Consumer(Side):
             existing = kind.describe(self.rds, job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self._fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        moved = self.jobs.advance(job, State.COPYING, attempts=0, reason="")
+        moved = self._started(job, State.COPYING, attempts=0, reason="")
         return "started DR copy" if moved else "duplicate: moved by another run"
 
     # --- RDS events in the DR account ---------------------------------------
@@ -191,8 +191,10 @@ class Consumer(Side):
         if copy.status != "available":
             return f"waiting: DR copy is {copy.status}"
         self._send(job.message(EventType.DELETE_SHARED))
-        if self._finish(job, State.DONE, reason="") is None:
+        done = self._finish(job, State.DONE, reason="")
+        if done is None:
             return "duplicate: moved by another run"
+        self.jobs.record_newest(done)
         self.apply_lifecycle(job.inventory_key)
         return "DR copy available"
 
@@ -211,6 +213,7 @@ class Consumer(Side):
             job = copies[copy_id]
             if not self.config.live:
                 logger.info(f"dry run: would delete {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
+                metrics.count("SnapshotsWouldDelete")
                 continue
             try:
                 KINDS[job.kind].delete(self.rds, copy_id)
@@ -218,10 +221,27 @@ class Consumer(Side):
                 logger.warning(f"could not delete {copy_id}", error=errors.describe(error))
                 continue
             self.jobs.advance(job, State.EXPIRED, reason=f"expired by lifecycle {policy}")
+            metrics.count("SnapshotsDeleted")
             logger.info(f"deleted {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
         return {"keep": list(result.keep), "delete": list(result.delete)}
 
     # --- the poller -------------------------------------------------------
+    def poll(self) -> dict[str, int]:
+        """A poll round, and hourly the recovery point: how old each source's newest copy is."""
+        outcomes = super().poll()
+        if hourly("Consumer:recovery-point"):
+            self.report_recovery_point()
+        return outcomes
+
+    def report_recovery_point(self) -> dict[str, float]:
+        ages = {
+            key: round((clock.now() - newest).total_seconds() / 3600, 2) for key, newest in self.jobs.newest().items()
+        }
+        if ages:
+            metrics.count("RecoveryPointAgeHours", max(ages.values()))
+            logger.info("recovery point", age_hours=ages)
+        return ages
+
     def resend_message(self, job: Job) -> Message:
         return job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key)
 

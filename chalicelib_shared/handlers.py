@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from chalicelib_shared import aws, rds_events
+from chalicelib_shared import aws, metrics, rds_events
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.jobs import JobTable
@@ -89,6 +89,13 @@ def consumer() -> Consumer | None:
 
 def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:
     """Route one SNS message to the service; return (and log) what came of it."""
+    try:
+        return _on_sns(build, subject, body)
+    finally:
+        metrics.flush()
+
+
+def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:
     service = build()
     if service is None:
         return "ignored: invalid configuration"
@@ -113,7 +120,10 @@ def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
     producer = build()
     if producer is None:
         return {}
-    counts = producer.sweep()
+    try:
+        counts = producer.sweep()
+    finally:
+        metrics.flush()
     logger.info("sweep", **counts)
     return counts
 
@@ -122,7 +132,10 @@ def on_schedule(build: Callable[[], Service | None]) -> dict[str, int]:
     service = build()
     if service is None:
         return {}
-    outcomes = service.poll()
+    try:
+        outcomes = service.poll()
+    finally:
+        metrics.flush()
     if outcomes:
         logger.info("poll", outcomes=outcomes)
     return outcomes

@@ -33,6 +33,9 @@ KEY = "job_id"
 DUE_INDEX = "due"
 INVENTORY_INDEX = "inventory"
 ACTIVE = "1"
+#: One item per source holds its newest copy's time, listed under this inventory key.
+SOURCES = "#sources"
+SOURCE_PREFIX = "#source#"
 
 
 class State(enum.StrEnum):
@@ -202,11 +205,32 @@ class JobTable:
         """The DR copies of one source that exist, oldest first."""
         return list(self._query(INVENTORY_INDEX, Key("inventory_key").eq(inventory_key)))
 
+    def record_newest(self, job: Job) -> None:
+        """Remember the newest DR copy of the job's source (for the recovery-point check)."""
+        try:
+            self._table.update_item(
+                Key={KEY: SOURCE_PREFIX + job.inventory_key},
+                UpdateExpression="SET inventory_key = :sources, source_time = :time",
+                ConditionExpression="attribute_not_exists(source_time) OR source_time < :time",
+                ExpressionAttributeValues={":sources": SOURCES, ":time": job.source_time},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def newest(self) -> dict[str, datetime]:
+        """Each source's newest DR copy time, by inventory key: one Query."""
+        items = self._items(INVENTORY_INDEX, Key("inventory_key").eq(SOURCES))
+        return {item[KEY].removeprefix(SOURCE_PREFIX): clock.parse_iso(item["source_time"]) for item in items}
+
     def _query(self, index: str, condition: Any) -> Iterator[Job]:
+        return (Job.from_item(item) for item in self._items(index, condition))
+
+    def _items(self, index: str, condition: Any) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
         while True:
             page = self._table.query(**params)
-            yield from (Job.from_item(item) for item in page.get("Items", []))
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors
+from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import Limits
 from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, Job, JobTable, State
 from chalicelib_shared.log import logger
@@ -35,13 +35,22 @@ MAX_BACKOFF = timedelta(hours=1)
 FAILED_STATUSES = frozenset({"failed", "incompatible-restore", "incompatible-parameters", "error"})
 QUOTA_NAMES = {"RDS": "ManualSnapshots", "RDS Cluster": "ManualClusterSnapshots"}
 QUOTA_WARN_AT = 0.8
-QUOTA_CHECK_EVERY = 3600.0  # seconds; at most once an hour per Lambda container
-_quota_checked: dict[str, float] = {}  # when each app last looked, in this container
+HOURLY = 3600.0  # seconds: quota and recovery-point checks, at most hourly per container
+_last_checked: dict[str, float] = {}  # when each app last made each hourly check
 
 
-def forget_quota_checks() -> None:
-    """Look at the quota on the next poll (a new local world starts from scratch)."""
-    _quota_checked.clear()
+def forget_hourly_checks() -> None:
+    """Make the hourly checks on the next poll (a new local world starts from scratch)."""
+    _last_checked.clear()
+
+
+def hourly(check: str) -> bool:
+    """True at most once an hour per Lambda container for each named check."""
+    last = _last_checked.get(check)
+    if last is not None and time.monotonic() - last < HOURLY:
+        return False
+    _last_checked[check] = time.monotonic()
+    return True
 
 
 class Side:
@@ -99,6 +108,7 @@ class Side:
             for job in waiting:
                 if free <= 0 and job.job_id not in holders:
                     outcomes.append("waiting: no free copy slot")
+                    metrics.count("JobsWaitingForSlot")
                     continue
                 outcome = self.attempt(job, self.start_queued)
                 free -= outcome.startswith("started")
@@ -147,24 +157,33 @@ class Side:
         logger.info("sent", event_type=message.event_type.value, correlation_id=message.source_arn)
 
     def _fail(self, job: Job, reason: str) -> str:
+        metrics.count("JobsFailed")
         logger.error("copy job failed", job_id=job.job_id, reason=reason, correlation_id=job.source_arn)
         self.jobs.advance(job, State.FAILED, reason=reason, failed_from=job.state.value)
         self.slots.release(job.kind, [job.job_id])
         return f"failed: {reason}"
 
+    def _started(self, job: Job, state: State, **changes: Any) -> Job | None:
+        """A copy is running: the job waits for it in ``state``."""
+        moved = self.jobs.advance(job, state, **changes)
+        if moved is not None:
+            metrics.count("CopiesStarted")
+        return moved
+
     def _finish(self, job: Job, state: State, **changes: Any) -> Job | None:
-        """Move a copying job on and give its slot back."""
+        """A copy is available: move its job on and give its slot back."""
         moved = self.jobs.advance(job, state, **changes)
         self.slots.release(job.kind, [job.job_id])
+        if moved is not None:
+            metrics.count("CopiesCompleted")
+            metrics.seconds("CopyDurationSeconds", (clock.now() - clock.parse_iso(job.updated)).total_seconds())
         return moved
 
     # --- the manual snapshot quota ------------------------------------------------
     def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:
         """Warn when a manual snapshot quota is over 80 % used; at most hourly."""
-        last = _quota_checked.get(type(self).__name__)
-        if not force and last is not None and time.monotonic() - last < QUOTA_CHECK_EVERY:
+        if not (hourly(f"{type(self).__name__}:quota") or force):
             return {}
-        _quota_checked[type(self).__name__] = time.monotonic()
         quotas = self.rds.describe_account_attributes()["AccountQuotas"]
         use = {
             kind: (int(q["Used"]), int(q["Max"]))
@@ -175,4 +194,6 @@ class Side:
         for kind, (used, most) in use.items():
             if most and used >= QUOTA_WARN_AT * most:
                 logger.warning("manual snapshot quota nearly used up", kind=kind, used=used, max=most)
+        if use:
+            metrics.percent("SnapshotQuotaUsedPercent", max(100 * u / m for u, m in use.values() if m))
         return use

@@ -149,7 +149,7 @@ class Producer(Side):
             existing = kind.describe(self.rds, job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self._fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
-        moved = self.jobs.advance(
+        moved = self._started(
             job, State.TRANSIT_COPYING, transit_id=job.job_id, transit_arn=_sibling_arn(job.source_arn, job.job_id)
         )
         return "started transit copy" if moved else "duplicate: moved by another run"

@@ -173,13 +173,13 @@ def render_calendar(policy: Policy, snapshots: Snapshots, result: RetentionResul
     return "\n".join(lines + ["", *_kept_list(result, created)])
 
 
-def _summary(snapshots: Snapshots, result: RetentionResult, now: datetime) -> str:
+def _summary(snapshots: Snapshots, result: RetentionResult, now: datetime, deleted: str = "deleted") -> str:
     if not snapshots:
         return f"no snapshots (now {_stamp(now)})"
     times = [t for _, t in snapshots]
     return (
         f"{len(snapshots)} snapshots from {_stamp(min(times))} to {_stamp(max(times))}, "
-        f"now {_stamp(now)}: {len(result.keep)} kept, {len(result.delete)} deleted"
+        f"now {_stamp(now)}: {len(result.keep)} kept, {len(result.delete)} {deleted}"
     )
 
 
@@ -226,12 +226,22 @@ WIDTH, LEFT, RIGHT, TOP, LANE = 960, 150, 24, 58, 24
 MARK = 14  # height of a mark inside its lane
 
 
-def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, now: datetime) -> str:
+def render_svg(
+    policy: Policy,
+    snapshots: Snapshots,
+    result: RetentionResult,
+    now: datetime,
+    *,
+    title: str | None = None,
+    deleted_label: str = "deleted",
+) -> str:
     """A self-contained SVG: one lane per kept reason family, one grey lane of deleted marks.
 
     Each kept snapshot is a ``rect`` of class ``kept`` (with a tooltip of its
     reasons); the deleted ones are the segments of one ``path`` of class
-    ``deleted`` (``data-count`` holds how many).
+    ``deleted`` (``data-count`` holds how many). ``title`` replaces the policy
+    as the heading and ``deleted_label`` names the grey lane (``draco status``
+    draws real DR copies, where the lane is "due for deletion").
     """
     created = dict(snapshots)
     times = [t for _, t in snapshots] or [now]
@@ -254,8 +264,8 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
-        f'<text x="10" y="20" font-size="15" font-weight="bold">{escape(str(policy))}</text>',
-        f'<text x="10" y="40" fill="#555555">{escape(_summary(snapshots, result, now))}</text>',
+        f'<text x="10" y="20" font-size="15" font-weight="bold">{escape(title or str(policy))}</text>',
+        f'<text x="10" y="40" fill="#555555">{escape(_summary(snapshots, result, now, deleted_label))}</text>',
     ]
     for row, name in enumerate(shown):
         y = TOP + row * LANE
@@ -273,7 +283,8 @@ def render_svg(policy: Policy, snapshots: Snapshots, result: RetentionResult, no
     y = TOP + len(shown) * LANE
     segments = "".join(f"M{x(created[sid]):.1f} {y}v{MARK}" for sid in result.delete)
     out.append(
-        f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="#777777">deleted ({len(result.delete)})</text>'
+        f'<text x="{LEFT - 8}" y="{y + 12}" text-anchor="end" fill="#777777">'
+        f"{escape(deleted_label)} ({len(result.delete)})</text>"
     )
     out.append(
         f'<path class="deleted" data-count="{len(result.delete)}" d="{segments}" '

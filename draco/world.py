@@ -31,6 +31,7 @@ import importlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -51,7 +52,7 @@ from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.jobs import POLLED_STATES, Job
 from chalicelib_shared.log import logger
-from chalicelib_shared.pipeline import forget_quota_checks
+from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps
 from draco.faults import FaultPlan, Killed, activate, deactivate
 
@@ -167,7 +168,7 @@ class LocalWorld:
             stack.callback(handler.setStream, previous)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
-        forget_quota_checks()
+        forget_hourly_checks()
         self._bootstrap(workdir)
         if self.faults is not None:
             activate(self.faults)
@@ -380,7 +381,8 @@ class LocalWorld:
         for _ in range(tries):
             self.stats.invocations[f"{app.topic}:{label}"] += 1
             try:
-                return app.client.lambda_.invoke(function, event).payload
+                with contextlib.redirect_stdout(self._log_stream or sys.stdout):  # Lambda's stdout: the log
+                    return app.client.lambda_.invoke(function, event).payload
             except (Killed, Exception) as error:  # what Lambda would record as a failed run
                 if self.faults is None:
                     raise

@@ -43,6 +43,7 @@ from chalicelib_shared.jobs import JobTable, State
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS, ClusterSnapshots, InstanceSnapshots, SnapshotKind
 from chalicelib_shared.messages import parse_message
+from chalicelib_shared.pipeline import forget_hourly_checks
 from chalicelib_shared.producer import Producer
 from chalicelib_shared.rds_events import parse_rds_event
 from chalicelib_shared.slots import CopySlots
@@ -351,10 +352,22 @@ def test_dr_key_policy_lets_the_root_administer_and_the_consumer_role_only_use()
         by_principal.setdefault(statement["Principal"]["AWS"], set()).update(as_list(statement["Action"]))
     assert by_principal[f"arn:aws:iam::{DR}:root"] == {"kms:*"}
     assert set(by_principal) == {f"arn:aws:iam::{DR}:root", role}
-    assert not {a for a in by_principal[role] if not a.startswith(("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt",
-                                                                    "kms:GenerateDataKey", "kms:DescribeKey",
-                                                                    "kms:CreateGrant", "kms:ListGrants",
-                                                                    "kms:RevokeGrant"))}
+    assert not {
+        a
+        for a in by_principal[role]
+        if not a.startswith(
+            (
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:ListGrants",
+                "kms:RevokeGrant",
+            )
+        )
+    }
     grants = [s for s in statements if "kms:CreateGrant" in as_list(s["Action"]) and s["Principal"]["AWS"] == role]
     assert all(s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}} for s in grants)
 
@@ -401,10 +414,9 @@ class TwoAccounts:
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
-        # watch_quota runs "at most hourly" by time.monotonic() against 0.0: on a host up
-        # for less than an hour it never runs. Make the first poll read the quota.
-        for side in (self.producer, self.consumer):
-            side._quota_checked = float("-inf")
+        # The quota and recovery-point checks run at most hourly per process: make the
+        # first poll of this world make them, whatever ran before in this process.
+        forget_hourly_checks()
 
     def admin(self, service: str, account: str) -> Any:
         """A client that acts in ``account`` without a role (used with IAM enforcement off)."""
