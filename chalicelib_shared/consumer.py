@@ -136,19 +136,15 @@ class Consumer(Side):
             return f"transit copy not needed (job is {job.state.value}): asked producer to delete it"
         if job.state is not State.INITIATED:
             return f"duplicate: job is {job.state.value}"
-        queued = self.jobs.advance(
+        shared = replace(
             job,
-            State.COPY_QUEUED,
             transit_id=message.transit_id,
             transit_arn=message.transit_arn,
             tags=dict(message.tags),
             source_time=clock.iso(message.source_time or job.source_created),
             encrypted=message.encrypted,
-            attempts=0,
         )
-        if queued is None:
-            return "duplicate: moved by another run"
-        return self.attempt(queued, self.start_queued)
+        return self.start_or_queue(shared, State.COPY_QUEUED)
 
     def start_copy(self, job: Job) -> str:
         """Copy the shared transit copy into this account under the source's DR key."""

@@ -18,7 +18,7 @@ Two sparse indexes keep the pollers and the lifecycle pass cheap:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -189,12 +189,34 @@ class JobTable:
         job = replace(job, created=clock.iso(now), updated=clock.iso(now), due=clock.iso(due or now))
         return self._conditional_put(job, Attr(KEY).not_exists())
 
-    def advance(self, job: Job, state: State, due: datetime | None = None, **changes: Any) -> Job | None:
-        """Move ``job`` on from the item as it was read; ``None`` if another run changed it first."""
+    def advance(
+        self, job: Job, state: State, due: datetime | None = None, also: Sequence[dict[str, Any]] = (), **changes: Any
+    ) -> Job | None:
+        """Move ``job`` on from the item as it was read; ``None`` if another run changed it first.
+
+        ``also`` names further updates (DynamoDB ``Update`` specs) made in the same
+        transaction, so they happen if and only if the job moves.
+        """
         now = clock.now()
         moved = replace(job, state=state, updated=clock.iso(now), due=clock.iso(due or now), **changes)
-        unchanged = Attr("state").eq(job.state.value) & Attr("updated").eq(job.updated)
-        return moved if self._conditional_put(moved, unchanged) else None
+        if not also:
+            unchanged = Attr("state").eq(job.state.value) & Attr("updated").eq(job.updated)
+            return moved if self._conditional_put(moved, unchanged) else None
+        put = {
+            "TableName": self._table.name,
+            "Item": moved.to_item(self._inventory),
+            "ConditionExpression": "#state = :state AND #updated = :updated",
+            "ExpressionAttributeNames": {"#state": "state", "#updated": "updated"},
+            "ExpressionAttributeValues": {":state": job.state.value, ":updated": job.updated},
+        }
+        updates = [{"Update": {"TableName": self._table.name, **update}} for update in also]
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, *updates])
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "TransactionCanceledException":
+                return None
+            raise
+        return moved
 
     def due_jobs(self, now: datetime) -> Iterator[Job]:
         """Active jobs whose next check is due: one Query on the sparse ``due`` index."""

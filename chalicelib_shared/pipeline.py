@@ -125,21 +125,38 @@ class Side:
             return "waiting: no free copy slot"
         return self.start_copy(job)
 
+    def start_or_queue(self, job: Job, queued: State) -> str:
+        """Start a copy now if a slot is free, else queue it for the poller.
+
+        ``job`` may carry, in memory, what the copy needs (the consumer's transit
+        copy); whichever way it goes, the write that moves the job stores it.
+        """
+        if self.slots.take(job.kind, job.job_id):
+            return self.attempt(job, self.start_copy, wait_in=queued)
+        moved = self.jobs.advance(job, queued, attempts=0, reason="")
+        if moved is None:
+            return "duplicate: moved by another run"
+        metrics.count("JobsWaitingForSlot")
+        return "waiting: no free copy slot"
+
     # --- errors, re-sends, failures -----------------------------------------------
-    def attempt(self, job: Job, step: Callable[[Job], str]) -> str:
-        """Run one step of a job; an AWS error is waited out or fails this job alone."""
+    def attempt(self, job: Job, step: Callable[[Job], str], wait_in: State | None = None) -> str:
+        """Run one step of a job; an AWS error is waited out (in ``wait_in``) or fails this job alone."""
         try:
             return step(job)
         except (ClientError, BotoCoreError) as error:
             reason = errors.describe(error)
             if not errors.is_worth_waiting(error):
-                return self._fail(job, reason)
+                return self._fail(job, reason, resume=wait_in)
             if job.attempts + 1 >= self.limits.max_attempts:
-                return self._fail(job, f"gave up after {job.attempts + 1} attempts; last error {reason}")
-            if job.state in QUEUED_STATES:
+                return self._fail(
+                    job, f"gave up after {job.attempts + 1} attempts; last error {reason}", resume=wait_in
+                )
+            if job.state not in POLLED_STATES:  # no copy is running: its slot is free again
                 self.slots.release(job.kind, [job.job_id])
             backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
-            self.jobs.advance(job, job.state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
+            state = wait_in or job.state
+            self.jobs.advance(job, state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
             logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
             return f"retrying: {reason}"
 
@@ -156,10 +173,11 @@ class Side:
         publish(self.sns, self._topic(message), message)
         logger.info("sent", event_type=message.event_type.value, correlation_id=message.source_arn)
 
-    def _fail(self, job: Job, reason: str) -> str:
+    def _fail(self, job: Job, reason: str, resume: State | None = None) -> str:
+        """Give up on a job, with the reason; ``resume`` is where an operator's retry picks up."""
         metrics.count("JobsFailed")
         logger.error("copy job failed", job_id=job.job_id, reason=reason, correlation_id=job.source_arn)
-        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=job.state.value)
+        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=(resume or job.state).value)
         self.slots.release(job.kind, [job.job_id])
         return f"failed: {reason}"
 
@@ -171,9 +189,8 @@ class Side:
         return moved
 
     def _finish(self, job: Job, state: State, **changes: Any) -> Job | None:
-        """A copy is available: move its job on and give its slot back."""
-        moved = self.jobs.advance(job, state, **changes)
-        self.slots.release(job.kind, [job.job_id])
+        """A copy is available: move its job on and give its slot back, in one write."""
+        moved = self.jobs.advance(job, state, also=[self.slots.release_update(job.kind, job.job_id)], **changes)
         if moved is not None:
             metrics.count("CopiesCompleted")
             metrics.seconds("CopyDurationSeconds", (clock.now() - clock.parse_iso(job.updated)).total_seconds())

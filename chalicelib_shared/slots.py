@@ -41,6 +41,14 @@ class CopySlots:
             raise
         return True
 
+    def release_update(self, kind: str, job_id: str) -> dict[str, Any]:
+        """The update that gives ``job_id``'s slot back, to make along with the job's move."""
+        return {
+            "Key": {KEY: SLOT_PREFIX + kind},
+            "UpdateExpression": "DELETE holders :jobs",
+            "ExpressionAttributeValues": {":jobs": {job_id}},
+        }
+
     def release(self, kind: str, job_ids: Iterable[str]) -> None:
         ids = set(job_ids)
         if ids:

@@ -62,8 +62,9 @@ APP_MODULES = {
     "producer": ("producer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py"),
     "consumer": ("consumer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py", "keys.py"),
 }
-# Called, but needs no permission (AWS: "No permissions are required to perform this operation").
-NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+# Called, but not an IAM action of its own: STS's "No permissions are required to perform this
+# operation"; a DynamoDB transaction is authorised as the PutItem/UpdateItem it contains.
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity", "dynamodb:TransactWriteItems"}
 # Permissions AWS checks for a call, besides the call's own action.
 IMPLIED = {
     # Tags= on a copy needs AddTagsToResource; RDS uses the KMS keys of the source and
@@ -72,6 +73,7 @@ IMPLIED = {
     "rds:CopyDBClusterSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
     # Tags= on CreateKey needs TagResource.
     "kms:CreateKey": {"kms:TagResource"},
+    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 LAMBDA_LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -167,6 +169,7 @@ def test_the_scan_finds_the_calls_it_should() -> None:
         "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
         "rds:DescribeAccountAttributes",
         "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+        "dynamodb:TransactWriteItems",
     }  # fmt: skip
     assert called_actions("consumer") == {
         "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
@@ -175,6 +178,7 @@ def test_the_scan_finds_the_calls_it_should() -> None:
         "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias",
         "sts:GetCallerIdentity", "rds:DescribeAccountAttributes",
         "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+        "dynamodb:TransactWriteItems",
     }  # fmt: skip
 
 
@@ -376,11 +380,19 @@ def test_dr_key_policy_lets_the_root_administer_and_the_consumer_role_only_use()
 
 
 def widened(policy: dict[str, Any]) -> dict[str, Any]:
-    """The policy as moto can check it: moto matches Resource against "*" and ignores most conditions."""
+    """The policy as moto can check it: moto matches Resource against "*" and ignores most conditions.
+
+    moto also asks for ``dynamodb:TransactWriteItems``, which AWS doesn't have as an IAM
+    action (a transaction is authorised as the PutItem/UpdateItem it contains): a
+    statement that allows both of those allows it here too.
+    """
     statements = []
     for statement in policy["Statement"]:
         statement = {k: v for k, v in statement.items() if k != "Condition"}
         statement["Resource"] = "*"
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
+        if statement["Effect"] == "Allow" and {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(actions):
+            statement["Action"] = [*actions, "dynamodb:TransactWriteItems"]
         statements.append(statement)
     return {"Version": policy["Version"], "Statement": statements}
 
