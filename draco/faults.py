@@ -6,9 +6,10 @@ internal errors, the copy limit, a full snapshot quota) and at which call a
 Lambda run dies part way. The world applies it; ``counts`` says what was done.
 
 AWS calls are intercepted by a botocore ``before-send`` handler placed ahead
-of moto's, so the failure reaches the app exactly as a real error response
-would: a ``ClientError`` with AWS's code. Only calls made inside an app run
-(``MOTO_ACCOUNT_ID`` set) are touched, never the world's own.
+of moto's, which hands each call to the world (``listen``): the world counts
+it, and a plan may fail it, so the failure reaches the app exactly as a real
+error response would, a ``ClientError`` with AWS's code. Only calls made inside
+an app run (``MOTO_ACCOUNT_ID`` set) are seen, never the world's own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,20 +91,25 @@ class FaultPlan:
             )
 
 
-_active: list[FaultPlan] = []
+#: Called with (account, service, operation) before each AWS call an app makes.
+AppCallListener = Callable[[str, str, str], None]
+_listeners: list[AppCallListener] = []
 
 
 def _before_send(event_name: str = "", **_: Any) -> None:
-    if _active and os.environ.get("MOTO_ACCOUNT_ID"):
-        _active[-1].before_call(event_name.rsplit(".", 1)[-1])
+    account = os.environ.get("MOTO_ACCOUNT_ID")
+    if _listeners and account:
+        _, service, operation = event_name.split(".", 2)
+        _listeners[-1](account, service, operation)
 
 
-def activate(plan: FaultPlan) -> None:
-    _active.append(plan)
+def listen(listener: AppCallListener) -> None:
+    """Have ``listener`` see (and maybe fail) every AWS call the apps make, until ``stop``."""
+    _listeners.append(listener)
 
 
-def deactivate(plan: FaultPlan) -> None:
-    _active.remove(plan)
+def stop(listener: AppCallListener) -> None:
+    _listeners.remove(listener)
 
 
 # Ahead of moto's handler, so a failure happens before moto answers.

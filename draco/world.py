@@ -51,10 +51,11 @@ from moto.sqs.models import sqs_backends
 from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.jobs import POLLED_STATES, Job
+from chalicelib_shared.keys import forget_keys
 from chalicelib_shared.log import logger
 from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps
-from draco.faults import FaultPlan, Killed, activate, deactivate
+from draco.faults import FaultPlan, Killed, listen, stop
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -98,6 +99,8 @@ class WorldStats:
     """What happened, counted as it happened (for reports and benchmarks)."""
 
     invocations: Counter[str] = field(default_factory=Counter)
+    #: AWS calls the apps made: (run: "sns" | "poll" | "sweep", account, service, operation)
+    calls: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     failed_runs: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     in_flight_peak: Counter[str] = field(default_factory=Counter)
@@ -142,6 +145,7 @@ class LocalWorld:
         self._copies: dict[tuple[str, bool, str], _Copy] = {}
         self._known: set[tuple[str, bool, str]] = set()
         self._traveller: Any = None
+        self._running = ""  # which kind of app run is under way, to label the calls it makes
         self.env: dict[str, dict[str, str]] = {}
 
     # --- set-up -------------------------------------------------------------
@@ -169,11 +173,16 @@ class LocalWorld:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
         forget_hourly_checks()
+        forget_keys()
         self._bootstrap(workdir)
-        if self.faults is not None:
-            activate(self.faults)
-            stack.callback(deactivate, self.faults)
+        listen(self._on_app_call)
+        stack.callback(stop, self._on_app_call)
         return self
+
+    def _on_app_call(self, account: str, service: str, operation: str) -> None:
+        self.stats.calls[(self._running, account, service, operation)] += 1
+        if self.faults is not None:
+            self.faults.before_call(operation)
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
@@ -378,6 +387,7 @@ class LocalWorld:
         )
 
     def _run(self, app: _App, function: str, event: dict[str, Any], label: str, tries: int) -> Any:
+        self._running = label
         for _ in range(tries):
             self.stats.invocations[f"{app.topic}:{label}"] += 1
             try:
