@@ -12,6 +12,11 @@ app's Lambda environment. A resource that is already as wanted yields no step, s
 second run has an empty plan. Policies are compared as parsed JSON, ignoring the
 order of statements and of list values, because AWS may hand them back reordered.
 
+Alerting (``Alarms``): the SNS topic ``DracoAlerts`` (optionally with an e-mail
+subscription) and CloudWatch alarms on the apps' metrics, made the same plan-then-apply
+way; ``alarm_definitions`` says which. The CLI makes them in the DR account by default
+(``--no-alarms`` to skip) and in production with ``--alarms`` or ``--alert-email``.
+
 Some states can't be repaired safely by a script (a transit key pending deletion, a
 table with another key schema, an event subscription limited to some sources): those
 raise ``BootstrapError`` with what the operator should do, rather than guess.
@@ -703,6 +708,202 @@ def _alias_target(kms: Any, alias: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- alarms
+#
+# CloudWatch alarms on the apps' metrics (chalicelib_shared.metrics: namespace DRACO,
+# one dimension service=draco, emitted in embedded metric format) and on the pollers'
+# Lambda errors, all notifying the SNS topic DracoAlerts (optionally with an e-mail
+# subscription). Alarm names carry the app and stage; the metrics carry no stage, so
+# two stages in one account share them.
+
+ALERT_TOPIC = "DracoAlerts"
+METRIC_NAMESPACE = "DRACO"
+METRIC_DIMENSIONS = ({"Name": "service", "Value": "draco"},)
+DEFAULT_RPO_HOURS = 26.0
+QUOTA_ALARM_PERCENT = 80.0
+POLLER_FUNCTION = "poll_jobs"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The fields of DescribeAlarms that put_metric_alarm sets, compared to find a changed alarm.
+_ALARM_FIELDS = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "Dimensions",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """What bootstrap should set up for alerting: an e-mail to subscribe and the RPO threshold."""
+
+    email: str = ""
+    rpo_hours: float = DEFAULT_RPO_HOURS
+
+
+def alarm_name(app_name: str, stage: str, what: str) -> str:
+    return f"{app_name}-{stage}-{what}"
+
+
+def alarm_definitions(*, app_name: str, stage: str, topic_arn: str, rpo_hours: float | None) -> list[dict[str, Any]]:
+    """``put_metric_alarm`` arguments for one app; ``rpo_hours`` None leaves out the RPO alarm (production).
+
+    * ``RecoveryPointAgeHours`` (DR only): Maximum per hour over the threshold in 2 of 2 hours;
+      missing data counts as breaching, so a DR poller that stops reporting alarms too.
+    * ``JobsFailed``: Sum over 5 minutes > 0 (any job that gave up).
+    * ``SnapshotQuotaUsedPercent``: Maximum per hour > 80.
+    * AWS/Lambda ``Errors`` of ``<app>-<stage>-poll_jobs``: errors in 3 consecutive 5-minute periods.
+    """
+    metric = {"Namespace": METRIC_NAMESPACE, "Dimensions": [dict(d) for d in METRIC_DIMENSIONS]}
+    common = {"ActionsEnabled": True, "AlarmActions": [topic_arn], "OKActions": [topic_arn]}
+    alarms: list[dict[str, Any]] = []
+    if rpo_hours is not None:
+        alarms.append(
+            {
+                "AlarmName": alarm_name(app_name, stage, "RecoveryPointAge"),
+                "AlarmDescription": f"DRACO: a source's newest DR copy is older than {rpo_hours:g} h, or the DR "
+                "poller stopped reporting. Run python -m draco status.",
+                "MetricName": "RecoveryPointAgeHours",
+                "Statistic": "Maximum",
+                "Period": 3600,
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": float(rpo_hours),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "breaching",
+                **metric,
+            }
+        )
+    alarms += [
+        {
+            "AlarmName": alarm_name(app_name, stage, "JobsFailed"),
+            "AlarmDescription": "DRACO: a copy job gave up. Run python -m draco jobs --failed, fix the cause, "
+            "then python -m draco retry.",
+            "MetricName": "JobsFailed",
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": 0.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+        {
+            "AlarmName": alarm_name(app_name, stage, "SnapshotQuota"),
+            "AlarmDescription": f"DRACO: over {QUOTA_ALARM_PERCENT:g} % of the manual snapshot quota is used. "
+            "Shorten a lifecycle, set NO_DRY_RUN, or ask AWS for a higher quota.",
+            "MetricName": "SnapshotQuotaUsedPercent",
+            "Statistic": "Maximum",
+            "Period": 3600,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": QUOTA_ALARM_PERCENT,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+        {
+            "AlarmName": alarm_name(app_name, stage, "PollerErrors"),
+            "AlarmDescription": "DRACO: the job poller fails run after run. Read its log group "
+            f"/aws/lambda/{lambda_role_name(app_name, stage, POLLER_FUNCTION)}.",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": lambda_role_name(app_name, stage, POLLER_FUNCTION)}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 3,
+            "Threshold": 0.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    ]
+    return [{**alarm, **common} for alarm in alarms]
+
+
+def _alarm_differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    def norm(name: str, value: Any) -> Any:
+        if name == "Dimensions":
+            return sorted((d["Name"], d["Value"]) for d in value or [])
+        if name in ("AlarmActions", "OKActions"):
+            return sorted(value or [])
+        if name == "Threshold":
+            return float(value)
+        if name == "DatapointsToAlarm" and value is None:
+            return current.get("EvaluationPeriods")
+        return value
+
+    return [f for f in _ALARM_FIELDS if norm(f, current.get(f)) != norm(f, wanted.get(f))]
+
+
+def _alert_steps(acct: _Account, app_name: str, stage: str, alarms: Alarms, *, rpo: bool) -> list[Step]:
+    """The DracoAlerts topic, its e-mail subscription, and the app's alarms."""
+    if alarms.email and not _EMAIL.fullmatch(alarms.email):
+        raise ValueError(f"--alert-email {alarms.email!r} is not an e-mail address")
+    if rpo and not 0 < alarms.rpo_hours <= 24 * 366:
+        raise ValueError(f"--rpo-hours {alarms.rpo_hours:g} must be more than 0 and at most a year")
+    sns, cloudwatch = acct.client("sns"), acct.client("cloudwatch")
+    topic_arn = acct.arn("sns", ALERT_TOPIC)
+    steps: list[Step] = []
+    try:
+        sns.get_topic_attributes(TopicArn=topic_arn)
+        exists = True
+    except ClientError as err:
+        if _error_code(err) != "NotFound":
+            raise
+        exists = False
+        steps.append(
+            Step(f"create SNS topic {ALERT_TOPIC} (alarm notifications)", lambda: sns.create_topic(Name=ALERT_TOPIC))
+        )
+    if alarms.email:
+        subscribed = False
+        if exists:
+            pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+            subscribed = any(
+                s["Protocol"] == "email" and s["Endpoint"].lower() == alarms.email.lower()
+                for page in pages
+                for s in page["Subscriptions"]
+            )
+        if not subscribed:
+            steps.append(
+                Step(
+                    f"subscribe {alarms.email} to {ALERT_TOPIC} (AWS e-mails a confirmation link)",
+                    lambda: sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=alarms.email),
+                )
+            )
+    wanted = alarm_definitions(
+        app_name=app_name, stage=stage, topic_arn=topic_arn, rpo_hours=alarms.rpo_hours if rpo else None
+    )
+    names = [alarm["AlarmName"] for alarm in wanted]
+    current = {
+        alarm["AlarmName"]: alarm
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+        for alarm in page["MetricAlarms"]
+    }
+    for alarm in wanted:
+        what = f"{alarm['Namespace']} {alarm['MetricName']} {alarm['Statistic']} > {alarm['Threshold']:g}"
+        found = current.get(alarm["AlarmName"])
+        if found is None:
+            description = f"create CloudWatch alarm {alarm['AlarmName']} ({what})"
+        else:
+            differs = _alarm_differences(found, alarm)
+            if not differs:
+                continue
+            description = f"update CloudWatch alarm {alarm['AlarmName']} ({what}; was different: {', '.join(differs)})"
+        steps.append(Step(description, lambda alarm=alarm: cloudwatch.put_metric_alarm(**alarm), alarm))
+    return steps
+
+
 # --------------------------------------------------------------------------- producer
 
 
@@ -739,8 +940,13 @@ def prepare_producer(
     stage: str = "dev",
     tag_key: str = DEFAULT_TAG_KEY,
     tag_value: str = DEFAULT_TAG_VALUE,
+    alarms: Alarms | None = None,
 ) -> Bootstrap:
-    """Validate, read the production account, and plan; changes nothing."""
+    """Validate, read the production account, and plan; changes nothing.
+
+    With ``alarms``, also the DracoAlerts topic and the producer's alarms (failed jobs,
+    snapshot quota, poller errors; the RPO alarm lives in the DR account).
+    """
     _validate(session, [dr_account], stage, tag_key, tag_value)
     acct = _connect(session, [dr_account])
     plan = [
@@ -748,6 +954,7 @@ def prepare_producer(
         *_subscription_steps(acct, PRODUCER_APP_NAME, cfg.PRODUCER_TOPIC, ["db-snapshot", "db-cluster-snapshot"]),
         *_transit_key_steps(acct, dr_account),
         *_table_steps(acct, cfg.PRODUCER_TABLE),
+        *(_alert_steps(acct, PRODUCER_APP_NAME, stage, alarms, rpo=False) if alarms else []),
     ]
     return Bootstrap(
         acct.account,
@@ -767,7 +974,7 @@ def prepare_producer(
     )
 
 
-def plan_producer(session: boto3.Session, dr_account: str, **options: str) -> list[Step]:
+def plan_producer(session: boto3.Session, dr_account: str, **options: Any) -> list[Step]:
     """What ``producer`` (same arguments) would change in this account; empty once it is bootstrapped."""
     return prepare_producer(session, dr_account, **options).plan
 
@@ -779,9 +986,10 @@ def producer(
     stage: str = "dev",
     tag_key: str = DEFAULT_TAG_KEY,
     tag_value: str = DEFAULT_TAG_VALUE,
+    alarms: Alarms | None = None,
 ) -> dict[str, str]:
     """Bootstrap the production account for ``dr_account``; returns the producer's Lambda environment."""
-    boot = prepare_producer(session, dr_account, stage=stage, tag_key=tag_key, tag_value=tag_value)
+    boot = prepare_producer(session, dr_account, stage=stage, tag_key=tag_key, tag_value=tag_value, alarms=alarms)
     apply(boot.plan)
     return boot.env()
 
@@ -799,8 +1007,12 @@ def prepare_consumer(
     default_lifecycle: str = "",
     custom_lifecycles: str = "",
     no_dry_run: bool = False,
+    alarms: Alarms | None = None,
 ) -> Bootstrap:
     """Validate, read the DR account, and plan; changes nothing.
+
+    With ``alarms``, also the DracoAlerts topic and the consumer's alarms (RPO, failed
+    jobs, snapshot quota, poller errors).
 
     The lifecycle settings are checked by the consumer's own config reader (with the
     role left out, as it needs the account id), so bootstrap and the Lambda agree.
@@ -828,6 +1040,7 @@ def prepare_consumer(
         # DR-side copy-finished events (RDS-EVENT-0197); DB cluster copies have none, they are polled.
         *_subscription_steps(acct, CONSUMER_APP_NAME, cfg.CONSUMER_TOPIC, ["db-snapshot"]),
         *_table_steps(acct, cfg.CONSUMER_TABLE),
+        *(_alert_steps(acct, CONSUMER_APP_NAME, stage, alarms, rpo=True) if alarms else []),
     ]
     full_env = {**env, cfg.CONSUMER_ROLE_ARN: role}
     return Bootstrap(
@@ -863,6 +1076,7 @@ def consumer(
     default_lifecycle: str = "",
     custom_lifecycles: str = "",
     no_dry_run: bool = False,
+    alarms: Alarms | None = None,
 ) -> dict[str, str]:
     """Bootstrap the DR account for ``source_accounts``; returns the consumer's Lambda environment.
 
@@ -877,6 +1091,7 @@ def consumer(
         default_lifecycle=default_lifecycle,
         custom_lifecycles=custom_lifecycles,
         no_dry_run=no_dry_run,
+        alarms=alarms,
     )
     apply(boot.plan)
     return boot.env()
@@ -942,9 +1157,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         )
         sub.add_argument("--tag-value", default=DEFAULT_TAG_VALUE, help=f"its value (default: {DEFAULT_TAG_VALUE})")
         sub.add_argument("--dry-run", action="store_true", help="show the plan and policies; change nothing")
+        sub.add_argument("--alert-email", default="", help=f"subscribe this address to the {ALERT_TOPIC} topic")
 
     prod = kinds.add_parser("producer", help="bootstrap the production account")
     prod.add_argument("--dr-account", required=True, help="the DR account's 12-digit id")
+    prod.add_argument(
+        "--alarms",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also create the production alarms (failed jobs, quota, poller errors); on with --alert-email",
+    )
     common(prod)
     prod.set_defaults(func=_run_producer)
 
@@ -953,6 +1175,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cons.add_argument("--default-lifecycle", default="", help="lifecycle for sources without a Draco_Lifecycle tag")
     cons.add_argument("--custom-lifecycles", default="", help="extra lifecycles, as JSON")
     cons.add_argument("--no-dry-run", action="store_true", help="let the consumer really delete expired DR copies")
+    cons.add_argument(
+        "--alarms",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"create the DR alarms on the {ALERT_TOPIC} topic (RPO, failed jobs, quota, poller errors; default on)",
+    )
+    cons.add_argument(
+        "--rpo-hours",
+        type=float,
+        default=DEFAULT_RPO_HOURS,
+        help=f"RPO alarm threshold: a source's newest DR copy older than this (default {DEFAULT_RPO_HOURS:g})",
+    )
     common(cons)
     cons.set_defaults(func=_run_consumer)
 
@@ -962,7 +1196,12 @@ def _run_producer(args: argparse.Namespace) -> int:
         args,
         PRODUCER_APP_DIR,
         lambda session: prepare_producer(
-            session, args.dr_account, stage=args.stage, tag_key=args.tag_key, tag_value=args.tag_value
+            session,
+            args.dr_account,
+            stage=args.stage,
+            tag_key=args.tag_key,
+            tag_value=args.tag_value,
+            alarms=Alarms(email=args.alert_email) if args.alarms or args.alert_email else None,
         ),
     )
 
@@ -980,6 +1219,7 @@ def _run_consumer(args: argparse.Namespace) -> int:
             default_lifecycle=args.default_lifecycle,
             custom_lifecycles=args.custom_lifecycles,
             no_dry_run=args.no_dry_run,
+            alarms=Alarms(email=args.alert_email, rpo_hours=args.rpo_hours) if args.alarms else None,
         ),
     )
 

@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("draco.demo", "draco.bootstrap", "draco.plan", "draco.soak")
+COMMANDS = ("draco.demo", "draco.bootstrap", "draco.plan", "draco.soak", "draco.status", "draco.ops", "draco.bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

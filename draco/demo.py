@@ -3,7 +3,9 @@
 Bootstraps both accounts, creates five production databases (DB instances and
 Aurora clusters, each lifecycle kind, one untagged), takes a snapshot of each
 every simulated day, and lets both apps carry them to DR. Ends with one row per
-source; ``--json`` prints the same as one JSON document on stdout.
+source, then the operator's status table of the DR account (``draco.status``);
+``--json`` prints the same as one JSON document on stdout (the status under
+``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -25,6 +28,7 @@ from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
 from chalicelib_shared.retention import apply_policy, resolve_lifecycle
+from draco import status as draco_status
 from draco.world import DR, PROD, LocalWorld
 
 
@@ -53,6 +57,14 @@ SNAPSHOT_HOUR = 3
 
 def run_demo(days: int, live: bool, log: TextIO, progress: Progress | None = None) -> dict[str, Any]:
     """Run the demo; return the report (see ``--json``)."""
+    report, _ = simulate(days, live, log, progress)
+    return report
+
+
+def simulate(
+    days: int, live: bool, log: TextIO, progress: Progress | None = None
+) -> tuple[dict[str, Any], draco_status.Status]:
+    """Run the demo; return the report and the DR account's status at the end."""
     with LocalWorld(live=live, log_stream=log) as world:
         for source in SOURCES:
             add = world.add_cluster if source.cluster else world.add_instance
@@ -67,7 +79,10 @@ def run_demo(days: int, live: bool, log: TextIO, progress: Progress | None = Non
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
-        return _report(world, taken, live)
+        status = draco_status.from_world(world)
+        report = _report(world, taken, live)
+        report["status"] = draco_status.to_json(status)
+        return report, status
 
 
 def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, Any]:
@@ -135,6 +150,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--live", action="store_true", help="set NO_DRY_RUN: the lifecycle really deletes")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument("--log", metavar="FILE", help="write both apps' JSON logs here (default: a temp file)")
+    parser.add_argument("--html", metavar="FILE", help="write the DR status report (HTML) to FILE")
     parser.set_defaults(func=run)
 
 
@@ -145,7 +161,14 @@ def run(args: argparse.Namespace) -> int:
     log_path = args.log or tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
     err = Console(stderr=True)
     with open(log_path, "w") as log, Progress(console=err, transient=True, disable=args.json) as progress:
-        report = run_demo(args.days, args.live, log, progress)
+        report, status = simulate(args.days, args.live, log, progress)
+    if args.html:
+        try:
+            Path(args.html).write_text(draco_status.render_html(status))
+        except OSError as error:
+            print(f"demo: cannot write {args.html}: {error}", file=sys.stderr)
+            return 2
+        err.print(f"wrote the status report to {args.html}")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -155,5 +178,7 @@ def run(args: argparse.Namespace) -> int:
         f"transit copies left: {report['transit_left']}   pending jobs: {report['pending']}   "
         f"failed jobs: {report['failed']}"
     )
+    console.print()
+    console.print(draco_status.render_table(status))
     console.print(f"both apps' logs: {log_path}")
     return 0

@@ -262,7 +262,7 @@ def _run_retry(args: argparse.Namespace) -> int:
             outcome = retry_all_failed(jobs, select_jobs(scan_jobs(table), failed=True))
         for job in outcome.retried:
             print(f"{job.job_id}: failed -> {job.state.value}")
-        for job_id, why in outcome.refused:
+        for _, why in outcome.refused:
             print(f"draco retry: {why}", file=sys.stderr)
         print(f"retried {len(outcome.retried)} job(s), {len(outcome.refused)} could not be retried")
         return 2 if outcome.refused else 0
@@ -385,3 +385,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common_options(fill, table=False)
     fill.set_defaults(func=_run_backfill)
 
+
+# --------------------------------------------------------------------------- the local world
+
+
+def world_job_table(world: Any, account: str) -> Any:
+    """A boto3 ``Table`` on the job table of one account of a ``draco.world.LocalWorld``."""
+    from draco.world import DR, REGION
+
+    resource = boto3.resource("dynamodb", region_name=REGION)
+    resource.meta.client.meta.events.register(
+        "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+    )
+    app = "consumer" if account == DR else "producer"
+    return resource.Table(world.env[app].get("JOB_TABLE") or DEFAULT_TABLES[app])

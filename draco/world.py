@@ -33,6 +33,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from typing import Any, TextIO
 
 import boto3
 import time_machine
+from boto3.dynamodb.types import TypeSerializer
 from chalice.test import Client
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
@@ -50,9 +52,10 @@ from moto.sqs.models import sqs_backends
 
 from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
-from chalicelib_shared.jobs import POLLED_STATES, Job
+from chalicelib_shared.jobs import POLLED_STATES, Job, State
 from chalicelib_shared.keys import forget_keys
 from chalicelib_shared.log import logger
+from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps
 from draco.faults import FaultPlan, Killed, listen, stop
@@ -102,6 +105,7 @@ class WorldStats:
     #: AWS calls the apps made: (run: "sns" | "poll" | "sweep", account, service, operation)
     calls: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     failed_runs: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)  # wall time spent in app runs, by kind of run
     deliveries: int = 0
     in_flight_peak: Counter[str] = field(default_factory=Counter)
 
@@ -335,6 +339,35 @@ class LocalWorld:
             Message=json.dumps(body),
         )
 
+    def seed_dr_copies(self, count: int, per_source: int, lifecycle: str = "Standard") -> None:
+        """Put ``count`` finished DR copies, ``per_source`` per made-up source, straight into DR.
+
+        For measuring how DRACO's cost grows with the DR inventory without carrying
+        each copy through the pipeline: the snapshots and job items are what the
+        pipeline would have left (daily copies, one job each, listed in the inventory).
+        """
+        rds, table = rds_backends[DR][REGION], dynamodb_backends[DR][REGION]
+        if "draco-seed" not in rds.databases:
+            self.client("rds", DR).create_db_instance(
+                DBInstanceIdentifier="draco-seed", Engine="postgres", DBInstanceClass="db.t3.micro",
+                AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="not-a-secret-1",
+            )  # fmt: skip
+        serialize = TypeSerializer().serialize
+        for n in range(count):
+            source, day = f"seed{n // per_source}", n % per_source
+            source_id = f"{source}-{day}"
+            copy_id = dr_copy_id(PROD, source_id)
+            rds.create_db_snapshot("draco-seed", copy_id)
+            job = Job(
+                job_id=copy_id, state=State.DONE, kind="RDS", source_acct=PROD,
+                source_arn=f"arn:aws:rds:{REGION}:{PROD}:snapshot:{source_id}", source_id=source_id,
+                source_name=source, source_time=clock.iso(self.start - timedelta(days=per_source - day)),
+                tags={"Draco_Lifecycle": lifecycle},
+            )  # fmt: skip
+            item = {k: serialize(v) for k, v in job.to_item(inventory=True).items()}
+            table.put_item(CONSUMER_TABLE, item)
+        self._register_existing()
+
     # --- running ------------------------------------------------------------------
     def deliver(self) -> int:
         """Hand every queued notification to its app, until no queue has any. Returns how many."""
@@ -390,6 +423,7 @@ class LocalWorld:
         self._running = label
         for _ in range(tries):
             self.stats.invocations[f"{app.topic}:{label}"] += 1
+            started = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(self._log_stream or sys.stdout):  # Lambda's stdout: the log
                     return app.client.lambda_.invoke(function, event).payload
@@ -398,23 +432,30 @@ class LocalWorld:
                     raise
                 self.stats.failed_runs[type(error).__name__] += 1
             finally:
+                self.stats.seconds[f"{app.topic}:{label}"] += time.perf_counter() - started
                 self._track_copies()
         return None
 
     def advance(self, duration: timedelta) -> None:
-        """Let simulated time pass: copies finish, pollers run every ``poll_interval``.
+        """Let simulated time pass: copies finish when they finish, pollers run on their schedule.
 
-        With ``every_poll`` off, poll rounds in which nothing can change (no copy
+        A copy becomes available at its own moment, and its copy-finished event
+        (if any) is delivered then; the pollers run on the ``poll_interval`` grid.
+        With ``every_poll`` off, poll runs in which nothing can change (no copy
         finishes, no job falls due) are skipped: the outcome is the same, faster.
         """
         end = clock.now() + duration
         while clock.now() < end:
-            self._traveller.shift(min(self._next_step(), end - clock.now()))
+            tick = clock.now() + self._next_step()
+            finishing = min((copy.ready_at for copy in self._copies.values()), default=tick)
+            moment = min(tick, max(finishing, clock.now()), end)
+            self._traveller.shift(moment - clock.now())
             self._finish_copies()
             self.deliver()
-            self._sweep_if_due()
-            self.poll()
-            self.deliver()
+            if moment == tick:
+                self._sweep_if_due()
+                self.poll()
+                self.deliver()
 
     def _sweep_if_due(self) -> None:
         """The production sweep runs on its own schedule (every six hours by default)."""
@@ -425,16 +466,22 @@ class LocalWorld:
                 self._next_sweep += self.sweep_interval
 
     def _next_step(self) -> timedelta:
-        """How long, in whole poll intervals, until a copy finishes or a job falls due."""
-        if self.every_poll:
-            return self.poll_interval
+        """How long until the poller's next run that can change something.
+
+        The pollers run on a fixed schedule, every ``poll_interval`` from the
+        world's start (as EventBridge runs them on the minute), so a copy that
+        finishes between two runs waits for the next one. With ``every_poll`` off,
+        runs in which nothing can change (no copy finishes, no job falls due) are
+        skipped.
+        """
         now = clock.now()
-        moments = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
-        moments += [clock.parse_iso(job.due) for job in self.active_jobs() if job.state not in POLLED_STATES]
-        if not moments:
-            return self.poll_interval
-        wait = max(min(moments) - now, timedelta(0))
-        return self.poll_interval * max(1, -(-wait // self.poll_interval))
+        moments = [now]
+        if not self.every_poll:
+            waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
+            waiting += [clock.parse_iso(job.due) for job in self.active_jobs() if job.state not in POLLED_STATES]
+            moments.append(min(waiting))
+        ticks = (max(moments) - self.start) // self.poll_interval + 1
+        return self.start + ticks * self.poll_interval - now
 
     def run_until_quiet(self, limit: timedelta = timedelta(days=2)) -> bool:
         """Deliver and poll until no job is active; ``False`` if ``limit`` passed first."""

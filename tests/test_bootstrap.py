@@ -244,8 +244,11 @@ def test_list_aliases_is_read_page_by_page() -> None:
     with Stubber(kms) as stub:
         stub.add_response(
             "list_aliases",
-            {"Aliases": [{"AliasName": f"alias/other-{i}", "TargetKeyId": f"k{i}"} for i in range(50)],
-             "Truncated": True, "NextMarker": "page2"},
+            {
+                "Aliases": [{"AliasName": f"alias/other-{i}", "TargetKeyId": f"k{i}"} for i in range(50)],
+                "Truncated": True,
+                "NextMarker": "page2",
+            },
             {},
         )
         stub.add_response(
@@ -275,7 +278,10 @@ def test_consumer_creates_topic_subscription_and_table(session, as_account) -> N
 
     policy = topic_policy(session, DR, "DracoConsumer")
     assert publishers(policy) == {
-        f"arn:aws:iam::{DR}:root", f"arn:aws:iam::{PROD}:root", f"arn:aws:iam::{OTHER}:root", "events.rds.amazonaws.com"
+        f"arn:aws:iam::{DR}:root",
+        f"arn:aws:iam::{PROD}:root",
+        f"arn:aws:iam::{OTHER}:root",
+        "events.rds.amazonaws.com",
     }
     rds = next(s for s in policy.values() if s["Principal"] == {"Service": "events.rds.amazonaws.com"})
     assert rds["Condition"] == {"StringEquals": {"aws:SourceAccount": DR}}
@@ -412,7 +418,9 @@ def test_write_stage_config_merges_and_keeps_everything_else(tmp_path: Path) -> 
     written = json.loads(text)
     assert text == json.dumps(written, indent=2) + "\n"
     assert {k: v for k, v in written.items() if k != "stages"} == {
-        "version": "2.0", "app_name": "draco-producer", "autogen_policy": False
+        "version": "2.0",
+        "app_name": "draco-producer",
+        "autogen_policy": False,
     }
     assert written["stages"]["dev"] == {
         "iam_policy_file": "policy-dev.json",

@@ -49,7 +49,7 @@ def log() -> io.StringIO:
 
 
 def log_lines(log: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{\"level")]
+    return [json.loads(line) for line in log.getvalue().splitlines() if line.startswith('{"level')]
 
 
 def test_instance_snapshot_travels_to_dr_encrypted_under_its_own_key(log: io.StringIO) -> None:
