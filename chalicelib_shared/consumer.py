@@ -36,7 +36,7 @@ from chalicelib_shared.naming import (
     parse_snapshot_arn,
     transit_id,
 )
-from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side, hourly
+from chalicelib_shared.pipeline import RESEND_AFTER, Side, hourly
 from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
 from chalicelib_shared.slots import CopySlots
@@ -173,19 +173,13 @@ class Consumer(Side):
     def on_rds_event(self, event: RdsEvent) -> str:
         if not event.is_copy_finished:
             return "ignored"
-        job = self.jobs.get(event.source_id.lower())
-        return self.attempt(job, self.check_copy) if job and job.state is State.COPYING else "ignored"
+        return self.copy_finished(event.source_id, State.COPYING)
 
     def check_copy(self, job: Job) -> str:
         """Once the DR copy is available: release the transit copy, apply the lifecycle."""
-        kind = KINDS[job.kind]
-        copy = kind.describe(self.rds, job.job_id)
-        if copy is None:
-            return self._fail(job, f"DR copy {job.job_id} disappeared while copying")
-        if copy.status in FAILED_STATUSES:
-            return self._fail(job, f"DR copy {job.job_id} is {copy.status}; the transit copy is kept")
-        if copy.status != "available":
-            return f"waiting: DR copy is {copy.status}"
+        copy = self._available(job, job.job_id, "DR copy")  # failed: the transit copy is kept
+        if isinstance(copy, str):
+            return copy
         self._send(job.message(EventType.DELETE_SHARED))
         done = self._finish(job, State.DONE, reason="")
         if done is None:

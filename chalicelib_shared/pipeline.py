@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import Limits
 from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, Job, JobTable, State
+from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import Message, publish
 from chalicelib_shared.slots import CopySlots
@@ -180,6 +181,24 @@ class Side:
         self.jobs.advance(job, State.FAILED, reason=reason, failed_from=(resume or job.state).value)
         self.slots.release(job.kind, [job.job_id])
         return f"failed: {reason}"
+
+    def _available(self, job: Job, snapshot_id: str, what: str) -> Snapshot | str:
+        """The copy ``snapshot_id`` once it is available; else what came of looking (waiting, or failed)."""
+        copy = KINDS[job.kind].describe(self.rds, snapshot_id)
+        if copy is None:
+            return self._fail(job, f"{what} {snapshot_id} disappeared while copying")
+        if copy.status in FAILED_STATUSES:
+            return self._fail(job, f"{what} {snapshot_id} is {copy.status}")
+        if copy.status != "available":
+            return f"waiting: {what} is {copy.status}"
+        return copy
+
+    def copy_finished(self, snapshot_id: str, copying: State) -> str:
+        """A copy-finished event (RDS-EVENT-0197) for one of this side's copies: check it now."""
+        job = self.jobs.get(snapshot_id.lower())
+        if job is None or job.state is not copying:
+            return "ignored"
+        return self.attempt(job, self.check_copy)
 
     def _started(self, job: Job, state: State, **changes: Any) -> Job | None:
         """A copy is running: the job waits for it in ``state``."""

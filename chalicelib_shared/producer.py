@@ -27,7 +27,7 @@ from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType, Message, Rejection
 from chalicelib_shared.naming import SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, parse_snapshot_arn, transit_id
-from chalicelib_shared.pipeline import FAILED_STATUSES, RESEND_AFTER, Side
+from chalicelib_shared.pipeline import RESEND_AFTER, Side
 from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.slots import CopySlots
 
@@ -51,9 +51,7 @@ class Producer(Side):
     def on_rds_event(self, event: RdsEvent) -> str:
         if is_transit_id(event.source_id):
             if event.is_copy_finished:
-                job = self.jobs.get(event.source_id.lower())
-                if job and job.state is State.TRANSIT_COPYING:
-                    return self.attempt(job, self.check_copy)
+                return self.copy_finished(event.source_id, State.TRANSIT_COPYING)
             return "ignored: DRACO's own transit copy"
         if event.is_created:
             snapshot = event.kind.describe(self.rds, event.source_id)
@@ -151,15 +149,10 @@ class Producer(Side):
 
     def check_copy(self, job: Job) -> str:
         """Once the transit copy is available: share it with DR and tell DR."""
-        kind = KINDS[job.kind]
-        transit = kind.describe(self.rds, job.transit_id)
-        if transit is None:
-            return self._fail(job, f"transit copy {job.transit_id} disappeared")
-        if transit.status in FAILED_STATUSES:
-            return self._fail(job, f"transit copy {job.transit_id} is {transit.status}")
-        if transit.status != "available":
-            return f"waiting: transit copy is {transit.status}"
-        kind.share(self.rds, job.transit_id, self.config.dr_account)
+        transit = self._available(job, job.transit_id, "transit copy")
+        if isinstance(transit, str):
+            return transit
+        KINDS[job.kind].share(self.rds, job.transit_id, self.config.dr_account)
         self._send(job.message(EventType.COPY_SHARED, encrypted=transit.encrypted))
         moved = self._finish(
             job, State.SHARED, due=clock.now() + RESEND_AFTER, encrypted=transit.encrypted, attempts=0, reason=""
