@@ -30,6 +30,7 @@ def table(name: str, region_name: str) -> Any:
     return _table(name, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
 
 
+# ``access_key`` is part of the cache key only: one client per set of credentials.
 @functools.cache
 def _client(service: str, region_name: str, access_key: str | None) -> Any:
     return boto3.session.Session().client(service, region_name=region_name, config=RETRY_CONFIG)

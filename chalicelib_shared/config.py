@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import ACCOUNT_ID
 from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
 
@@ -74,8 +75,8 @@ class Limits:
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
         return cls(
             copies={
-                "RDS": _int(env, INSTANCE_COPY_LIMIT, 20, 100, problems),
-                "RDS Cluster": _int(env, CLUSTER_COPY_LIMIT, 5, 100, problems),
+                kind: _int(env, variable, KINDS[kind].default_copy_limit, 100, problems)
+                for kind, variable in (("RDS", INSTANCE_COPY_LIMIT), ("RDS Cluster", CLUSTER_COPY_LIMIT))
             },
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
         )

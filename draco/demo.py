@@ -55,12 +55,6 @@ SOURCES = (
 SNAPSHOT_HOUR = 3
 
 
-def run_demo(days: int, live: bool, log: TextIO, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the demo; return the report (see ``--json``)."""
-    report, _ = simulate(days, live, log, progress)
-    return report
-
-
 def simulate(
     days: int, live: bool, log: TextIO, progress: Progress | None = None
 ) -> tuple[dict[str, Any], draco_status.Status]:

@@ -569,9 +569,6 @@ class LocalWorld:
                 if self.copy_events and not copy.cluster:
                     self.rds_event(copy.account, "RDS-EVENT-0197", copy.snapshot_id)
 
-    def copies_in_flight(self) -> int:
-        return len(self._copies)
-
 
 @contextlib.contextmanager
 def _environment(**values: str) -> Iterator[None]:
