@@ -65,26 +65,26 @@ class FaultPlan:
         out = []
         for delivery in deliveries:
             if self._random.random() < self.drop:
-                self.counts["delivery dropped"] += 1
+                self.counts["dropped"] += 1
                 continue
             out.append(delivery)
             if self._random.random() < self.duplicate:
-                self.counts["delivery duplicated"] += 1
+                self.counts["repeated"] += 1
                 out.append(delivery)
         if self.reorder and len(out) > 1:
             self._random.shuffle(out)
-            self.counts["batch reordered"] += 1
+            self.counts["reordered"] += 1
         return out
 
     def before_call(self, operation: str) -> None:
         """Called before every AWS call an app makes; may fail it or end the run."""
         if self._random.random() < self.kill:
-            self.counts["run killed"] += 1
+            self.counts["killed"] += 1
             raise Killed(operation)
         if self._random.random() < self.error:
             choices = [e for e in AWS_ERRORS if not e[3] or operation in e[3]]
             code, status, message, _ = self._random.choice(choices)
-            self.counts[f"error {code}"] += 1
+            self.counts[f"AWS {code}"] += 1
             raise ClientError(
                 {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
                 operation,

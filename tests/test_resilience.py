@@ -96,7 +96,7 @@ def test_transient_errors_are_waited_out_with_backoff() -> None:
         plan.error = 0.0
         world.advance(timedelta(hours=6))  # a calm day: the sweep finds what errors lost
         assert world.run_until_quiet()
-        assert sum(v for k, v in plan.counts.items() if k.startswith("error")) > 5
+        assert sum(v for k, v in plan.counts.items() if k.startswith("AWS ")) > 5
         assert not [job for job in world.jobs(PROD) + world.jobs(DR) if job.state is State.FAILED]
         assert len(list(KINDS["RDS"].list(world.client("rds", DR)))) == 3
 
