@@ -119,9 +119,8 @@ class Consumer(Side):
                     correlation_id=job.source_arn,
                 )
             job = replace(job, target_key=self.keys.ensure(message.source_name))
-        if self.jobs.create(job, due=clock.now() + RESEND_AFTER):
-            return job
-        return self.jobs.get(job.job_id) or job  # another run created it first
+        # None: another run created it first; use theirs.
+        return self.jobs.create(job, due=clock.now() + RESEND_AFTER) or self.jobs.get(job.job_id) or job
 
     def copy_shared(self, message: Message) -> str | Rejection:
         """Queue the copy of a shared transit copy, and start it if a slot is free."""

@@ -183,11 +183,11 @@ class JobTable:
         item = self._table.get_item(Key={KEY: job_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item else None
 
-    def create(self, job: Job, due: datetime | None = None) -> bool:
-        """Store a new job; ``False`` when one with that id exists already."""
+    def create(self, job: Job, due: datetime | None = None) -> Job | None:
+        """Store a new job and return it as stored; ``None`` when one with that id exists already."""
         now = clock.now()
         job = replace(job, created=clock.iso(now), updated=clock.iso(now), due=clock.iso(due or now))
-        return self._conditional_put(job, Attr(KEY).not_exists())
+        return job if self._conditional_put(job, Attr(KEY).not_exists()) else None
 
     def advance(
         self, job: Job, state: State, due: datetime | None = None, also: Sequence[dict[str, Any]] = (), **changes: Any

@@ -75,7 +75,7 @@ class Producer(Side):
             tags=dict(snapshot.tags),
             encrypted=snapshot.encrypted or kind.encrypts_on_copy,
         )
-        if not self.jobs.create(job, due=clock.now() + RESEND_AFTER):
+        if self.jobs.create(job, due=clock.now() + RESEND_AFTER) is None:
             return "duplicate: already requested"
         self._send(job.message(EventType.COPY_REQUEST))
         return "copy requested"

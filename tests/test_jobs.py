@@ -85,9 +85,9 @@ def test_get_of_an_unknown_job_is_none(jobs: JobTable) -> None:
 
 def test_create_stores_the_job_with_its_times(jobs: JobTable) -> None:
     before = clock.iso(clock.now())
-    assert jobs.create(make_job(encrypted=False, reason="r"), due=T0) is True
+    created = jobs.create(make_job(encrypted=False, reason="r"), due=T0)
     stored = jobs.get("draco-transit-db1-snap")
-    assert stored is not None
+    assert stored is not None and created == stored  # what create returns is what it stored
     assert replace(stored, created="", updated="", due="") == make_job(encrypted=False, reason="r")
     assert stored.due == clock.iso(T0)
     assert before <= stored.created == stored.updated <= clock.iso(clock.now())
@@ -106,7 +106,7 @@ def test_create_is_put_if_absent(jobs: JobTable, table: Any) -> None:
     first = raw(table, "draco-transit-db1-snap")
     assert (
         jobs.create(make_job(state=State.SKIPPED, source_name="other", reason="late"), due=T0 + timedelta(days=1))
-        is False
+        is None
     )
     assert raw(table, "draco-transit-db1-snap") == first
 

@@ -222,3 +222,27 @@ def test_real_rds_notifications_are_accepted_as_they_are(sample: str, log: io.St
         outcome = world.invoke_sns(PROD, record["Subject"], record["Message"])
         assert not outcome.startswith("rejected"), outcome
         assert world.jobs(PROD) == []  # the sampled snapshots don't exist here: nothing to do
+
+
+def test_a_copy_shared_for_a_job_dr_lost_is_decided_and_copied_afresh(log: io.StringIO) -> None:
+    """DR's job item is gone when the transit copy arrives (say, restored from an old backup):
+    DR decides again from the tags carried in the message and copies."""
+    worlds: list[LocalWorld] = []
+
+    def lose_dr_job_before_shared(deliveries):
+        for delivery in deliveries:
+            if '"snapshot-copy-shared"' in delivery.message:
+                table = worlds[0].client("dynamodb", DR)
+                for job in worlds[0].jobs(DR):
+                    table.delete_item(
+                        TableName=worlds[0].env["consumer"]["JOB_TABLE"], Key={"job_id": {"S": job.job_id}}
+                    )
+        return deliveries
+
+    with LocalWorld(log_stream=log, transport=lose_dr_job_before_shared) as world:
+        worlds.append(world)
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        daily(world, 1, ("orders", False, False))
+        assert list(dr_snapshots(world)) == [dr_copy_id(PROD, "orders-2026-01-01-03-00")]
+        assert {job.state for job in world.jobs(PROD) + world.jobs(DR)} == {State.DONE}
+        assert not any(is_transit_id(s) for s in prod_snapshots(world))
