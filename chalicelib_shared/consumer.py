@@ -82,10 +82,11 @@ class Consumer(Side):
         return resolve_lifecycle(tags.get(LIFECYCLE_TAG), self.config.custom_lifecycles, self.config.default_lifecycle)
 
     def copy_requested(self, message: Message) -> str:
-        """Answer a copy request: initiate (with the DR key) or no-copy (with the reason)."""
-        job = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
-        if job is None:
-            job = self._new_job(message)
+        """Answer a copy request: initiate (with the DR key) or no-copy (with the reason).
+
+        The job is created first, and read only when that finds one (a repeat).
+        """
+        job = self._new_job(message)
         if job.state is State.INITIATED:
             self._send(job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key))
             return "copy initiated"
@@ -119,7 +120,7 @@ class Consumer(Side):
                     correlation_id=job.source_arn,
                 )
             job = replace(job, target_key=self.keys.ensure(message.source_name))
-        # None: another run created it first; use theirs.
+        # None: a job for this snapshot exists already (a repeat, or another run); use it.
         return self.jobs.create(job, due=clock.now() + RESEND_AFTER) or self.jobs.get(job.job_id) or job
 
     def copy_shared(self, message: Message) -> str | Rejection:

@@ -9,7 +9,6 @@ fails, it uses the winner's key and logs the id of the spare key it made.
 from __future__ import annotations
 
 import json
-import weakref
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -53,17 +52,13 @@ def key_policy(partition: str, account: str, consumer_role_arn: str) -> dict[str
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-#: Key ARNs found or made, by KMS client and alias: a warm Lambda container asks KMS once per source.
-_known: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
-
-
-def forget_keys() -> None:
-    """Forget the keys found so far (a new local world starts from scratch)."""
-    _known.clear()
-
-
 class SourceKeys:
-    """Finds or creates the DR key of a source; remembers the answer for the container's life."""
+    """Finds or creates the DR key of a source.
+
+    Not remembered between invocations: one DescribeKey per new snapshot is cheap,
+    and a key ARN remembered from an earlier account (a test's previous world) would
+    be wrong.
+    """
 
     def __init__(self, kms: Any, sts: Any, consumer_role_arn: str) -> None:
         self._kms = kms
@@ -72,10 +67,7 @@ class SourceKeys:
 
     def ensure(self, source_name: str) -> str:
         alias = key_alias(source_name)
-        known = _known.setdefault(self._kms, {})
-        if alias not in known:
-            known[alias] = self._find(alias) or self._create(alias, source_name)
-        return known[alias]
+        return self._find(alias) or self._create(alias, source_name)
 
     def _find(self, alias: str) -> str | None:
         try:

@@ -190,6 +190,6 @@ class Producer(Side):
 
 def _sibling_arn(arn: str, snapshot_id: str) -> str:
     """The ARN of another snapshot of the same kind in the same account and Region."""
-    prefix, _, _ = arn.partition(":snapshot:") if ":snapshot:" in arn else arn.partition(":cluster-snapshot:")
+    prefix = arn[: arn.index(":snapshot:" if ":snapshot:" in arn else ":cluster-snapshot:")]
     resource = "snapshot" if ":snapshot:" in arn else "cluster-snapshot"
     return f"{prefix}:{resource}:{snapshot_id}"

@@ -53,7 +53,6 @@ from moto.sqs.models import sqs_backends
 from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.jobs import POLLED_STATES, Job, State
-from chalicelib_shared.keys import forget_keys
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
@@ -177,7 +176,6 @@ class LocalWorld:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
         forget_hourly_checks()
-        forget_keys()
         self._bootstrap(workdir)
         listen(self._on_app_call)
         stack.callback(stop, self._on_app_call)
