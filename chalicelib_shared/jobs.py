@@ -218,6 +218,11 @@ class JobTable:
             raise
         return moved
 
+    @property
+    def table(self) -> Any:
+        """The boto3 Table, for lookups only one app makes (the producer's sweep)."""
+        return self._table
+
     def due_jobs(self, now: datetime) -> Iterator[Job]:
         """Active jobs whose next check is due: one Query on the sparse ``due`` index."""
         condition = Key("active").eq(ACTIVE) & Key("due").lte(clock.iso(now))

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors
 from chalicelib_shared.config import Limits, ProducerConfig
-from chalicelib_shared.jobs import Job, JobTable, State
+from chalicelib_shared.jobs import KEY, Job, JobTable, State
 from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType, Message, Rejection
@@ -88,24 +88,26 @@ class Producer(Side):
         any state, is left alone, so running it twice starts nothing new.
         """
         since = clock.now() - timedelta(days=days or self.config.sweep_days)
-        counts = {"seen": 0, "started": 0}
-        for kind in KINDS.values():
-            for snapshot in kind.list(self.rds):
-                if (
-                    is_transit_id(snapshot.snapshot_id)
-                    or snapshot.status != "available"
-                    or snapshot.snapshot_type not in SWEPT_TYPES
-                    or snapshot.created < since
-                    or (source is not None and snapshot.source_name != source)
-                ):
-                    continue
-                counts["seen"] += 1
-                try:
-                    if self.jobs.get(transit_id(snapshot.snapshot_id)) is None:
-                        counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
-                except (ClientError, BotoCoreError) as error:  # the next sweep tries this one again
-                    counts["errors"] = counts.get("errors", 0) + 1
-                    logger.warning("sweep skipped a snapshot", snapshot=snapshot.arn, error=errors.describe(error))
+        recent = [
+            (kind, snapshot)
+            for kind in KINDS.values()
+            for snapshot in kind.list(self.rds)
+            if not is_transit_id(snapshot.snapshot_id)
+            and snapshot.status == "available"
+            and snapshot.snapshot_type in SWEPT_TYPES
+            and snapshot.created >= since
+            and (source is None or snapshot.source_name == source)
+        ]
+        known = _existing_jobs(self.jobs.table, {transit_id(snapshot.snapshot_id) for _, snapshot in recent})
+        counts = {"seen": len(recent), "started": 0}
+        for kind, snapshot in recent:
+            if transit_id(snapshot.snapshot_id) in known:
+                continue
+            try:
+                counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
+            except (ClientError, BotoCoreError) as error:  # the next sweep tries this one again
+                counts["errors"] = counts.get("errors", 0) + 1
+                logger.warning("sweep skipped a snapshot", snapshot=snapshot.arn, error=errors.describe(error))
         return counts
 
     # --- messages from DR -------------------------------------------------
@@ -193,3 +195,22 @@ def _sibling_arn(arn: str, snapshot_id: str) -> str:
     prefix = arn[: arn.index(":snapshot:" if ":snapshot:" in arn else ":cluster-snapshot:")]
     resource = "snapshot" if ":snapshot:" in arn else "cluster-snapshot"
     return f"{prefix}:{resource}:{snapshot_id}"
+
+
+def _existing_jobs(table: Any, job_ids: set[str]) -> set[str]:
+    """Which of these jobs exist: one BatchGetItem per 100 ids, as a sweep asks about many."""
+    found: set[str] = set()
+    ids = sorted(job_ids)
+    for start in range(0, len(ids), 100):
+        request = {
+            table.name: {
+                "Keys": [{KEY: job_id} for job_id in ids[start : start + 100]],
+                "ProjectionExpression": "#key",
+                "ExpressionAttributeNames": {"#key": KEY},
+            }
+        }
+        while request:
+            page = table.meta.client.batch_get_item(RequestItems=request)
+            found |= {item[KEY] for item in page["Responses"].get(table.name, [])}
+            request = page.get("UnprocessedKeys") or {}
+    return found

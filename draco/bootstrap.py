@@ -432,6 +432,12 @@ def producer_policy(
                 "Resource": dr_topic,
             },
             *_job_table_statements(partition, region, account, table),
+            {
+                "Sid": "SweepAsksWhichSnapshotsHaveJobsInBatches",
+                "Effect": "Allow",
+                "Action": "dynamodb:BatchGetItem",
+                "Resource": _arn(partition, "dynamodb", region, account, f"table/{table}"),
+            },
             _logs_statement(partition, region, account, PRODUCER_APP_NAME, stage),
         ],
     }

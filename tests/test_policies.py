@@ -169,7 +169,7 @@ def test_the_scan_finds_the_calls_it_should() -> None:
         "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
         "rds:DescribeAccountAttributes",
         "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-        "dynamodb:TransactWriteItems",
+        "dynamodb:TransactWriteItems", "dynamodb:BatchGetItem",
     }  # fmt: skip
     assert called_actions("consumer") == {
         "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
