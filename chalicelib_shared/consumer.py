@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
-from chalicelib_shared.config import ConsumerConfig, Limits
-from chalicelib_shared.jobs import Job, JobTable, State
+from chalicelib_shared.config import ConsumerConfig
+from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.log import logger
@@ -39,22 +38,13 @@ from chalicelib_shared.naming import (
 from chalicelib_shared.pipeline import RESEND_AFTER, Side, hourly
 from chalicelib_shared.rds_events import RdsEvent
 from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
-from chalicelib_shared.slots import CopySlots
 
 
 @dataclass
 class Consumer(Side):
     config: ConsumerConfig
-    rds: Any
-    sns: Any
     keys: SourceKeys
-    jobs: JobTable
-    slots: CopySlots
     region: str
-
-    @property
-    def limits(self) -> Limits:  # type: ignore[override]
-        return self.config.limits
 
     # --- messages from production -----------------------------------------
     def on_message(self, message: Message) -> str | Rejection:

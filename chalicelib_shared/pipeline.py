@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
-from chalicelib_shared.config import Limits
+from chalicelib_shared.config import ConsumerConfig, Limits, ProducerConfig
 from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, Job, JobTable, State
 from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.log import logger
@@ -54,12 +55,19 @@ def hourly(check: str) -> bool:
     return True
 
 
+@dataclass
 class Side:
-    jobs: JobTable
-    sns: Any
+    """The clients and tables both apps' use-cases work with."""
+
+    config: ProducerConfig | ConsumerConfig
     rds: Any
+    sns: Any
+    jobs: JobTable
     slots: CopySlots
-    limits: Limits
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.limits
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:

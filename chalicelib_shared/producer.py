@@ -21,15 +21,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors
-from chalicelib_shared.config import Limits, ProducerConfig
-from chalicelib_shared.jobs import KEY, Job, JobTable, State
+from chalicelib_shared.config import ProducerConfig
+from chalicelib_shared.jobs import KEY, Job, State
 from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType, Message, Rejection
 from chalicelib_shared.naming import SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, parse_snapshot_arn, transit_id
 from chalicelib_shared.pipeline import RESEND_AFTER, Side
 from chalicelib_shared.rds_events import RdsEvent
-from chalicelib_shared.slots import CopySlots
 
 #: Snapshots a sweep considers: the ones AWS has finished making, of these types.
 SWEPT_TYPES = frozenset({"manual", "automated", "awsbackup"})
@@ -38,14 +37,6 @@ SWEPT_TYPES = frozenset({"manual", "automated", "awsbackup"})
 @dataclass
 class Producer(Side):
     config: ProducerConfig
-    rds: Any
-    sns: Any
-    jobs: JobTable
-    slots: CopySlots
-
-    @property
-    def limits(self) -> Limits:  # type: ignore[override]
-        return self.config.limits
 
     # --- RDS events -------------------------------------------------------
     def on_rds_event(self, event: RdsEvent) -> str:
