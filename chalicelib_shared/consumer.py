@@ -22,7 +22,7 @@ from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.keys import SourceKeys
-from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType, Message, Rejection
 from chalicelib_shared.naming import (
@@ -165,9 +165,12 @@ class Consumer(Side):
             return "ignored"
         return self.copy_finished(event.source_id, State.COPYING)
 
-    def check_copy(self, job: Job) -> str:
+    def copy_id(self, job: Job) -> str:
+        return job.job_id
+
+    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
         """Once the DR copy is available: release the transit copy, apply the lifecycle."""
-        copy = self._available(job, job.job_id, "DR copy")  # failed: the transit copy is kept
+        copy = self._available(job, "DR copy", copy)  # failed: the transit copy is kept
         if isinstance(copy, str):
             return copy
         self._send(job.message(EventType.DELETE_SHARED))

@@ -78,7 +78,12 @@ class Side:
         """Start the copy of a queued job that holds a slot."""
         raise NotImplementedError
 
-    def check_copy(self, job: Job) -> str:
+    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
+        """Move a copying job on if its copy is available (``copy``: already looked up)."""
+        raise NotImplementedError
+
+    def copy_id(self, job: Job) -> str:
+        """The id of the copy a job waits for."""
         raise NotImplementedError
 
     def resend_message(self, job: Job) -> Message:
@@ -93,10 +98,13 @@ class Side:
             self.watch_quota()
         except (ClientError, BotoCoreError) as error:
             logger.warning("could not read the snapshot quota", error=errors.describe(error))
+        copying = [job for job in due if job.state in POLLED_STATES]
+        copies = self._look_up([(job.kind, self.copy_id(job)) for job in copying])
+        for job in copying:
+            copy = copies.get(self.copy_id(job))
+            outcomes.append(self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy)))
         for job in due:
-            if job.state in POLLED_STATES:
-                outcomes.append(self.attempt(job, self.check_copy))
-            elif job.state not in QUEUED_STATES:
+            if job.state not in POLLED_STATES | QUEUED_STATES:
                 outcomes.append(self.attempt(job, self._resend))
         outcomes += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
         counted: dict[str, int] = {}
@@ -104,6 +112,16 @@ class Side:
             word = outcome.split(":")[0]
             counted[word] = counted.get(word, 0) + 1
         return counted
+
+    def _look_up(self, copies: list[tuple[str, str]]) -> dict[str, Snapshot]:
+        """The copies in flight, one Describe call per kind (each job describes its own if this fails)."""
+        found: dict[str, Snapshot] = {}
+        for kind in sorted({kind for kind, _ in copies}):
+            try:
+                found.update(KINDS[kind].describe_many(self.rds, [i for k, i in copies if k == kind]))
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("could not look at the copies in flight", kind=kind, error=errors.describe(error))
+        return found
 
     def _start_queued(self, queued: list[Job], due: list[Job]) -> list[str]:
         """Start queued copies, oldest first, while their kind has free slots."""
@@ -190,9 +208,10 @@ class Side:
         self.slots.release(job.kind, [job.job_id])
         return f"failed: {reason}"
 
-    def _available(self, job: Job, snapshot_id: str, what: str) -> Snapshot | str:
-        """The copy ``snapshot_id`` once it is available; else what came of looking (waiting, or failed)."""
-        copy = KINDS[job.kind].describe(self.rds, snapshot_id)
+    def _available(self, job: Job, what: str, copy: Snapshot | None) -> Snapshot | str:
+        """The job's copy once it is available; else what came of looking (waiting, or failed)."""
+        snapshot_id = self.copy_id(job)
+        copy = copy or KINDS[job.kind].describe(self.rds, snapshot_id)
         if copy is None:
             return self._fail(job, f"{what} {snapshot_id} disappeared while copying")
         if copy.status in FAILED_STATUSES:

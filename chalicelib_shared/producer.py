@@ -140,9 +140,12 @@ class Producer(Side):
         )
         return "started transit copy" if moved else "duplicate: moved by another run"
 
-    def check_copy(self, job: Job) -> str:
+    def copy_id(self, job: Job) -> str:
+        return job.transit_id
+
+    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
         """Once the transit copy is available: share it with DR and tell DR."""
-        transit = self._available(job, job.transit_id, "transit copy")
+        transit = self._available(job, "transit copy", copy)
         if isinstance(transit, str):
             return transit
         KINDS[job.kind].share(self.rds, job.transit_id, self.config.dr_account)

@@ -462,10 +462,12 @@ def consumer_policy(
     draco_aliases = {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}}
     statements: list[dict[str, Any]] = [
         {
-            "Sid": "ReadOwnDrCopies",
+            # Read-only. A poll round asks about every copy in flight in one filtered
+            # Describe call, which names no single snapshot ARN to scope it to.
+            "Sid": "ReadSnapshotsToWatchCopiesInFlight",
             "Effect": "Allow",
             "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
-            "Resource": dr_copies,
+            "Resource": "*",
         },
         _quota_statement(),
         {

@@ -122,6 +122,7 @@ class LocalWorld:
         poll_interval: timedelta = timedelta(minutes=1),
         copy_events: bool = True,
         every_poll: bool = False,
+        poll_while_busy: bool = False,
         sweep_interval: timedelta = timedelta(hours=6),
         start: datetime = START,
         log_stream: TextIO | None = None,
@@ -135,6 +136,7 @@ class LocalWorld:
         self.poll_interval = poll_interval
         self.copy_events = copy_events
         self.every_poll = every_poll
+        self.poll_while_busy = poll_while_busy
         self.sweep_interval = sweep_interval
         self._next_sweep = start + sweep_interval
         self.start = start
@@ -470,11 +472,13 @@ class LocalWorld:
         world's start (as EventBridge runs them on the minute), so a copy that
         finishes between two runs waits for the next one. With ``every_poll`` off,
         runs in which nothing can change (no copy finishes, no job falls due) are
-        skipped.
+        skipped; with ``poll_while_busy`` on, only while no copy is in flight, so
+        what the apps' calls cost is counted in full (an idle run is measured apart).
         """
         now = clock.now()
         moments = [now]
-        if not self.every_poll:
+        busy = self.poll_while_busy and (self._copies or any(j.state in POLLED_STATES for j in self.active_jobs()))
+        if not (self.every_poll or busy):
             waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
             waiting += [clock.parse_iso(job.due) for job in self.active_jobs() if job.state not in POLLED_STATES]
             moments.append(min(waiting))

@@ -330,3 +330,15 @@ def test_other_aws_errors_are_raised(
     with pytest.raises(ClientError) as raised:
         action()
     assert raised.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.parametrize("name", KIND_NAMES)
+def test_describe_many_answers_for_the_ids_that_exist_in_one_call(rds: Any, name: str) -> None:
+    seed(rds, name)
+    kind = KINDS[name]
+    calls: list[str] = []
+    rds.meta.events.register("before-send.rds.*", lambda event_name, **_: calls.append(event_name))
+    found = kind.describe_many(rds, [SOURCE[name], "not-there-1", SOURCE[name]])
+    assert list(found) == [SOURCE[name]] and found[SOURCE[name]].source_name == DB[name]
+    assert len(calls) == 1
+    assert kind.describe_many(rds, []) == {}

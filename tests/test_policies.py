@@ -245,10 +245,16 @@ def test_statements_are_named_and_use_no_wildcard_actions(app: str) -> None:
     assert policy["Version"] == "2012-10-17"
 
 
-# Allowed on "*": actions AWS can't scope by resource, and the producer's read-only listing.
+# Allowed on "*": actions AWS can't scope by resource, and read-only listings (the producer's sweep,
+# both pollers' one Describe call for all copies in flight).
 ON_STAR = {
     "producer": {"rds:DescribeAccountAttributes", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
-    "consumer": {"rds:DescribeAccountAttributes", "kms:CreateKey"},
+    "consumer": {
+        "rds:DescribeAccountAttributes",
+        "kms:CreateKey",
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBClusterSnapshots",
+    },
 }
 
 
