@@ -326,6 +326,17 @@ def _job_table_statements(partition: str, region: str, account: str, table: str)
     ]
 
 
+def _read_snapshots_statement() -> dict[str, Any]:
+    """Read-only, and on "*": the sweep lists every snapshot of the account, and a poll round
+    asks about all copies in flight in one filtered call; neither names one snapshot ARN."""
+    return {
+        "Sid": "ReadSnapshotsForTheSweepAndCopiesInFlight",
+        "Effect": "Allow",
+        "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
+        "Resource": "*",
+    }
+
+
 def _quota_statement() -> dict[str, Any]:
     """DescribeAccountAttributes has no resource type: AWS only accepts "*" for it."""
     return {
@@ -361,14 +372,7 @@ def producer_policy(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                # Read-only, and on "*": the sweep lists every snapshot of the account, a
-                # call with no snapshot ARN to authorise against.
-                "Sid": "ListAndReadSnapshotsOfThisAccountForEventsAndTheSweep",
-                "Effect": "Allow",
-                "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
-                "Resource": "*",
-            },
+            _read_snapshots_statement(),
             _quota_statement(),
             {
                 # The source may be any snapshot of the account, so the statement can't
@@ -461,14 +465,7 @@ def consumer_policy(
     source_keys = [_arn(partition, "kms", region, a, "key/*") for a in sources]
     draco_aliases = {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}}
     statements: list[dict[str, Any]] = [
-        {
-            # Read-only. A poll round asks about every copy in flight in one filtered
-            # Describe call, which names no single snapshot ARN to scope it to.
-            "Sid": "ReadSnapshotsToWatchCopiesInFlight",
-            "Effect": "Allow",
-            "Action": ["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
-            "Resource": "*",
-        },
+        _read_snapshots_statement(),
         _quota_statement(),
         {
             # CopyDB*Snapshot is authorised on both ARNs: the shared transit copy
