@@ -65,6 +65,8 @@ QUEUED_STATES = frozenset({State.TRANSIT_QUEUED, State.COPY_QUEUED})
 #: Waiting for the other account's message: the poller re-sends ours when due.
 WAITING_STATES = frozenset({State.REQUESTED, State.SHARED, State.INITIATED})
 ACTIVE_STATES = POLLED_STATES | QUEUED_STATES | WAITING_STATES
+#: A job in these states may hold a copy slot.
+SLOT_STATES = POLLED_STATES | QUEUED_STATES
 
 
 def table_definition(table_name: str) -> dict[str, Any]:

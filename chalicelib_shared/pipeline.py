@@ -15,6 +15,7 @@ fails that job alone, with AWS's reason; it never stops the round.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig, Limits, ProducerConfig
-from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, Job, JobTable, State
+from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, SLOT_STATES, WAITING_STATES, Job, JobTable, State
 from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import Message, publish
@@ -103,15 +104,9 @@ class Side:
         for job in copying:
             copy = copies.get(self.copy_id(job))
             outcomes.append(self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy)))
-        for job in due:
-            if job.state not in POLLED_STATES | QUEUED_STATES:
-                outcomes.append(self.attempt(job, self._resend))
+        outcomes += [self.attempt(job, self._resend) for job in due if job.state in WAITING_STATES]
         outcomes += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
-        counted: dict[str, int] = {}
-        for outcome in outcomes:
-            word = outcome.split(":")[0]
-            counted[word] = counted.get(word, 0) + 1
-        return counted
+        return dict(Counter(outcome.split(":")[0] for outcome in outcomes))
 
     def _look_up(self, copies: list[tuple[str, str]]) -> dict[str, Snapshot]:
         """The copies in flight, one Describe call per kind (each job describes its own if this fails)."""
@@ -128,7 +123,7 @@ class Side:
         outcomes = []
         for kind in sorted({job.kind for job in queued}):
             waiting = sorted((job for job in queued if job.kind == kind), key=lambda job: job.created)
-            copying = {job.job_id for job in due if job.kind == kind and job.state in POLLED_STATES | QUEUED_STATES}
+            copying = {job.job_id for job in due if job.kind == kind and job.state in SLOT_STATES}
             holders = self.slots.holders(kind)
             self.slots.release(kind, [job_id for job_id in holders - copying if not self._still_copying(job_id)])
             free = self.limits.copies[kind] - len(holders & copying)
@@ -144,7 +139,7 @@ class Side:
 
     def _still_copying(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
-        return job is not None and job.state in POLLED_STATES | QUEUED_STATES
+        return job is not None and job.state in SLOT_STATES
 
     def start_queued(self, job: Job) -> str:
         """Take a slot for a queued job and start its copy; without a slot, it waits."""

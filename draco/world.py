@@ -54,7 +54,7 @@ from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.jobs import POLLED_STATES, Job, State
 from chalicelib_shared.log import logger
-from chalicelib_shared.naming import dr_copy_id
+from chalicelib_shared.naming import aws_tags, dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps
 from draco.faults import FaultPlan, Killed, listen, stop
@@ -259,36 +259,32 @@ class LocalWorld:
 
     # --- production databases and snapshots ---------------------------------------
     def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        params: dict[str, Any] = {}
-        if encrypted:
-            params = {"StorageEncrypted": True, "KmsKeyId": self._prod_key()}
         self.client("rds", PROD).create_db_instance(
             DBInstanceIdentifier=name,
             Engine="postgres",
             DBInstanceClass="db.t3.micro",
             AllocatedStorage=20,
-            MasterUsername="admin",
-            MasterUserPassword="not-a-secret-1",
-            CopyTagsToSnapshot=True,
-            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-            **params,
+            **self._database(tags, encrypted),
         )
         self._drop_initial_backup(name)
 
     def add_cluster(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        params: dict[str, Any] = {}
-        if encrypted:
-            params = {"StorageEncrypted": True, "KmsKeyId": self._prod_key()}
         self.client("rds", PROD).create_db_cluster(
-            DBClusterIdentifier=name,
-            Engine="aurora-postgresql",
-            MasterUsername="admin",
-            MasterUserPassword="not-a-secret-1",
-            CopyTagsToSnapshot=True,
-            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-            **params,
+            DBClusterIdentifier=name, Engine="aurora-postgresql", **self._database(tags, encrypted)
         )
         self._drop_initial_backup(name)
+
+    def _database(self, tags: dict[str, str] | None, encrypted: bool) -> dict[str, Any]:
+        """What instances and clusters share: tags copied to snapshots, and their own key if encrypted."""
+        params: dict[str, Any] = {
+            "MasterUsername": "admin",
+            "MasterUserPassword": "not-a-secret-1",
+            "CopyTagsToSnapshot": True,
+            "Tags": aws_tags(tags or {}),
+        }
+        if encrypted:
+            params.update(StorageEncrypted=True, KmsKeyId=self._prod_key())
+        return params
 
     def _prod_key(self) -> str:
         """The production databases' own key (not shareable, as aws/rds isn't)."""
@@ -477,10 +473,11 @@ class LocalWorld:
         """
         now = clock.now()
         moments = [now]
-        busy = self.poll_while_busy and (self._copies or any(j.state in POLLED_STATES for j in self.active_jobs()))
+        active = self.active_jobs()
+        busy = self.poll_while_busy and (self._copies or any(job.state in POLLED_STATES for job in active))
         if not (self.every_poll or busy):
             waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
-            waiting += [clock.parse_iso(job.due) for job in self.active_jobs() if job.state not in POLLED_STATES]
+            waiting += [clock.parse_iso(job.due) for job in active if job.state not in POLLED_STATES]
             moments.append(min(waiting))
         ticks = (max(moments) - self.start) // self.poll_interval + 1
         return self.start + ticks * self.poll_interval - now
