@@ -171,7 +171,7 @@ class Consumer(Side):
             problems.append(f"it is owned by {transit.owner or 'another account'}")
         if transit.snapshot_id.lower() != message.transit_id.lower():
             problems.append("its id is not the TransitId")
-        if _named(transit) != transit_id(message.source_id):
+        if transit.name != transit_id(message.source_id):
             problems.append("it is not DRACO's transit copy of the source snapshot")
         if transit.source_name and transit.source_name != message.source_name:
             problems.append(f"it was taken of {transit.source_name}, not {message.source_name}")
@@ -238,7 +238,7 @@ class Consumer(Side):
         copy = self.api(event.kind).describe(event.snapshot_id)
         if copy is None:
             return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
-        job = self.jobs.get(copy.tags.get(COPY_NAME_TAG) or copy.snapshot_id.lower())
+        job = self.jobs.get(copy.name)
         if job is None or job.state is not State.COPYING:
             return Result(Outcome.IGNORED, "not a DR copy in progress")
         return self.attempt(job, lambda job: self.check_copy(job, copy))
@@ -371,7 +371,3 @@ class Consumer(Side):
         partition = message.source_arn.split(":")[1]
         return f"arn:{partition}:sns:{self.region}:{message.source_acct}:{self.config.producer_topic_name}"
 
-
-def _named(snapshot: Snapshot) -> str:
-    """DRACO's name for a snapshot: its id, or (kinds whose ids AWS chooses) its name tag."""
-    return snapshot.tags.get(COPY_NAME_TAG, snapshot.snapshot_id).lower()

@@ -73,7 +73,7 @@ class Producer(Side):
             return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
         with correlated(snapshot.arn):
             if event.type is EventType.COPY_FINISHED:
-                job = self.jobs.get(snapshot.tags.get(COPY_NAME_TAG) or snapshot.snapshot_id.lower())
+                job = self.jobs.get(snapshot.name)
                 if job is None or job.state is not State.TRANSIT_COPYING:
                     return Result(Outcome.IGNORED, "not a transit copy in progress", snapshot.arn)
                 return self.attempt(job, lambda job: self.check_copy(job, snapshot))

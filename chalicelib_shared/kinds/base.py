@@ -51,6 +51,7 @@ class Snapshot:
 
     snapshot_id: str
     arn: str
+    name: str  # DRACO's name for it: the id, or (kinds whose ids AWS chooses) the name DRACO gave its copy
     source_name: str  # the database or volume it was taken from ("" when AWS doesn't say)
     status: str  # the kind's own word, for people
     phase: Phase

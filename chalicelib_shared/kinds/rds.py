@@ -330,6 +330,7 @@ class RdsSnapshots:
         return Snapshot(
             snapshot_id=item[n.id_field],
             arn=arn,
+            name=item[n.id_field].lower(),
             source_name=item.get(n.source_field, ""),
             status=status,
             phase=Phase.READY
