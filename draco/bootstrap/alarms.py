@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from draco.bootstrap.kind_parts import Side
+from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.names import POLLER_FUNCTION, alarm_name, function_name
 
 METRIC_NAMESPACE = "DRACO"

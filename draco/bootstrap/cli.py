@@ -19,13 +19,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import merge_template, merge_template_name, would_change, write_stage_config
 from draco.bootstrap.deploy import Prepared, apply, prepare_consumer, prepare_producer
 from draco.bootstrap.executor import Executor
 from draco.bootstrap.instructions import BootstrapError, Step, resolve
-from draco.bootstrap.kind_parts import Side
 from draco.bootstrap.names import ALERT_TOPIC
 from draco.bootstrap.options import DEFAULT_RPO_HOURS, Alarms
 

@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib_shared.jobs import table_definition
+from chalicelib_shared.job_table import table_definition
+from chalicelib_shared.kinds import KINDS, SnapshotKind
+from chalicelib_shared.kinds.base import EventRule, RdsEventSubscription, Side
 from draco.bootstrap import policies
 from draco.bootstrap.alarms import alarm_definitions
 from draco.bootstrap.instructions import Var
-from draco.bootstrap.kind_parts import KINDS, EventRule, RdsEventSubscription, Side
 from draco.bootstrap.names import (
     ALERT_TOPIC,
     FUNCTIONS,
@@ -141,7 +142,7 @@ class Stack:
     deployment: Deployment
 
 
-def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Any] | None = None) -> Stack:
+def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[SnapshotKind] | None = None) -> Stack:
     """The production account: topic, event sources, transit key, table, role, alarms."""
     kinds = tuple(KINDS.values()) if kinds is None else tuple(kinds)
     consumer_role = acct.role_arn(Side.CONSUMER, opts.peer_role_stage, account=opts.dr_account)
@@ -160,7 +161,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Any] | 
     return _stack(opts, acct, kinds, [transit], role_policy, opts.env(acct, transit_arn))
 
 
-def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[Any] | None = None) -> Stack:
+def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind] | None = None) -> Stack:
     """The DR account: topic, event sources, table, role, alarms (DR keys are the consumer's own)."""
     kinds = tuple(KINDS.values()) if kinds is None else tuple(kinds)
     role_policy = policies.consumer_role_policy(opts, acct, kinds)
@@ -170,7 +171,7 @@ def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[Any] | 
 def _stack(
     opts: Options,
     acct: Account,
-    kinds: Sequence[Any],
+    kinds: Sequence[SnapshotKind],
     keys: list[Resource],
     role_policy: Mapping[str, Any],
     env: Mapping[str, str | Var],
@@ -194,7 +195,7 @@ def _stack(
     return Stack(side, acct, tuple(resources), env, Deployment(role.arn, functions))
 
 
-def _topic_resources(opts: Options, acct: Account, kinds: Sequence[Any]) -> list[Resource]:
+def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]) -> list[Resource]:
     """The app's topic, its key, and the kinds' event sources sending to it."""
     side = opts.side
     topic_arn = acct.topic_arn(side)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib_shared import config as cfg
-from draco.bootstrap.kind_parts import Side
+from chalicelib_shared.kinds.base import Side
 
 APP_NAMES = {Side.PRODUCER: "draco-producer", Side.CONSUMER: "draco-consumer"}
 TOPICS = {Side.PRODUCER: cfg.PRODUCER_TOPIC, Side.CONSUMER: cfg.CONSUMER_TOPIC}

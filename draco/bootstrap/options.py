@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
-from draco.bootstrap.kind_parts import Side
 from draco.bootstrap.names import TABLES, Account, longest_stage
 
 DEFAULT_RPO_HOURS = 26.0

@@ -13,7 +13,7 @@ Least trust, the rule throughout: name the principal, not only the account.
 * The transit key lets the DR account use it only through the kinds' services
   (``kms:ViaService``) and only as the consumer's role.
 * A role deletes only snapshots carrying its own copies' tags (the kinds'
-  statements, ``kind_parts``); the consumer can never destroy or repoint a key.
+  statements, from the registry); the consumer can never destroy or repoint a key.
 
 Role policies are exactly the calls ``chalicelib_shared`` makes plus what AWS
 checks on the caller's behalf (KMS grants and tags on copies, KMS for
@@ -27,9 +27,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from chalicelib_shared.kinds.base import PolicyContext, Side, SnapshotKind
 from chalicelib_shared.naming import SOURCE_NAME_TAG, key_alias
 from draco.bootstrap.instructions import Var
-from draco.bootstrap.kind_parts import PolicyContext, Side
 from draco.bootstrap.names import FUNCTIONS, Account, function_name, peer_of
 from draco.bootstrap.options import ConsumerOptions, Options, ProducerOptions
 
@@ -70,7 +70,7 @@ def via(services: Iterable[str], region: str) -> list[str]:
     return sorted({f"{service}.{region}.amazonaws.com" for service in services})
 
 
-def kind_statements(side: Side, ctx: PolicyContext, kinds: Iterable[Any]) -> list[dict[str, Any]]:
+def kind_statements(side: Side, ctx: PolicyContext, kinds: Iterable[SnapshotKind]) -> list[dict[str, Any]]:
     """Every kind's statements for ``side``, each identical statement once."""
     seen: set[str] = set()
     found = []
@@ -91,7 +91,7 @@ def lambda_trust() -> dict[str, Any]:
 
 
 def producer_role_policy(
-    opts: ProducerOptions, acct: Account, transit_key_arn: str | Var, kinds: Sequence[Any]
+    opts: ProducerOptions, acct: Account, transit_key_arn: str | Var, kinds: Sequence[SnapshotKind]
 ) -> dict[str, Any]:
     """The producer role's policy in the production account."""
     own_keys = acct.arn("kms", "key/*")
@@ -134,7 +134,7 @@ def producer_role_policy(
     )
 
 
-def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[Any]) -> dict[str, Any]:
+def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind]) -> dict[str, Any]:
     """The consumer role's policy in the DR account."""
     own_keys = acct.arn("kms", "key/*")
     source_keys = [acct.arn("kms", "key/*", account=peer) for peer in opts.peers]
@@ -204,7 +204,7 @@ def _context(opts: Options, acct: Account) -> PolicyContext:
     return PolicyContext(acct.partition, acct.region, acct.account, opts.peers, opts.tag_key, opts.tag_value)
 
 
-def _services(kinds: Iterable[Any]) -> set[str]:
+def _services(kinds: Iterable[SnapshotKind]) -> set[str]:
     return {kind.service for kind in kinds}
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import readers
 from draco.bootstrap.aws import Clients
 from draco.bootstrap.instructions import APICall, BootstrapError, Step
-from draco.bootstrap.kind_parts import Side
 from draco.bootstrap.names import (
     ALERT_TOPIC,
     DR_KEY_ALIAS_PREFIX,
