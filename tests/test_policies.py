@@ -1,17 +1,16 @@
-"""The Lambda roles' IAM policies: exactly the actions the code calls, scoped to DRACO's resources.
+"""The Lambda roles' IAM policies: exactly the actions the code calls.
 
-Three kinds of check:
+Two kinds of check here (the policies as documents, resources and conditions,
+are read in ``test_policy_documents.py``):
 
 * **Against the code.** ``called_actions(app)`` reads ``chalicelib_shared`` with ``ast``
   and finds every AWS operation an app's use-cases call (client methods, and the
   operation names each ``SnapshotKind`` method reaches through ``getattr``), so adding
   a call without a permission, or keeping a permission nobody calls, fails here.
-* **As documents.** Destructive actions only on DRACO's own snapshots and keys, KMS use
-  only for grants to AWS services, SNS only to the peer topics, and so on. moto can't
-  check any of this: it authorises actions, never resources or conditions.
 * **Enforced by moto.** Both use-cases run end to end (instance and cluster snapshots,
   copy, share, DR copy, lifecycle deletion, transit deletion) as IAM roles that hold
-  the generated policies, with moto's IAM enforcement on. Because moto compares every
+  the generated policies (bootstrap makes both roles; each gets its policy widened), with
+  moto's IAM enforcement on. Because moto compares every
   statement's Resource with "*", the roles get the policies with each Resource widened
   to "*" and conditions dropped, which leaves exactly the action lists to check.
 """
@@ -35,19 +34,21 @@ from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 from moto.iam.access_control import IAMRequestBase
 from moto.rds.models import rds_backends
+from test_policy_documents import POLICIES, allowed, as_list
 
 import chalicelib_shared
 from chalicelib_shared import config as cfg
-from chalicelib_shared import keys as dr_keys
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.jobs import JobTable, State
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS, ClusterSnapshots, InstanceSnapshots, SnapshotKind
+from chalicelib_shared.kinds.base import Side
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.pipeline import forget_hourly_checks
 from chalicelib_shared.producer import Producer
 from draco import bootstrap, moto_gaps
+from draco.bootstrap.names import role_name
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -74,6 +75,8 @@ IMPLIED = {
     # Tags= on CreateKey needs TagResource.
     "kms:CreateKey": {"kms:TagResource"},
     "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    # Publishing to the peer's topic, which is encrypted with the peer's topic key.
+    "sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
 LAMBDA_LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -185,44 +188,6 @@ def test_the_scan_finds_the_calls_it_should() -> None:
 # --------------------------------------------------------------------------- the documents
 
 
-def producer_policy(partition: str = "aws") -> dict[str, Any]:
-    return bootstrap.producer_policy(
-        partition=partition,
-        region=REGION,
-        account=PROD,
-        stage=STAGE,
-        dr_account=DR,
-        transit_key_arn=f"arn:{partition}:kms:{REGION}:{PROD}:key/transit",
-    )
-
-
-def consumer_policy(partition: str = "aws") -> dict[str, Any]:
-    return bootstrap.consumer_policy(
-        partition=partition, region=REGION, account=DR, stage=STAGE, source_accounts=[OTHER, PROD]
-    )
-
-
-POLICIES = {"producer": producer_policy, "consumer": consumer_policy}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def allowed(policy: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """action -> the Allow statements that grant it."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for statement in policy["Statement"]:
-        if statement["Effect"] == "Allow":
-            for action in as_list(statement["Action"]):
-                found.setdefault(action, []).append(statement)
-    return found
-
-
-def resources(policy: dict[str, Any], action: str) -> list[str]:
-    return sorted(r for s in allowed(policy)[action] for r in as_list(s["Resource"]))
-
-
 @pytest.mark.parametrize("app", POLICIES)
 def test_every_called_action_is_allowed_and_nothing_else(app: str) -> None:
     policy = POLICIES[app]()
@@ -233,153 +198,6 @@ def test_every_called_action_is_allowed_and_nothing_else(app: str) -> None:
     unused = granted - called - implied - LAMBDA_LOGS
     assert not unused, f"granted but never used: {sorted(unused)}"
     assert not NEEDS_NO_PERMISSION & granted
-
-
-@pytest.mark.parametrize("app", POLICIES)
-def test_statements_are_named_and_use_no_wildcard_actions(app: str) -> None:
-    policy = POLICIES[app]()
-    sids = [s.get("Sid", "") for s in policy["Statement"]]
-    assert all(sid.isalnum() and len(sid) > 12 for sid in sids), sids
-    assert len(set(sids)) == len(sids)
-    assert not [a for a in allowed(policy) if "*" in a]
-    assert policy["Version"] == "2012-10-17"
-
-
-# Allowed on "*": actions AWS can't scope by resource, and read-only listings (the producer's sweep,
-# both pollers' one Describe call for all copies in flight).
-ON_STAR = {
-    "producer": {"rds:DescribeAccountAttributes", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
-    "consumer": {
-        "rds:DescribeAccountAttributes",
-        "kms:CreateKey",
-        "rds:DescribeDBSnapshots",
-        "rds:DescribeDBClusterSnapshots",
-    },
-}
-
-
-@pytest.mark.parametrize("app", POLICIES)
-def test_only_reads_and_create_key_are_on_star_and_create_key_is_conditioned(app: str) -> None:
-    on_star = set()
-    for statement in (s for s in POLICIES[app]()["Statement"] if s["Effect"] == "Allow"):
-        if "*" in as_list(statement["Resource"]):
-            on_star |= set(as_list(statement["Action"]))
-            if "kms:CreateKey" in as_list(statement["Action"]):
-                assert statement["Condition"] == {"Null": {"aws:RequestTag/Draco_Source": "false"}}
-    assert on_star == ON_STAR[app]
-    assert all(a.split(":")[1].startswith("Describe") for a in on_star - {"kms:CreateKey"})
-
-
-def test_producer_destroys_and_shares_only_transit_copies() -> None:
-    policy = producer_policy()
-    transit = [
-        f"arn:aws:rds:{REGION}:{PROD}:cluster-snapshot:draco-transit-*",
-        f"arn:aws:rds:{REGION}:{PROD}:snapshot:draco-transit-*",
-    ]
-    for action in (
-        "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot", "rds:ModifyDBSnapshotAttribute",
-        "rds:ModifyDBClusterSnapshotAttribute", "rds:AddTagsToResource",
-    ):  # fmt: skip
-        assert resources(policy, action) == transit, action
-    # Copies read any snapshot of this account (the source) and write a transit copy.
-    assert resources(policy, "rds:CopyDBSnapshot") == [
-        f"arn:aws:rds:{REGION}:{PROD}:cluster-snapshot:*",
-        f"arn:aws:rds:{REGION}:{PROD}:snapshot:*",
-    ]
-    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:{DR}:DracoConsumer"]
-    grants = allowed(policy)["kms:CreateGrant"]
-    assert all(s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}} for s in grants)
-    assert {r for s in grants for r in as_list(s["Resource"])} == {
-        f"arn:aws:kms:{REGION}:{PROD}:key/transit",
-        f"arn:aws:kms:{REGION}:{PROD}:key/*",
-    }
-    assert not any(a.startswith("kms:") and a not in ("kms:CreateGrant", "kms:DescribeKey") for a in allowed(policy))
-
-
-def test_consumer_destroys_only_its_dr_copies_and_copies_only_transit_copies() -> None:
-    policy = consumer_policy()
-    dr_copies = sorted(
-        f"arn:aws:rds:{REGION}:{DR}:{kind}:draco-{source}-*"
-        for kind in ("snapshot", "cluster-snapshot")
-        for source in (PROD, OTHER)
-    )
-    for action in ("rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot", "rds:AddTagsToResource"):
-        assert resources(policy, action) == dr_copies, action
-    transits = sorted(
-        f"arn:aws:rds:{REGION}:{source}:{kind}:draco-transit-*"
-        for kind in ("snapshot", "cluster-snapshot")
-        for source in (PROD, OTHER)
-    )
-    assert resources(policy, "rds:CopyDBSnapshot") == sorted(dr_copies + transits)
-    assert "rds:ModifyDBSnapshotAttribute" not in allowed(policy)
-    assert resources(policy, "sns:Publish") == sorted(
-        f"arn:aws:sns:{REGION}:{source}:DracoProducer" for source in (PROD, OTHER)
-    )
-
-
-def test_consumer_uses_only_draco_keys_and_can_never_destroy_a_key() -> None:
-    policy = consumer_policy()
-    grants = allowed(policy)["kms:CreateGrant"]
-    for statement in grants:
-        assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
-    own = next(s for s in grants if DR in json.dumps(s["Resource"]))
-    assert own["Condition"]["ForAnyValue:StringLike"] == {"kms:ResourceAliases": "alias/DRACO-*"}
-    assert resources(policy, "kms:CreateAlias") == [
-        f"arn:aws:kms:{REGION}:{DR}:alias/DRACO-*",
-        f"arn:aws:kms:{REGION}:{DR}:key/*",
-    ]
-    destructive = {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias", "kms:UpdateAlias"}
-    assert not destructive & set(allowed(policy))
-    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
-    assert destructive <= set(deny["Action"]) and deny["Resource"] == "*"
-
-
-@pytest.mark.parametrize("app", POLICIES)
-def test_tables_and_logs_are_the_apps_own(app: str) -> None:
-    policy = POLICIES[app]()
-    account, table = (PROD, "DracoProducerJobs") if app == "producer" else (DR, "DracoConsumerJobs")
-    table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
-    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
-        assert resources(policy, action) == [table_arn]
-    assert resources(policy, "dynamodb:Query") == [f"{table_arn}/index/*"]
-    group = f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/draco-{app}-{STAGE}-*"
-    for action in LAMBDA_LOGS:
-        assert resources(policy, action) == [group, f"{group}:*"]
-
-
-@pytest.mark.parametrize("app", POLICIES)
-def test_partition_reaches_every_arn(app: str) -> None:
-    text = json.dumps(POLICIES[app]("aws-us-gov"))
-    assert "arn:aws:" not in text and "arn:aws-us-gov:" in text
-
-
-def test_dr_key_policy_lets_the_root_administer_and_the_consumer_role_only_use() -> None:
-    """keys.py (the lead's): what a per-source DR key's policy allows."""
-    role = f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}-on_consumer_topic"
-    statements = dr_keys.key_policy("aws", DR, role)["Statement"]
-    by_principal: dict[str, set[str]] = {}
-    for statement in statements:
-        by_principal.setdefault(statement["Principal"]["AWS"], set()).update(as_list(statement["Action"]))
-    assert by_principal[f"arn:aws:iam::{DR}:root"] == {"kms:*"}
-    assert set(by_principal) == {f"arn:aws:iam::{DR}:root", role}
-    assert not {
-        a
-        for a in by_principal[role]
-        if not a.startswith(
-            (
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt",
-                "kms:GenerateDataKey",
-                "kms:DescribeKey",
-                "kms:CreateGrant",
-                "kms:ListGrants",
-                "kms:RevokeGrant",
-            )
-        )
-    }
-    grants = [s for s in statements if "kms:CreateGrant" in as_list(s["Action"]) and s["Principal"]["AWS"] == role]
-    assert all(s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}} for s in grants)
 
 
 # --------------------------------------------------------------------------- enforced by moto
@@ -403,12 +221,6 @@ def widened(policy: dict[str, Any]) -> dict[str, Any]:
     return {"Version": policy["Version"], "Statement": statements}
 
 
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
-
-
 class TwoAccounts:
     """Both accounts bootstrapped in moto, each app running as a role that holds its policy."""
 
@@ -419,16 +231,8 @@ class TwoAccounts:
         monkeypatch.setenv("MOTO_ACCOUNT_ID", DR)
         self.consumer_env = bootstrap.consumer(session, [PROD], default_lifecycle="last=1", no_dry_run=True)
         monkeypatch.delenv("MOTO_ACCOUNT_ID")
-        producer_doc = bootstrap.producer_policy(
-            partition="aws", region=REGION, account=PROD, stage=STAGE, dr_account=DR,
-            transit_key_arn=self.producer_env[cfg.TRANSIT_KEY_ARN],
-        )  # fmt: skip
-        consumer_doc = bootstrap.consumer_policy(
-            partition="aws", region=REGION, account=DR, stage=STAGE, source_accounts=[PROD]
-        )
-        role_name = self.consumer_env[cfg.CONSUMER_ROLE_ARN].split("/")[-1]
-        prod = self._role(PROD, "draco-producer-dev-on_producer_topic", producer_doc, drop.get("producer"))
-        dr = self._role(DR, role_name, consumer_doc, drop.get("consumer"))
+        prod = self._role(PROD, Side.PRODUCER, drop.get("producer"))
+        dr = self._role(DR, Side.CONSUMER, drop.get("consumer"))
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
@@ -444,14 +248,16 @@ class TwoAccounts:
         )
         return client
 
-    def _role(self, account: str, name: str, policy: dict[str, Any], drop: str | None) -> boto3.Session:
-        document = widened(policy)
+    def _role(self, account: str, side: Side, drop: str | None) -> boto3.Session:
+        """Bootstrap's role of the app, its policy widened for moto, as the app's session."""
+        iam = self.admin("iam", account)
+        name = role_name(side, STAGE)
+        document = widened(iam.get_role_policy(RoleName=name, PolicyName="draco")["PolicyDocument"])
         if drop:
             for statement in document["Statement"]:
                 statement["Action"] = [a for a in as_list(statement["Action"]) if a != drop] or ["none:None"]
-        iam = self.admin("iam", account)
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
         iam.put_role_policy(RoleName=name, PolicyName="draco", PolicyDocument=json.dumps(document))
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
         creds = self.admin("sts", account).assume_role(RoleArn=arn, RoleSessionName="lambda")["Credentials"]
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
