@@ -11,8 +11,9 @@ Each app is packaged from a clean copy of its folder, made the way a release sho
 * ``PYTHONDONTWRITEBYTECODE=1`` for ``chalice package``, which imports app.py (and so
   chalicelib_shared) *before* it zips vendor/, and would otherwise write fresh
   ``__pycache__`` files into the very folder it then packs;
-* the stage written as bootstrap writes it (environment, ``autogen_policy: false``,
-  ``policy-<stage>.json`` from ``producer_policy``/``consumer_policy``).
+* the stage written as bootstrap writes it (environment, ``manage_iam_role: false`` with
+  the role bootstrap makes, and ``function-names-<stage>.json``, passed to ``chalice
+  package --merge-template`` so the functions get the names ``chalice deploy`` gives them).
 
 Doing it in a copy, rather than cleaning the checkout, is what keeps it robust: a
 developer's checkout where tests ran is full of ``__pycache__`` folders, and a
@@ -38,6 +39,10 @@ import pytest
 
 from chalicelib_shared import config as cfg
 from draco import bootstrap
+from draco.bootstrap.chalice_config import merge_template_name
+from draco.bootstrap.models import consumer_stack, producer_stack
+from draco.bootstrap.names import Account
+from draco.bootstrap.options import consumer_options, producer_options
 
 pytestmark = pytest.mark.packaging
 
@@ -85,20 +90,17 @@ APPS = {
             cfg.CUSTOM_LIFECYCLES: "",
             cfg.JOB_TABLE: cfg.CONSUMER_TABLE,
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
-            cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}-on_consumer_topic",
+            cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
         },
     },
 }
 
 
-def stage_policy(kind: str) -> dict[str, Any]:
-    common = {"partition": "aws", "region": REGION, "stage": STAGE}
-    env = APPS[kind]["env"]
+def deployment(kind: str) -> Any:
+    """The role and function names bootstrap writes for the app."""
     if kind == "producer":
-        return bootstrap.producer_policy(
-            **common, account=PROD, dr_account=DR, transit_key_arn=env[cfg.TRANSIT_KEY_ARN]
-        )
-    return bootstrap.consumer_policy(**common, account=DR, source_accounts=[PROD])
+        return producer_stack(producer_options(REGION, DR, stage=STAGE), Account("aws", PROD, REGION)).deployment
+    return consumer_stack(consumer_options(REGION, [PROD], stage=STAGE), Account("aws", DR, REGION)).deployment
 
 
 def clean_copy(kind: str, dest: Path) -> Path:
@@ -108,9 +110,9 @@ def clean_copy(kind: str, dest: Path) -> Path:
         REPO / f"{kind}_app",
         app_dir,
         symlinks=False,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv", "policy-*.json"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv", "function-names-*.json"),
     )
-    bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], stage_policy(kind))
+    bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], deployment(kind))
     return app_dir
 
 
@@ -149,7 +151,17 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pac
         app_dir = clean_copy(kind, root)
         out = root / f"{kind}-out"
         running[kind] = subprocess.Popen(
-            [str(CHALICE), "package", "--stage", STAGE, "--pkg-format", "cloudformation", str(out)],
+            [
+                str(CHALICE),
+                "package",
+                "--stage",
+                STAGE,
+                "--pkg-format",
+                "cloudformation",
+                "--merge-template",
+                f".chalice/{merge_template_name(STAGE)}",
+                str(out),
+            ],  # fmt: skip
             cwd=app_dir,
             env=packaging_env(),
             stdout=subprocess.PIPE,
@@ -217,7 +229,7 @@ def test_app_imports_from_the_bundle_and_boto3_alone(packaged, kind: str, tmp_pa
 
 
 @pytest.mark.parametrize("kind", APPS)
-def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(packaged, kind: str) -> None:
+def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_role(packaged, kind: str) -> None:
     resources = packaged[kind].template["Resources"]
     by_type: dict[str, dict[str, Any]] = {}
     for name, resource in resources.items():
@@ -225,9 +237,17 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
     functions = by_type["AWS::Serverless::Function"]
     expected = APPS[kind]["functions"]
     assert set(functions) == {name for name, *_ in expected.values()}
+    role = deployment(kind)
     for handler, (name, timeout, concurrency, schedule) in expected.items():
         properties = functions[name]["Properties"]
         assert properties["Handler"] == f"app.{handler}"
+        # The names chalice deploy gives, and the role bootstrap made: both known before deploy.
+        assert properties["FunctionName"] == role.functions[handler] == f"draco-{kind}-{STAGE}-{handler}"
+        assert (
+            properties["Role"]
+            == role.role_arn
+            == f"arn:aws:iam::{PROD if kind == 'producer' else DR}:role/draco-{kind}-{STAGE}"
+        )
         assert properties["Timeout"] == timeout and properties["MemorySize"] == 256
         assert properties.get("ReservedConcurrentExecutions") == concurrency
         assert properties["Environment"]["Variables"] == APPS[kind]["env"]
@@ -243,15 +263,15 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
         "Fn::Sub": f"arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{APPS[kind]['topic']}"
     }
 
-    # With a policy file Chalice makes one role per function, each carrying exactly the policy bootstrap wrote.
-    roles = by_type["AWS::IAM::Role"]
-    assert set(roles) == {f"{name}Role" for name in functions}
-    for role in roles.values():
-        (inline,) = role["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == stage_policy(kind)
+    # The role is bootstrap's: the template makes none.
+    assert "AWS::IAM::Role" not in by_type
 
+    # Each log group is named after its function, so /aws/lambda/<app>-<stage>-<handler>.
     log_groups = by_type["AWS::Logs::LogGroup"].values()
     assert [g["Properties"]["RetentionInDays"] for g in log_groups] == [90] * len(functions)
+    assert sorted(g["Properties"]["LogGroupName"]["Fn::Sub"] for g in log_groups) == sorted(
+        f"/aws/lambda/${{{name}}}" for name in functions
+    )
 
 
 @pytest.mark.parametrize("kind", APPS)
