@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib_shared.kinds.base import Side
+from chalicelib_shared.metrics import NAMESPACE, SERVICE
 from draco.bootstrap.names import POLLER_FUNCTION, alarm_name, function_name
 
-METRIC_NAMESPACE = "DRACO"
-METRIC_DIMENSIONS = ({"Name": "service", "Value": "draco"},)
 QUOTA_ALARM_PERCENT = 80.0
 # The fields of DescribeAlarms that put_metric_alarm sets, compared to find a changed alarm.
 ALARM_FIELDS = (
@@ -46,7 +45,7 @@ def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float |
     * AWS/Lambda ``Errors`` of ``<app>-<stage>-poll_jobs``: errors in 3 consecutive 5-minute periods
       (the function has that name on both deployment paths, see ``names.function_name``).
     """
-    metric = {"Namespace": METRIC_NAMESPACE, "Dimensions": [dict(d) for d in METRIC_DIMENSIONS]}
+    metric = {"Namespace": NAMESPACE, "Dimensions": [{"Name": "service", "Value": SERVICE}]}
     poller = function_name(side, stage, POLLER_FUNCTION)
     alarms: list[dict[str, Any]] = []
     if rpo_hours is not None:

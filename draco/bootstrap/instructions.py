@@ -91,11 +91,3 @@ def resolve(value: Any, variables: Mapping[str, str], *, preview: bool = False) 
     if isinstance(value, (list, tuple)):
         return [resolve(v, variables, preview=preview) for v in value]
     return value
-
-
-def is_resolved(value: Any, variables: Mapping[str, str]) -> bool:
-    try:
-        resolve(value, variables)
-    except Unresolved:
-        return False
-    return True

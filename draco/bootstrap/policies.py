@@ -302,31 +302,26 @@ def topic_policy(
         },
     ]
     if rds_sources:
-        statements.append(
-            {
-                "Sid": "RdsSendsThisAccountsSnapshotEvents",
-                "Effect": "Allow",
-                "Principal": {"Service": RDS_EVENTS},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": acct.account},
-                    "ArnLike": {"aws:SourceArn": list(rds_sources)},
-                },
-            }
-        )
+        condition = {
+            "StringEquals": {"aws:SourceAccount": acct.account},
+            "ArnLike": {"aws:SourceArn": list(rds_sources)},
+        }
+        statements.append(_service_publishes("RdsSendsThisAccountsSnapshotEvents", RDS_EVENTS, topic_arn, condition))
     if rules:
-        statements.append(
-            {
-                "Sid": "DracoEventBridgeRulesSendEvents",
-                "Effect": "Allow",
-                "Principal": {"Service": EVENTBRIDGE},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": list(rules)}},
-            }
-        )
+        condition = {"ArnEquals": {"aws:SourceArn": list(rules)}}
+        statements.append(_service_publishes("DracoEventBridgeRulesSendEvents", EVENTBRIDGE, topic_arn, condition))
     return document(statements)
+
+
+def _service_publishes(sid: str, service: str, topic_arn: str, condition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": condition,
+    }
 
 
 def _owner_administers(acct: Account) -> dict[str, Any]:
