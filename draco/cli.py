@@ -13,7 +13,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("draco.demo", "draco.bootstrap", "draco.plan", "draco.soak", "draco.status", "draco.ops", "draco.bench")
+COMMANDS = (
+    "draco.demo",
+    "draco.bootstrap",
+    "draco.plan",
+    "draco.soak",
+    "draco.status",
+    "draco.ops",
+    "draco.approve",
+    "draco.bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

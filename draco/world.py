@@ -149,6 +149,7 @@ class LocalWorld:
         self._clients: dict[tuple[str, str], Any] = {}
         self._apps: dict[str, _App] = {}
         self._copies: dict[tuple[str, bool, str], _Copy] = {}
+        self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
         self._known: set[tuple[str, bool, str]] = set()
         self._traveller: Any = None
         self._running = ""  # which kind of app run is under way, to label the calls it makes
@@ -402,6 +403,7 @@ class LocalWorld:
 
     def poll(self) -> None:
         """One scheduled run of both apps' pollers."""
+        self._unpolled = False
         for app in self._apps.values():
             self._run(app, "poll_jobs", self._schedule_event(app), "poll", tries=1)
 
@@ -478,6 +480,7 @@ class LocalWorld:
         busy = self.poll_while_busy and (self._copies or any(job.state in POLLED_STATES for job in active))
         if not (self.every_poll or busy):
             waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
+            waiting += [now] if self._unpolled else []
             waiting += [clock.parse_iso(job.due) for job in active if job.state not in POLLED_STATES]
             moments.append(min(waiting))
         ticks = (max(moments) - self.start) // self.poll_interval + 1
@@ -562,6 +565,7 @@ class LocalWorld:
             if copy.ready_at > now:
                 continue
             del self._copies[key]
+            self._unpolled = True
             backend = rds_backends[copy.account][REGION]
             snapshots = backend.cluster_snapshots if copy.cluster else backend.database_snapshots
             if copy.snapshot_id in snapshots:
