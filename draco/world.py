@@ -129,8 +129,10 @@ class LocalWorld:
         log_stream: TextIO | None = None,
         transport: Transport | None = None,
         faults: FaultPlan | None = None,
+        consumer_env: dict[str, str] | None = None,
     ) -> None:
         self.live = live
+        self.consumer_env = consumer_env or {}  # settings bootstrap doesn't take, for the consumer's stage
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
         self.copy_time = copy_time
@@ -204,7 +206,7 @@ class LocalWorld:
                 custom_lifecycles=self.custom_lifecycles,
                 no_dry_run=self.live,
             )
-        self.env = {"producer": producer_env, "consumer": consumer_env}
+        self.env = {"producer": producer_env, "consumer": {**consumer_env, **self.consumer_env}}
         for name, account, topic, handler in (
             ("producer", PROD, PRODUCER_TOPIC, "on_producer_topic"),
             ("consumer", DR, CONSUMER_TOPIC, "on_consumer_topic"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib_shared.jobs import JobTable, State
+from chalicelib_shared.job_table import JobTable
+from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from draco import ops
 from draco.cli import main
