@@ -93,38 +93,36 @@ def _sources(status: Status) -> list[str]:
     return out
 
 
+def _table(table_id: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: str = "") -> str:
+    """A plain table; every cell is escaped, the ``numeric`` column right-aligned."""
+    out = [f'<table id="{table_id}"><tr>' + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr>"]
+    for cells in rows:
+        tds = (
+            f'<td class="num">{e(c)}</td>' if h == numeric else f"<td>{e(c)}</td>"
+            for h, c in zip(headers, cells, strict=True)
+        )
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    return "\n".join([*out, "</table>"])
+
+
 def _failed(status: Status) -> list[str]:
     failed = [(source, job) for source in status.sources for job in source.failed]
     if not failed:
         return []
-    out = [
+    rows = [(s.source_name, job.job_id, job.failed_from or "?", job.updated, job.reason) for s, job in failed]
+    return [
         '<h2>Failed jobs</h2><p class="note">Fix the cause, then '
         "<code>python -m draco retry JOB</code> (or <code>--all-failed</code>).</p>",
-        '<table id="failed"><tr><th>source</th><th>job</th><th>failed in</th><th>since</th><th>reason</th></tr>',
+        _table("failed", ("source", "job", "failed in", "since", "reason"), rows),
     ]
-    for source, job in failed:
-        out.append(
-            f"<tr><td>{e(source.source_name)}</td><td>{e(job.job_id)}</td><td>{e(job.failed_from or '?')}</td>"
-            f"<td>{e(job.updated)}</td><td>{e(job.reason)}</td></tr>"
-        )
-    out.append("</table>")
-    return out
 
 
 def _skipped(status: Status) -> list[str]:
     if not status.skipped:
         return []
-    out = [
-        '<h2>Seen but not copied</h2><table id="skipped"><tr><th>source</th><th>kind</th>'
-        "<th>snapshots</th><th>last seen</th><th>reason</th></tr>"
-    ]
-    for s in status.skipped:
-        out.append(
-            f'<tr><td>{e(s.source_name)}</td><td>{e(s.kind)}</td><td class="num">{s.snapshots}</td>'
-            f"<td>{e(short(s.last_seen))}</td><td>{e(s.reason)}</td></tr>"
-        )
-    out.append("</table>")
-    return out
+    rows = [(s.source_name, s.kind, str(s.snapshots), short(s.last_seen), s.reason) for s in status.skipped]
+    headers = ("source", "kind", "snapshots", "last seen", "reason")
+    return ["<h2>Seen but not copied</h2>", _table("skipped", headers, rows, numeric="snapshots")]
 
 
 def _timelines(status: Status) -> list[str]:
