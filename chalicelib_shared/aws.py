@@ -1,9 +1,10 @@
 """AWS clients, made once per process and reused by every invocation.
 
 Clients retry throttling, 5xx and timeouts themselves with botocore's adaptive
-retry mode, which also slows the caller down when RDS says "Rate exceeded".
-They are cached per set of credentials, so two apps sharing one process (the
-local world) never use each other's.
+retry mode, which also slows the caller down when an API says "Rate exceeded".
+One boto3 session per set of credentials makes them all (a session loads
+botocore's data once; a session per client paid for it again for each), so two
+apps sharing one process (the local world) never use each other's clients.
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ def table(name: str, region_name: str) -> Any:
     return _table(name, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
 
 
-# ``access_key`` is part of the cache key only: one client per set of credentials.
+# ``access_key`` is part of the cache keys only: one session and its clients per set of credentials.
+@functools.cache
+def _session(access_key: str | None) -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 @functools.cache
 def _client(service: str, region_name: str, access_key: str | None) -> Any:
-    return boto3.session.Session().client(service, region_name=region_name, config=RETRY_CONFIG)
+    return _session(access_key).client(service, region_name=region_name, config=RETRY_CONFIG)
 
 
 @functools.cache
 def _table(name: str, region_name: str, access_key: str | None) -> Any:
-    session = boto3.session.Session()
-    return session.resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)
+    return _session(access_key).resource("dynamodb", region_name=region_name, config=RETRY_CONFIG).Table(name)
 
 
 def forget_clients() -> None:
-    """Drop every cached client (a new local world starts from scratch)."""
+    """Drop every cached session and client (a new local world starts from scratch)."""
+    _session.cache_clear()
     _client.cache_clear()
     _table.cache_clear()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.lifecycles import Lifecycles
 from chalicelib_shared.naming import ACCOUNT_ID
 from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
 
@@ -30,10 +31,13 @@ DEFAULT_LIFECYCLE = "DEFAULT_LIFECYCLE"
 CUSTOM_LIFECYCLES = "CUSTOM_LIFECYCLES"
 PRODUCER_TOPIC_NAME = "PRODUCER_TOPIC_NAME"
 CONSUMER_ROLE_ARN = "CONSUMER_ROLE_ARN"
-INSTANCE_COPY_LIMIT = "INSTANCE_COPY_LIMIT"
-CLUSTER_COPY_LIMIT = "CLUSTER_COPY_LIMIT"
 MAX_ATTEMPTS = "MAX_ATTEMPTS"
 SWEEP_DAYS = "SWEEP_DAYS"
+TRANSIT_LIMIT = "TRANSIT_LIMIT"
+TRANSIT_KEEP_DAYS = "TRANSIT_KEEP_DAYS"
+RETENTION_LOCK = "RETENTION_LOCK"
+MIN_KEEP = "MIN_KEEP"
+KEY_CAP = "KEY_CAP"
 
 PRODUCER_TOPIC = "DracoProducer"
 CONSUMER_TOPIC = "DracoConsumer"
@@ -54,29 +58,37 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: list[str]) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: list[str], bottom: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
-        problems.append(f"{name}={raw!r} must be a whole number from 1 to {top}")
+    if not (raw.isascii() and raw.isdigit()) or not bottom <= int(raw) <= top:
+        problems.append(f"{name}={raw!r} must be a whole number from {bottom} to {top}")
         return default
     return int(raw)
+
+
+def _switch(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    """An on/off setting that is on unless set to ``off``: a typo must not switch a safeguard off."""
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "on", "off"):
+        problems.append(f"{name}={raw!r} must be on or off")
+    return raw != "off"
 
 
 @dataclass(frozen=True)
 class Limits:
     """How hard each app pushes: copies in flight per kind, attempts before a job fails."""
 
-    copies: Mapping[str, int]  # by SnapshotType
+    copies: Mapping[str, int]  # by SnapshotType, each kind's own setting (e.g. INSTANCE_COPY_LIMIT)
     max_attempts: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
         return cls(
             copies={
-                kind: _int(env, variable, KINDS[kind].default_copy_limit, 100, problems)
-                for kind, variable in (("RDS", INSTANCE_COPY_LIMIT), ("RDS Cluster", CLUSTER_COPY_LIMIT))
+                kind.name: _int(env, kind.copy_limit_variable, kind.default_copy_limit, 100, problems)
+                for kind in KINDS.values()
             },
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
         )
@@ -93,6 +105,32 @@ def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class Lock:
+    """How long, and how, DR copies of a kind are locked against deletion."""
+
+    days: int
+    mode: str  # governance (lifted by a privileged DR user) or compliance (by nobody)
+
+
+LOCK_MODES = ("governance", "compliance")
+
+
+def _locks(env: Mapping[str, str], problems: list[str]) -> dict[str, Lock]:
+    """``<KIND>_LOCK_DAYS`` (and ``_MODE``, default governance) for each kind AWS can lock."""
+    locks = {}
+    for kind in KINDS.values():
+        if not kind.lock_variable or not env.get(f"{kind.lock_variable}_DAYS", "").strip():
+            continue
+        days = _int(env, f"{kind.lock_variable}_DAYS", 0, 36500, problems)
+        mode = env.get(f"{kind.lock_variable}_MODE", "").strip().lower() or LOCK_MODES[0]
+        if mode not in LOCK_MODES:
+            problems.append(f"{kind.lock_variable}_MODE={mode!r} must be governance or compliance")
+        elif days:
+            locks[kind.name] = Lock(days, mode)
+    return locks
+
+
+@dataclass(frozen=True)
 class ProducerConfig:
     """What the production-account app needs to know."""
 
@@ -104,6 +142,8 @@ class ProducerConfig:
     tag_value: str
     limits: Limits
     sweep_days: int
+    transit_limit: int  # transit copies that may exist at once (they count against production's quota)
+    transit_keep_days: int  # a failed job's transit copy is deleted after this, if its source still exists
     problems: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -131,6 +171,8 @@ class ProducerConfig:
             tag_value=tag_value,
             limits=Limits.from_env(env, problems),
             sweep_days=_int(env, SWEEP_DAYS, 7, 35, problems),
+            transit_limit=_int(env, TRANSIT_LIMIT, 10, 100, problems),
+            transit_keep_days=_int(env, TRANSIT_KEEP_DAYS, 7, 365, problems),
             problems=tuple(problems),
         )
 
@@ -149,7 +191,15 @@ class ConsumerConfig:
     producer_topic_name: str
     consumer_role_arn: str
     limits: Limits
+    retention_lock: bool  # shortening a lifecycle needs approval in DR
+    min_keep: int  # no lifecycle deletes one of a source's newest MIN_KEEP copies
+    key_cap: int  # new DR keys per source account and day
+    locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
     problems: tuple[str, ...] = field(default=())
+
+    @property
+    def lifecycles(self) -> Lifecycles:
+        return Lifecycles(self.custom_lifecycles, self.default_lifecycle, self.retention_lock, self.min_keep)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerConfig:
@@ -186,5 +236,9 @@ class ConsumerConfig:
             producer_topic_name=env.get(PRODUCER_TOPIC_NAME, PRODUCER_TOPIC) or PRODUCER_TOPIC,
             consumer_role_arn=role,
             limits=Limits.from_env(env, problems),
+            retention_lock=_switch(env, RETENTION_LOCK, problems),
+            min_keep=_int(env, MIN_KEEP, 3, 1000, problems, bottom=0),
+            key_cap=_int(env, KEY_CAP, 10, 1000, problems),
+            locks=_locks(env, problems),
             problems=tuple(problems),
         )

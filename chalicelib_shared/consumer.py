@@ -1,94 +1,125 @@
 """The DR account's side of the pipeline.
 
-Decides what to copy (allowed account, ``Draco_Lifecycle``), copies each shared
-transit copy under the source's own DR key, tells the producer to delete the
-transit copy once the DR copy is available, then applies the source's current
-lifecycle to that source's DR copies. Like the producer, every step is a
-conditional job transition, and unanswered messages are re-sent by the poller.
+Decides what to copy (allowed account, ``Draco_Lifecycle``), verifies each
+shared transit copy against AWS's own record of it, copies it under the
+source's DR key, tells the producer to delete the transit copy once the DR copy
+is ready, then applies the source's lifecycle to that source's DR copies.
 
-The lifecycle pass reads the source's copies from the job table's ``inventory``
-index (one Query), not by listing every snapshot in the account: its cost
-depends on how many copies that source has, not on the size of the DR account.
+Production is a source of requests, never of authority over what DR holds
+(``lifecycles`` decides what may be deleted). What a message claims is
+believed only as far as AWS confirms it:
+
+* a copy-shared is acted on only for a transit copy that AWS shows shared with
+  this account, owned by the claimed source account, ready, named as DRACO's
+  transit copy of the claimed source and taken of the claimed source;
+* the source time comes from AWS where the kind keeps it across copies, and is
+  otherwise believed only up to the transit copy's own creation time, so it is
+  never in the future and the recovery-point age never negative;
+* a source's DR key is made only once a verified transit copy of it exists, and
+  at most ``KEY_CAP`` new keys a day per source account.
+
+The lifecycle pass reads the source's copies from the job table's
+``inventory`` index (one Query): its cost depends on how many copies that
+source has, not on the size of the DR account.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
-from chalicelib_shared.keys import SourceKeys
-from chalicelib_shared.kinds import KINDS, Snapshot
-from chalicelib_shared.log import logger
-from chalicelib_shared.messages import EventType, Message, Rejection
+from chalicelib_shared.kinds import EventType, Phase, Snapshot, SnapshotEvent
+from chalicelib_shared.lifecycles import plan_pass
+from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.messages import EventType as Msg
+from chalicelib_shared.messages import Message
 from chalicelib_shared.naming import (
+    COPY_NAME_TAG,
     LIFECYCLE_TAG,
     SOURCE_ARN_TAG,
     SOURCE_NAME_TAG,
     SOURCE_TIME_TAG,
     dr_copy_id,
     dr_copy_tags,
-    parse_snapshot_arn,
     transit_id,
 )
-from chalicelib_shared.pipeline import RESEND_AFTER, Side, hourly
-from chalicelib_shared.rds_events import RdsEvent
-from chalicelib_shared.retention import Policy, apply_policy, resolve_lifecycle
+from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.pipeline import Side, hourly
+from chalicelib_shared.ports import Inventory, KeyStore
+from chalicelib_shared.rejection import Rejection
+from chalicelib_shared.sources import SourceRecord
+
+#: How long a copy-initiate waits for production's copy-shared before the job fails.
+SHARE_TIMEOUT = timedelta(days=3)
+#: A message may claim a time this far ahead of DR's clock (clock skew), no further.
+CLOCK_SKEW = timedelta(minutes=5)
+KEY_WAIT = timedelta(hours=1)
 
 
 @dataclass
 class Consumer(Side):
     config: ConsumerConfig
-    keys: SourceKeys
+    keys: KeyStore
+    inventory: Inventory
     region: str
 
-    # --- messages from production -----------------------------------------
-    def on_message(self, message: Message) -> str | Rejection:
+    # --- messages from production -------------------------------------------------------
+    def on_message(self, message: Message) -> Result | Rejection:
         refusal = self._authorize(message)
         if refusal:
             return refusal
-        handler = {
-            EventType.COPY_REQUEST: self.copy_requested,
-            EventType.COPY_SHARED: self.copy_shared,
-        }.get(message.event_type)
-        if handler is None:
-            return Rejection(f"{message.event_type.value} is not a message for the consumer")
-        return handler(message)
+        if message.event_type is Msg.COPY_REQUEST:
+            return self.copy_requested(message)
+        if message.event_type is Msg.COPY_SHARED:
+            return self.copy_shared(message)
+        return Rejection(f"{message.event_type.value} is not a message for the consumer")
 
     def _authorize(self, message: Message) -> Rejection | None:
         if message.source_acct not in self.config.source_accounts:
             return Rejection(f"account {message.source_acct} is not an allowed source account")
         for arn in filter(None, (message.source_arn, message.transit_arn)):
-            parsed = parse_snapshot_arn(arn)
+            parsed = message.kind.parse_arn(arn)
             if parsed is None or parsed.region != self.region:
-                return Rejection(f"{arn} is not in this Region ({self.region})")
+                return Rejection(f"{arn} is not in the source Region ({self.region})")
+        if message.source_time and message.source_time > clock.now() + CLOCK_SKEW:
+            return Rejection(f"SourceTime {clock.iso(message.source_time)} is in the future")
         return None
 
-    def lifecycle(self, tags: Mapping[str, str]) -> Policy:
-        return resolve_lifecycle(tags.get(LIFECYCLE_TAG), self.config.custom_lifecycles, self.config.default_lifecycle)
-
-    def copy_requested(self, message: Message) -> str:
-        """Answer a copy request: initiate (with the DR key) or no-copy (with the reason).
-
-        The job is created first, and read only when that finds one (a repeat).
-        """
-        job = self._new_job(message)
+    def copy_requested(self, message: Message) -> Result:
+        """Answer a copy request: initiate, or no-copy with the reason. Nothing is spent yet: no key."""
+        job = self._job_for(message)
         if job.state is State.INITIATED:
-            self._send(job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key))
-            return "copy initiated"
+            self.send(job.message(Msg.COPY_INITIATE))
+            return Result(Outcome.COPY_INITIATED, "", job.source_arn)
         if job.state is State.SKIPPED:
-            self._send(job.message(EventType.NO_COPY, reason=job.reason))
-            return f"not copied: {job.reason}"
-        return f"duplicate: job is {job.state.value}"
+            self.send(job.message(Msg.NO_COPY, reason=job.reason))
+            return Result(Outcome.NOT_COPIED, job.reason, job.source_arn)
+        return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
 
-    def _new_job(self, message: Message) -> Job:
-        """The job for a snapshot DR hears of first: copy it or not, by its lifecycle."""
+    def _job_for(self, message: Message) -> Job:
+        """The job of the message's snapshot, decided on first hearing of it.
+
+        A skipped job is decided again by a later message that says copy: a forged
+        request can't make DR skip a snapshot production really sends.
+        """
         tags = dict(message.tags)
-        policy = self.lifecycle(tags)
+        wanted = self._decide(message, tags)
+        stored = self.jobs.get(wanted.job_id)
+        if stored is None:
+            return self.jobs.create(wanted, due=clock.now() + SHARE_TIMEOUT) or self.jobs.get(wanted.job_id) or wanted
+        if stored.state is State.SKIPPED and wanted.state is State.INITIATED:
+            moved = self.jobs.advance(stored, State.INITIATED, due=clock.now() + SHARE_TIMEOUT, tags=tags, reason="")
+            return moved or self.jobs.get(wanted.job_id) or stored
+        return stored
+
+    def _decide(self, message: Message, tags: dict[str, str]) -> Job:
+        policy = self.config.lifecycles.source_lifecycle(tags)
         job = Job(
             job_id=dr_copy_id(message.source_acct, message.source_id),
             state=State.INITIATED,
@@ -101,115 +132,214 @@ class Consumer(Side):
             tags=tags,
         )
         if policy.ignore:
-            job = replace(job, state=State.SKIPPED, reason=policy.problem or f"{LIFECYCLE_TAG} is Ignore")
-        else:
-            if policy.keep_all:
-                logger.warning(
-                    "unknown lifecycle: copying, deleting nothing",
-                    problem=policy.problem,
-                    correlation_id=job.source_arn,
-                )
-            job = replace(job, target_key=self.keys.ensure(message.source_name))
-        # None: a job for this snapshot exists already (a repeat, or another run); use it.
-        return self.jobs.create(job, due=clock.now() + RESEND_AFTER) or self.jobs.get(job.job_id) or job
+            return replace(job, state=State.SKIPPED, reason=policy.problem or f"{LIFECYCLE_TAG} is Ignore")
+        if policy.keep_all:
+            logger.warning("unknown lifecycle: copying, deleting nothing", problem=policy.problem)
+        return job
 
-    def copy_shared(self, message: Message) -> str | Rejection:
-        """Queue the copy of a shared transit copy, and start it if a slot is free."""
-        if message.transit_id.lower() != transit_id(message.source_id):
-            return Rejection("TransitId is not the DRACO transit copy of SourceId")
-        job = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
-        if job is None:  # the request was lost; decide now, as for a request
-            job = self._new_job(message)
+    def copy_shared(self, message: Message) -> Result | Rejection:
+        """Verify the shared transit copy, then copy it (now if a slot is free, else queued)."""
+        transit = self.api(message.snapshot_type).shared(message.transit_arn)
+        refusal = self._verify(message, transit)
+        if refusal or transit is None:
+            return refusal or Rejection("transit copy not found")
+        job = self._job_for(message)
         if job.state in (State.DONE, State.EXPIRED, State.SKIPPED):
-            transit = {"transit_arn": message.transit_arn, "transit_id": message.transit_id}
-            self._send(job.message(EventType.DELETE_SHARED, **transit))
-            return f"transit copy not needed (job is {job.state.value}): asked producer to delete it"
+            self.send(job.message(Msg.DELETE_SHARED, transit_arn=message.transit_arn, transit_id=message.transit_id))
+            return Result(Outcome.DUPLICATE, f"transit copy not needed (job is {job.state.value})", job.source_arn)
         if job.state is not State.INITIATED:
-            return f"duplicate: job is {job.state.value}"
-        shared = replace(
+            return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
+        claimed = message.source_time or job.source_created
+        source_time = transit.created if transit.original_time else min(claimed, transit.created)
+        verified = replace(
             job,
             transit_id=message.transit_id,
             transit_arn=message.transit_arn,
             tags=dict(message.tags),
-            source_time=clock.iso(message.source_time or job.source_created),
-            encrypted=message.encrypted,
+            source_time=clock.iso(source_time),
+            encrypted=transit.encrypted,
+            size_gb=transit.size_gb,
         )
-        return self.start_or_queue(shared, State.COPY_QUEUED)
+        return self.start_or_queue(verified, State.COPY_QUEUED)
 
-    def start_copy(self, job: Job) -> str:
-        """Copy the shared transit copy into this account under the source's DR key."""
-        kind = KINDS[job.kind]
+    def _verify(self, message: Message, transit: Snapshot | None) -> Rejection | None:
+        """AWS's record of the transit copy must match every claim acted on."""
+        if transit is None:
+            return Rejection(f"{message.transit_arn} is not a snapshot shared with this account")
+        problems = []
+        if transit.owner != message.source_acct:
+            problems.append(f"it is owned by {transit.owner or 'another account'}")
+        if transit.snapshot_id.lower() != message.transit_id.lower():
+            problems.append("its id is not the TransitId")
+        if transit.name != transit_id(message.source_id):
+            problems.append("it is not DRACO's transit copy of the source snapshot")
+        if transit.source_name and transit.source_name != message.source_name:
+            problems.append(f"it was taken of {transit.source_name}, not {message.source_name}")
+        if transit.copied_from and transit.copied_from != message.source_arn:
+            problems.append("AWS records it as a copy of another snapshot")
+        if transit.phase is not Phase.READY:
+            problems.append(f"it is {transit.status}")
+        if problems:
+            return Rejection(f"transit copy {message.transit_arn} failed verification: {'; '.join(problems)}")
+        return None
+
+    # --- the DR copy -------------------------------------------------------------------
+    def start_copy(self, job: Job) -> Result:
+        """Copy the verified transit copy into this account under the source's DR key."""
+        key = job.target_key
+        if job.encrypted and not key:
+            key = self._key(job)
+            if not key:
+                return self._wait_for_key(job)
         own = {
             self.config.tag_key: self.config.tag_value,
             SOURCE_ARN_TAG: job.source_arn,
             SOURCE_NAME_TAG: job.source_name,
             SOURCE_TIME_TAG: job.source_time,
+            COPY_NAME_TAG: job.job_id,
         }
         tags, dropped = dr_copy_tags(job.tags, own)
         if dropped:
-            logger.warning(
-                "source tags dropped: AWS allows 50 per snapshot", dropped=dropped, correlation_id=job.source_arn
-            )
+            logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped)
         if not job.encrypted:
-            logger.warning("unencrypted cluster snapshot: the DR copy stays unencrypted", correlation_id=job.source_arn)
-        if not kind.copy(self.rds, job.transit_arn, job.job_id, job.target_key if job.encrypted else None, tags):
-            existing = kind.describe(self.rds, job.job_id)
+            logger.warning("unencrypted snapshot that can't be encrypted by copying: the DR copy stays unencrypted")
+        api = self.api(job.kind)
+        copy = api.copy(job.transit_arn, job.job_id, key or None, tags)
+        if not copy.started:
+            existing = api.find_copy(job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
-                return self._fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        moved = self._started(job, State.COPYING, attempts=0, reason="")
-        return "started DR copy" if moved else "duplicate: moved by another run"
+                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
+        return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
 
-    # --- RDS events in the DR account ---------------------------------------
-    def on_rds_event(self, event: RdsEvent) -> str:
-        if not event.is_copy_finished:
-            return "ignored"
-        return self.copy_finished(event.source_id, State.COPYING)
+    def _key(self, job: Job) -> str:
+        """The source's DR key; a new one only within ``KEY_CAP`` a day per source account ("": capped)."""
+        key = self.keys.find(job.source_name)
+        if key:
+            return key
+        day = clock.now().strftime("%Y-%m-%d")
+        if not self.slots.count(f"keys#{job.source_acct}#{day}", self.config.key_cap):
+            return ""
+        return self.keys.create(job.source_name)
+
+    def _wait_for_key(self, job: Job) -> Result:
+        """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""
+        reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
+        metrics.count("KeysCapped")
+        logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
+        self.slots.release(job.kind, [job.job_id])
+        if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.QUEUED, reason, job.source_arn)
+
+    # --- copies finishing ---------------------------------------------------------------
+    def on_event(self, event: SnapshotEvent) -> Result:
+        if event.type is not EventType.COPY_FINISHED:
+            return Result(Outcome.IGNORED)
+        copy = self.api(event.kind).describe(event.snapshot_id)
+        if copy is None:
+            return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
+        job = self.jobs.get(copy.name)
+        if job is None or job.state is not State.COPYING:
+            return Result(Outcome.IGNORED, "not a DR copy in progress")
+        return self.attempt(job, lambda job: self.check_copy(job, copy))
 
     def copy_id(self, job: Job) -> str:
-        return job.job_id
+        return job.copy_id or job.job_id
 
-    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
-        """Once the DR copy is available: release the transit copy, apply the lifecycle."""
-        copy = self._available(job, "DR copy", copy)  # failed: the transit copy is kept
-        if isinstance(copy, str):
-            return copy
-        self._send(job.message(EventType.DELETE_SHARED))
-        done = self._finish(job, State.DONE, reason="")
+    def check_copy(self, job: Job, copy: Snapshot | None) -> Result:
+        """Once the DR copy is ready: release the transit copy, lock the copy, apply the lifecycle."""
+        ready = self.ready(job, "DR copy", copy)  # failed: the transit copy is kept
+        if not isinstance(ready, Snapshot):
+            return ready
+        locked_until = self._lock(job)
+        self.send(job.message(Msg.DELETE_SHARED))
+        done = self.finished(job, State.DONE, reason="", locked_until=locked_until)
         if done is None:
-            return "duplicate: moved by another run"
-        self.jobs.record_newest(done)
-        self.apply_lifecycle(job.inventory_key)
-        return "DR copy available"
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        self.apply_lifecycle(done.inventory_key)
+        return Result(Outcome.COPIED, self.copy_id(job), job.source_arn)
 
+    def _lock(self, job: Job) -> str:
+        """Lock the DR copy against deletion for the kind's lock days, if set and the kind can."""
+        lock = self.config.locks.get(job.kind)
+        if lock is None:
+            return ""
+        self.api(job.kind).lock(self.copy_id(job), lock.days, lock.mode)
+        return clock.iso(clock.now() + timedelta(days=lock.days))
+
+    # --- the lifecycle ------------------------------------------------------------------
     def apply_lifecycle(self, inventory_key: str) -> dict[str, list[str]]:
-        """Apply the source's current lifecycle (from its newest copy's tags) to its DR copies."""
-        copies = {job.job_id: job for job in self.jobs.inventory(inventory_key)}
+        """Apply the lifecycle in force to one source's DR copies (see ``lifecycles``)."""
+        copies = {job.job_id: job for job in self.inventory.inventory(inventory_key)}
         if not copies:
             return {"keep": [], "delete": []}
+        record = self.inventory.source(inventory_key) or SourceRecord(inventory_key)
         newest = max(copies.values(), key=lambda job: job.source_time)
-        policy = self.lifecycle(newest.tags)
-        if policy.ignore or policy.keep_all:
-            logger.warning("lifecycle not applied", source=inventory_key, problem=policy.problem or "Ignore")
-            return {"keep": list(copies), "delete": []}
-        result = apply_policy(policy, [(job.job_id, job.source_created) for job in copies.values()])
-        for copy_id in result.delete:
-            job = copies[copy_id]
-            if not self.config.live:
-                logger.info(f"dry run: would delete {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
+        requested = self.config.lifecycles.requested(newest.tags)
+        now = clock.now()
+        locked = [job.job_id for job in copies.values() if job.locked_until and clock.parse_iso(job.locked_until) > now]
+        decided = plan_pass(
+            self.config.lifecycles,
+            record,
+            requested,
+            [(job.job_id, job.source_created) for job in copies.values()],
+            now,
+            locked,
+        )
+        if decided.problem:
+            logger.warning("lifecycle not applied", source=inventory_key, problem=decided.problem)
+        if decided.newly_pending:
+            metrics.count("LifecycleChangesPending")
+            logger.error(
+                "lifecycle change waits for approval in DR",
+                source=inventory_key,
+                in_force=decided.in_force,
+                requested=decided.pending,
+                held=len(decided.held),
+            )
+        reported = set(record.reported)
+        if self.config.live:
+            deleted = [copy_id for copy_id in decided.delete if self._expire(copies[copy_id], decided.in_force)]
+        else:
+            deleted = []
+            for copy_id in decided.delete:
+                if copy_id not in reported:
+                    logger.info(f"dry run: would delete {copy_id}", lifecycle=decided.in_force)
                 metrics.count("SnapshotsWouldDelete")
-                continue
-            try:
-                KINDS[job.kind].delete(self.rds, copy_id)
-            except (ClientError, BotoCoreError) as error:  # the next pass tries again
-                logger.warning(f"could not delete {copy_id}", error=errors.describe(error))
-                continue
-            self.jobs.advance(job, State.EXPIRED, reason=f"expired by lifecycle {policy}")
-            metrics.count("SnapshotsDeleted")
-            logger.info(f"deleted {copy_id}", lifecycle=str(policy), correlation_id=job.source_arn)
-        return {"keep": list(result.keep), "delete": list(result.delete)}
+        changes = {
+            "lifecycle": decided.in_force,
+            "pending": decided.pending,
+            "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
+            "reported": () if self.config.live else tuple(sorted(decided.delete)),
+        }
+        self._save_source(record, newest.source_time, changes)
+        return {"keep": [c for c in copies if c not in deleted], "delete": list(decided.delete)}
 
-    # --- the poller -------------------------------------------------------
-    def poll(self) -> dict[str, int]:
+    def _save_source(self, record: SourceRecord, newest_time: str, changes: dict[str, object]) -> None:
+        """Save the pass's decisions; a run that saved first is read again (its newer copy time kept)."""
+        for _ in range(3):
+            saved = self.inventory.save_source(
+                replace(record, newest_time=max(record.newest_time, newest_time), **changes)  # type: ignore[arg-type]
+            )
+            if saved is not None:
+                return
+            record = self.inventory.source(record.inventory_key) or SourceRecord(record.inventory_key)
+        logger.warning("source record not saved: it kept changing", source=record.inventory_key)
+
+    def _expire(self, job: Job, lifecycle: str) -> bool:
+        with correlated(job.source_arn):
+            try:
+                self.api(job.kind).delete(self.copy_id(job))
+            except (ClientError, BotoCoreError) as error:  # the next pass tries again
+                logger.warning(f"could not delete {self.copy_id(job)}", error=errors.describe(error))
+                return False
+            self.jobs.advance(job, State.EXPIRED, reason=f"expired by lifecycle {lifecycle}")
+            metrics.count("SnapshotsDeleted")
+            logger.info(f"deleted {self.copy_id(job)}", lifecycle=lifecycle)
+            return True
+
+    # --- the poller -------------------------------------------------------------------
+    def poll(self) -> Counter[Outcome]:
         """A poll round, and hourly the recovery point: how old each source's newest copy is."""
         outcomes = super().poll()
         if hourly("Consumer:recovery-point"):
@@ -217,19 +347,27 @@ class Consumer(Side):
         return outcomes
 
     def report_recovery_point(self) -> dict[str, float]:
+        """Each source's newest copy's age in hours; never negative, whatever a time claims."""
+        now = clock.now()
+        records = self.inventory.sources()
         ages = {
-            key: round((clock.now() - newest).total_seconds() / 3600, 2) for key, newest in self.jobs.newest().items()
+            record.inventory_key: round(max(0.0, (now - record.newest).total_seconds() / 3600), 2)
+            for record in records
+            if record.newest is not None
         }
         # Every hour, even with nothing protected yet: the alarm counts silence as breaching.
         metrics.count("RecoveryPointAgeHours", max(ages.values(), default=0))
+        metrics.count("LifecycleChangesPending", sum(bool(record.pending) for record in records))
         if ages:
             logger.info("recovery point", age_hours=ages)
         return ages
 
-    def resend_message(self, job: Job) -> Message:
-        return job.message(EventType.COPY_INITIATE, target_kms_id=job.target_key)
+    def on_due(self, job: Job) -> Result:
+        """A copy-initiate that no copy-shared followed within ``SHARE_TIMEOUT``."""
+        return self.fail(job, f"no transit copy was shared within {SHARE_TIMEOUT.days} days")
 
     def _topic(self, message: Message) -> str:
         """The producer topic of the message's own source account."""
         partition = message.source_arn.split(":")[1]
         return f"arn:{partition}:sns:{self.region}:{message.source_acct}:{self.config.producer_topic_name}"
+

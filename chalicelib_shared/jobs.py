@@ -1,111 +1,135 @@
-"""The job table: one DynamoDB item per snapshot copy, moved through named states.
+"""Copy jobs: one per snapshot copy, moved through named states by one transition table.
 
-Each app keeps its own table (producer: one item per transit copy, keyed by the
-transit snapshot id; consumer: one item per DR copy, keyed by the DR snapshot id).
-Both ids are derived from the source snapshot, so a repeated message finds the
-same item. Every state change is a conditional write on the state the caller
-read: when two deliveries race, exactly one wins and the other is a no-op.
+Each app keeps its own jobs (producer: one per transit copy, keyed by the
+transit copy's name; consumer: one per DR copy, keyed by the DR copy's name).
+Both names are derived from the source snapshot, so a repeated message finds
+the same job. ``TRANSITIONS`` says which state may follow which; the job store
+refuses any other move (``InvalidTransition``: a bug, not bad input), and every
+move is a conditional write on the job's ``version``, so when two deliveries
+race exactly one wins and the other is a no-op.
 
-Two sparse indexes keep the pollers and the lifecycle pass cheap:
-
-* ``due``: only jobs that still need work carry ``active``; the poller asks for
-  ``active = "1" and due <= now`` in one Query, so an idle poll costs one read.
-* ``inventory``: only DR copies that exist carry ``inventory_key`` (source
-  account, kind and name); the lifecycle pass reads one source's copies with one
-  Query, whatever else the DR account holds.
+``STATES`` documents each state for operators; the README's job-state table is
+``state_table()``, and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 
 from chalicelib_shared import clock
 from chalicelib_shared.messages import EventType, Message
 
-KEY = "job_id"
-DUE_INDEX = "due"
-INVENTORY_INDEX = "inventory"
-ACTIVE = "1"
-#: One item per source holds its newest copy's time, listed under this inventory key.
-SOURCES = "#sources"
-SOURCE_PREFIX = "#source#"
-
 
 class State(enum.StrEnum):
-    """Where a copy job stands; the comments name who moves it on."""
-
-    REQUESTED = "requested"  # producer: copy-request sent, waiting for DR's answer
-    TRANSIT_QUEUED = "transit-queued"  # producer: DR said copy; waiting for a copy slot
-    TRANSIT_COPYING = "transit-copying"  # producer: transit copy running; poller waits
-    SHARED = "shared"  # producer: transit shared with DR, waiting for delete-shared
-    INITIATED = "initiated"  # consumer: copy-initiate sent, waiting for copy-shared
-    COPY_QUEUED = "copy-queued"  # consumer: transit copy shared; waiting for a copy slot
-    COPYING = "copying"  # consumer: DR copy running; poller waits
-    DONE = "done"  # both: finished (consumer: the DR copy exists)
-    EXPIRED = "expired"  # consumer: DR copy deleted by its lifecycle
-    SKIPPED = "skipped"  # both: not copied (no lifecycle, Ignore, or refused)
-    FAILED = "failed"  # both: gave up; kept for operators, with the reason
+    REQUESTED = "requested"
+    TRANSIT_QUEUED = "transit-queued"
+    TRANSIT_COPYING = "transit-copying"
+    SHARED = "shared"
+    INITIATED = "initiated"
+    COPY_QUEUED = "copy-queued"
+    COPYING = "copying"
+    DONE = "done"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
     @property
     def is_active(self) -> bool:
         return self in ACTIVE_STATES
 
 
-#: Copies in flight: the poller looks at the snapshot until it is available.
+@dataclass(frozen=True)
+class StateDoc:
+    app: str
+    meaning: str
+    moved_on_by: str
+
+
+STATES: Mapping[State, StateDoc] = {
+    State.REQUESTED: StateDoc("producer", "copy-request sent to DR", "copy-initiate / no-copy; re-sent until answered"),
+    State.TRANSIT_QUEUED: StateDoc(
+        "producer", "DR said copy; no copy slot or transit room free", "poller, as slots free"
+    ),
+    State.TRANSIT_COPYING: StateDoc("producer", "transit copy running", "poller, copy-finished event"),
+    State.SHARED: StateDoc(
+        "producer", "transit copy shared with DR", "delete-shared; copy-shared re-sent as DR's copy should end"
+    ),
+    State.INITIATED: StateDoc("consumer", "copy-initiate sent", "copy-shared; fails if none comes in 3 days"),
+    State.COPY_QUEUED: StateDoc(
+        "consumer", "transit copy verified; no copy slot (or no new key) free", "poller, as slots free"
+    ),
+    State.COPYING: StateDoc("consumer", "DR copy running", "poller, copy-finished event"),
+    State.DONE: StateDoc("both", "finished (consumer: the DR copy exists)", "consumer: lifecycle"),
+    State.EXPIRED: StateDoc("consumer", "DR copy deleted by its lifecycle", ""),
+    State.SKIPPED: StateDoc("both", "not copied, with the reason", "consumer: a later message that says copy"),
+    State.FAILED: StateDoc(
+        "both", "gave up, with the reason; transit copy kept", "operator (`retry`); producer: transit cleanup"
+    ),
+}
+
+_RESUMABLE = frozenset(STATES) - {State.DONE, State.EXPIRED, State.SKIPPED, State.FAILED}
+
+TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.REQUESTED: frozenset({State.REQUESTED, State.TRANSIT_QUEUED, State.TRANSIT_COPYING, State.SKIPPED}),
+    State.TRANSIT_QUEUED: frozenset({State.TRANSIT_QUEUED, State.TRANSIT_COPYING}),
+    State.TRANSIT_COPYING: frozenset({State.TRANSIT_COPYING, State.SHARED}),
+    State.SHARED: frozenset({State.SHARED, State.DONE}),
+    State.INITIATED: frozenset({State.INITIATED, State.COPY_QUEUED, State.COPYING, State.SKIPPED}),
+    State.COPY_QUEUED: frozenset({State.COPY_QUEUED, State.COPYING}),
+    State.COPYING: frozenset({State.COPYING, State.DONE}),
+    State.DONE: frozenset({State.EXPIRED}),
+    State.EXPIRED: frozenset(),
+    State.SKIPPED: frozenset({State.INITIATED, State.SKIPPED}),
+    # A failed job resumes where it stopped (``failed_from``) or stays failed (transit cleanup).
+    State.FAILED: _RESUMABLE | {State.FAILED},
+}
+"""State -> the states it may move to. Any active state may also fail (``can_move``)."""
+
+#: Copies in flight: the poller looks at the snapshot until it is ready.
 POLLED_STATES = frozenset({State.TRANSIT_COPYING, State.COPYING})
 #: Copies waiting for a slot: the poller starts them as slots free.
 QUEUED_STATES = frozenset({State.TRANSIT_QUEUED, State.COPY_QUEUED})
-#: Waiting for the other account's message: the poller re-sends ours when due.
+#: Waiting for the other account: the producer re-sends, the consumer times out.
 WAITING_STATES = frozenset({State.REQUESTED, State.SHARED, State.INITIATED})
 ACTIVE_STATES = POLLED_STATES | QUEUED_STATES | WAITING_STATES
 #: A job in these states may hold a copy slot.
 SLOT_STATES = POLLED_STATES | QUEUED_STATES
 
 
-def table_definition(table_name: str) -> dict[str, Any]:
-    """Keyword arguments for DynamoDB ``create_table``: on-demand, both indexes."""
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
-        "AttributeDefinitions": [
-            {"AttributeName": KEY, "AttributeType": "S"},
-            {"AttributeName": "active", "AttributeType": "S"},
-            {"AttributeName": "due", "AttributeType": "S"},
-            {"AttributeName": "inventory_key", "AttributeType": "S"},
-            {"AttributeName": "source_time", "AttributeType": "S"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": DUE_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "active", "KeyType": "HASH"},
-                    {"AttributeName": "due", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": INVENTORY_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "inventory_key", "KeyType": "HASH"},
-                    {"AttributeName": "source_time", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-    }
+class InvalidTransition(Exception):
+    """A move the table doesn't allow: a bug in DRACO, never caused by input."""
+
+
+def can_move(job: Job, target: State) -> bool:
+    """Whether ``job`` may move to ``target``: the table, failing from any active state, resuming a failed job."""
+    if target is State.FAILED and job.state.is_active:
+        return True
+    if job.state is State.FAILED and target is not State.FAILED:
+        return target.value == job.failed_from
+    return target in TRANSITIONS[job.state]
+
+
+def state_table() -> str:
+    """The README's job-state table (markdown), from ``STATES`` and ``TRANSITIONS``."""
+    rows = ["| app | state | meaning | next states | moved on by |", "| --- | --- | --- | --- | --- |"]
+    for state, doc in STATES.items():
+        following = sorted(s.value for s in TRANSITIONS[state] if s is not state)
+        if state.is_active:
+            following.append(State.FAILED.value)
+        nexts = ", ".join(f"`{s}`" for s in sorted(set(following))) or "(final)"
+        if state is State.FAILED:
+            nexts = "the state it failed in"
+        rows.append(f"| {doc.app} | `{state.value}` | {doc.meaning} | {nexts} | {doc.moved_on_by} |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One copy job. The producer's is keyed by transit id, the consumer's by DR copy id."""
+    """One copy job. The producer's is keyed by transit copy name, the consumer's by DR copy name."""
 
     job_id: str
     state: State
@@ -116,33 +140,42 @@ class Job:
     source_name: str
     source_time: str  # ISO, when the source snapshot was taken
     tags: Mapping[str, str] = field(default_factory=dict)
-    transit_id: str = ""
+    transit_id: str = ""  # the transit copy in production
     transit_arn: str = ""
+    copy_id: str = ""  # consumer: the DR copy's id (for kinds whose ids AWS chooses, unlike the job's)
     target_key: str = ""  # consumer: the per-source DR key
-    encrypted: bool = True  # is the transit copy encrypted (not for an unencrypted cluster)
+    encrypted: bool = True  # the transit copy is encrypted (not for an unencrypted cluster)
+    size_gb: int = 0
+    copy_seconds: int = 0  # producer: how long the transit copy took (paces re-sends of copy-shared)
     reason: str = ""  # why it was skipped or failed, or the last error it is waiting out
     attempts: int = 0  # messages re-sent without an answer, or attempts that met an error
     failed_from: str = ""  # the state a failed job was in: where an operator's retry resumes
+    cleanup: bool = False  # producer: a failed job's transit copy waits for its keep time to pass
+    locked_until: str = ""  # consumer: the DR copy can't be deleted before then (EBS snapshot lock)
     created: str = ""
     updated: str = ""
     due: str = ""  # when the poller should look at it next
+    version: int = 0  # bumped by every write: the condition of the next one
 
     @property
     def inventory_key(self) -> str:
         """The source this copy belongs to: account, kind and name, so sources never mix."""
         return f"{self.source_acct}#{self.kind}#{self.source_name}"
 
-    def to_item(self, inventory: bool = False) -> dict[str, Any]:
-        """The DynamoDB item; ``inventory`` lists a finished copy in the inventory index."""
-        item = {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+    @property
+    def source_created(self) -> datetime:
+        return clock.parse_iso(self.source_time)
+
+    @property
+    def is_due_work(self) -> bool:
+        """Listed in the ``due`` index: active, or a failed job whose transit copy awaits cleanup."""
+        return self.state.is_active or (self.state is State.FAILED and self.cleanup)
+
+    def to_item(self) -> dict[str, Any]:
+        """The job's DynamoDB item (without the index keys the store adds)."""
+        item = {k: v for k, v in self.__dict__.items() if v not in ("", None, False) or k == "encrypted"}
         item["state"] = self.state.value
         item["tags"] = dict(self.tags)
-        if self.state.is_active:
-            item["active"] = ACTIVE
-        else:
-            item.pop("due", None)
-        if inventory and self.state is State.DONE:
-            item["inventory_key"] = self.inventory_key
         return item
 
     @classmethod
@@ -151,12 +184,9 @@ class Job:
         values = {k: v for k, v in item.items() if k in names}
         values["state"] = State(item["state"])
         values["tags"] = dict(item.get("tags") or {})
-        values["attempts"] = int(item.get("attempts", 0))
+        for number in ("attempts", "size_gb", "copy_seconds", "version"):
+            values[number] = int(item.get(number, 0))
         return cls(**values)
-
-    @property
-    def source_created(self) -> datetime:
-        return clock.parse_iso(self.source_time)
 
     def message(self, event_type: EventType, **fields: Any) -> Message:
         """The protocol message about this job's snapshot."""
@@ -172,103 +202,3 @@ class Job:
             "transit_id": self.transit_id,
         }
         return Message(event_type=event_type, **{**params, **fields})
-
-
-class JobTable:
-    """The app's job table; every write is conditional, so repeats are no-ops."""
-
-    def __init__(self, table: Any, inventory: bool = False) -> None:
-        self._table = table
-        self._inventory = inventory  # the consumer keeps an inventory of DR copies
-
-    def get(self, job_id: str) -> Job | None:
-        item = self._table.get_item(Key={KEY: job_id}, ConsistentRead=True).get("Item")
-        return Job.from_item(item) if item else None
-
-    def create(self, job: Job, due: datetime | None = None) -> Job | None:
-        """Store a new job and return it as stored; ``None`` when one with that id exists already."""
-        now = clock.now()
-        job = replace(job, created=clock.iso(now), updated=clock.iso(now), due=clock.iso(due or now))
-        return job if self._conditional_put(job, Attr(KEY).not_exists()) else None
-
-    def advance(
-        self, job: Job, state: State, due: datetime | None = None, also: Sequence[dict[str, Any]] = (), **changes: Any
-    ) -> Job | None:
-        """Move ``job`` on from the item as it was read; ``None`` if another run changed it first.
-
-        ``also`` names further updates (DynamoDB ``Update`` specs) made in the same
-        transaction, so they happen if and only if the job moves.
-        """
-        now = clock.now()
-        moved = replace(job, state=state, updated=clock.iso(now), due=clock.iso(due or now), **changes)
-        if not also:
-            unchanged = Attr("state").eq(job.state.value) & Attr("updated").eq(job.updated)
-            return moved if self._conditional_put(moved, unchanged) else None
-        put = {
-            "TableName": self._table.name,
-            "Item": moved.to_item(self._inventory),
-            "ConditionExpression": "#state = :state AND #updated = :updated",
-            "ExpressionAttributeNames": {"#state": "state", "#updated": "updated"},
-            "ExpressionAttributeValues": {":state": job.state.value, ":updated": job.updated},
-        }
-        updates = [{"Update": {"TableName": self._table.name, **update}} for update in also]
-        try:
-            self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, *updates])
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "TransactionCanceledException":
-                return None
-            raise
-        return moved
-
-    @property
-    def table(self) -> Any:
-        """The boto3 Table, for lookups only one app makes (the producer's sweep)."""
-        return self._table
-
-    def due_jobs(self, now: datetime) -> Iterator[Job]:
-        """Active jobs whose next check is due: one Query on the sparse ``due`` index."""
-        condition = Key("active").eq(ACTIVE) & Key("due").lte(clock.iso(now))
-        yield from self._query(DUE_INDEX, condition)
-
-    def inventory(self, inventory_key: str) -> list[Job]:
-        """The DR copies of one source that exist, oldest first."""
-        return list(self._query(INVENTORY_INDEX, Key("inventory_key").eq(inventory_key)))
-
-    def record_newest(self, job: Job) -> None:
-        """Remember the newest DR copy of the job's source (for the recovery-point check)."""
-        try:
-            self._table.update_item(
-                Key={KEY: SOURCE_PREFIX + job.inventory_key},
-                UpdateExpression="SET inventory_key = :sources, source_time = :time",
-                ConditionExpression="attribute_not_exists(source_time) OR source_time < :time",
-                ExpressionAttributeValues={":sources": SOURCES, ":time": job.source_time},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-
-    def newest(self) -> dict[str, datetime]:
-        """Each source's newest DR copy time, by inventory key: one Query."""
-        items = self._items(INVENTORY_INDEX, Key("inventory_key").eq(SOURCES))
-        return {item[KEY].removeprefix(SOURCE_PREFIX): clock.parse_iso(item["source_time"]) for item in items}
-
-    def _query(self, index: str, condition: Any) -> Iterator[Job]:
-        return (Job.from_item(item) for item in self._items(index, condition))
-
-    def _items(self, index: str, condition: Any) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
-        while True:
-            page = self._table.query(**params)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _conditional_put(self, job: Job, condition: Any) -> bool:
-        try:
-            self._table.put_item(Item=job.to_item(self._inventory), ConditionExpression=condition)
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True

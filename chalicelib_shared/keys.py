@@ -1,9 +1,11 @@
-"""Per-source DR keys: one KMS key per source database, only the DR account holds it.
+"""Per-source DR keys: one KMS key per source, only the DR account holds it.
 
 Found by alias (``alias/DRACO-<source>``, one DescribeKey call) or created with
 rotation on. The alias is made last, so any key found through its alias is
 complete. Two consumers racing to create the same key: the loser's alias call
 fails, it uses the winner's key and logs the id of the spare key it made.
+The consumer creates a key only for a source of which it has verified a shared
+transit copy, and at most ``KEY_CAP`` a day per source account (``consumer``).
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ class SourceKeys:
         self._sts = sts
         self._role = consumer_role_arn
 
-    def ensure(self, source_name: str) -> str:
+    def find(self, source_name: str) -> str | None:
+        return self._find(key_alias(source_name))
+
+    def create(self, source_name: str) -> str:
         alias = key_alias(source_name)
         return self._find(alias) or self._create(alias, source_name)
 
@@ -85,7 +90,7 @@ class SourceKeys:
         key = self._kms.create_key(
             Policy=json.dumps(key_policy(partition, caller["Account"], self._role)),
             BypassPolicyLockoutSafetyCheck=True,
-            Description=f"DRACO: DR copies of RDS source {source_name}",
+            Description=f"DRACO: DR copies of source {source_name}",
             Tags=[{"TagKey": SOURCE_NAME_TAG, "TagValue": source_name}],
         )["KeyMetadata"]
         self._kms.enable_key_rotation(KeyId=key["KeyId"])

@@ -16,12 +16,14 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
-from chalicelib_shared.naming import ACCOUNT_ID, DB_IDENTIFIER, MAX_TAGS, SNAPSHOT_ID, parse_snapshot_arn
+from chalicelib_shared.kinds import KINDS, SnapshotKind
+from chalicelib_shared.naming import ACCOUNT_ID, MAX_TAGS
+from chalicelib_shared.rejection import Rejection
 
 SUBJECT = "DRACO Event"
 MAX_BODY = 256 * 1024  # bytes: the most SNS carries
@@ -39,15 +41,16 @@ class EventType(enum.StrEnum):
 
 
 # Fields each event type must carry, besides the ones every message carries
-# (SnapshotType, SourceAcct, SourceArn, SourceId, SourceName).
+# (SnapshotType, SourceAcct, SourceArn, SourceId, SourceName). copy-initiate's
+# TargetKmsId is optional: DR makes a source's key only once it has verified a
+# shared transit copy, and production never needs it.
 _REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.COPY_REQUEST: ("SourceTime", "TagList"),
-    EventType.COPY_INITIATE: ("TargetKmsId",),
+    EventType.COPY_INITIATE: (),
     EventType.NO_COPY: ("Reason",),
     EventType.COPY_SHARED: ("SourceTime", "TagList", "TransitArn", "TransitId", "Encrypted"),
     EventType.DELETE_SHARED: ("TransitArn", "TransitId"),
 }
-SNAPSHOT_TYPES = ("RDS", "RDS Cluster")
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,8 @@ class Message:
     encrypted: bool = True  # copy-shared: False for an unencrypted cluster transit copy
 
     @property
-    def region(self) -> str:
-        return parse_snapshot_arn(self.source_arn).region
+    def kind(self) -> SnapshotKind:
+        return KINDS[self.snapshot_type]
 
     def body(self) -> str:
         """The JSON body, with the original's field names."""
@@ -95,14 +98,6 @@ class Message:
         if self.event_type is EventType.COPY_SHARED:
             doc["Encrypted"] = self.encrypted
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """Why a message was not acted on; logged, never raised."""
-
-    reason: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_message(subject: str | None, body: Any) -> Message | Rejection:
@@ -174,20 +169,21 @@ def _message(doc: Mapping[str, Any]) -> Message:
     except ValueError:
         raise _Invalid(f"unknown EventType {str(doc.get('EventType'))[:64]!r}") from None
     snapshot_type = doc.get("SnapshotType")
-    if snapshot_type not in SNAPSHOT_TYPES:
-        raise _Invalid(f"SnapshotType must be one of {', '.join(SNAPSHOT_TYPES)}")
+    kind = KINDS.get(snapshot_type) if isinstance(snapshot_type, str) else None
+    if kind is None:
+        raise _Invalid(f"SnapshotType must be one of {', '.join(KINDS)}")
     source_acct = _text(doc, "SourceAcct", ACCOUNT_ID, 12)
-    source_arn = _snapshot_arn(doc, "SourceArn", snapshot_type, source_acct)
-    source_id = _text(doc, "SourceId", SNAPSHOT_ID)
-    if parse_snapshot_arn(source_arn).snapshot_id.lower() != source_id.lower():
+    source_arn = _snapshot_arn(doc, "SourceArn", kind, source_acct)
+    source_id = _text(doc, "SourceId", kind.snapshot_id)
+    if _arn_id(kind, source_arn) != source_id.lower():
         raise _Invalid("SourceId does not match SourceArn")
     fields: dict[str, Any] = {
         "event_type": event_type,
-        "snapshot_type": snapshot_type,
+        "snapshot_type": kind.name,
         "source_acct": source_acct,
         "source_arn": source_arn,
         "source_id": source_id,
-        "source_name": _text(doc, "SourceName", DB_IDENTIFIER, 63),
+        "source_name": _text(doc, "SourceName", kind.source_name, 63),
     }
     required = _REQUIRED[event_type]
     if "SourceTime" in required:
@@ -195,11 +191,11 @@ def _message(doc: Mapping[str, Any]) -> Message:
     if "TagList" in required:
         fields["tags"] = _tags(doc.get("TagList"))
     if "TransitArn" in required:
-        fields["transit_arn"] = _snapshot_arn(doc, "TransitArn", snapshot_type, source_acct)
-        fields["transit_id"] = _text(doc, "TransitId", SNAPSHOT_ID)
-        if parse_snapshot_arn(fields["transit_arn"]).snapshot_id.lower() != fields["transit_id"].lower():
+        fields["transit_arn"] = _snapshot_arn(doc, "TransitArn", kind, source_acct)
+        fields["transit_id"] = _text(doc, "TransitId", kind.snapshot_id)
+        if _arn_id(kind, fields["transit_arn"]) != fields["transit_id"].lower():
             raise _Invalid("TransitId does not match TransitArn")
-    if "TargetKmsId" in required:
+    if event_type is EventType.COPY_INITIATE and doc.get("TargetKmsId") is not None:
         fields["target_kms_id"] = _text(doc, "TargetKmsId", _KMS_KEY, 2048)
     if "Reason" in required:
         fields["reason"] = _text(doc, "Reason", limit=MAX_REASON)
@@ -210,14 +206,17 @@ def _message(doc: Mapping[str, Any]) -> Message:
     return Message(**fields)
 
 
-def _snapshot_arn(doc: Mapping[str, Any], name: str, snapshot_type: str, account: str) -> str:
+def _arn_id(kind: SnapshotKind, arn: str) -> str:
+    parsed = kind.parse_arn(arn)
+    return parsed.snapshot_id.lower() if parsed else ""
+
+
+def _snapshot_arn(doc: Mapping[str, Any], name: str, kind: SnapshotKind, account: str) -> str:
     """A snapshot ARN of the message's kind, in the message's source account."""
     value = _text(doc, name, limit=512)
-    arn = parse_snapshot_arn(value)
+    arn = kind.parse_arn(value)
     if arn is None:
-        raise _Invalid(f"{name} {value[:80]!r} is not an RDS snapshot ARN")
-    if arn.snapshot_type != snapshot_type:
-        raise _Invalid(f"{name} is a {arn.snapshot_type} snapshot, but SnapshotType is {snapshot_type}")
+        raise _Invalid(f"{name} {value[:80]!r} is not a {kind.name} snapshot ARN")
     if arn.account != account:
         raise _Invalid(f"{name} is in account {arn.account}, not SourceAcct {account}")
     return value

@@ -10,19 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
 #: DB instance and cluster identifiers: a letter, then letters, digits, single hyphens.
 DB_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)\Z")
 #: Snapshot identifiers, with the prefix AWS gives automated (``rds:``) and AWS Backup snapshots.
 SNAPSHOT_ID = re.compile(r"^(?=.{1,255}\Z)(?:rds:|awsbackup:)?[A-Za-z](?!.*--)[A-Za-z0-9-]*(?<!-)\Z")
-_ARN = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
-    r"(?P<account>[0-9]{12}):(?P<resource>snapshot|cluster-snapshot):(?P<snapshot_id>.+)\Z"
-)
-_RESOURCE_TYPES = {"snapshot": "RDS", "cluster-snapshot": "RDS Cluster"}
-
 TRANSIT_PREFIX = "draco-transit-"
 DR_PREFIX = "draco-"
 LIFECYCLE_TAG = "Draco_Lifecycle"
@@ -32,35 +25,10 @@ SOURCE_ARN_TAG = "Draco_SourceArn"
 SOURCE_TIME_TAG = "Draco_SourceTime"
 SOURCE_NAME_TAG = "Draco_Source"
 TRANSIT_TAG = "Draco_Transit"
+#: The name DRACO gives a copy, as a tag, for kinds whose snapshot ids AWS chooses (EBS).
+COPY_NAME_TAG = "Draco_Name"
 MAX_TAGS = 50
 RESERVED_TAG_PREFIXES = ("aws:", "rds:")
-
-
-@dataclass(frozen=True)
-class SnapshotArn:
-    partition: str
-    region: str
-    account: str
-    snapshot_type: str  # "RDS" or "RDS Cluster", as in messages
-    snapshot_id: str
-
-
-def parse_snapshot_arn(arn: str) -> SnapshotArn | None:
-    """Split an RDS snapshot ARN; ``None`` when it is not one.
-
-    Automated snapshot ids hold a colon (``rds:db-2026-...``), so the id is
-    everything after the resource type.
-    """
-    match = _ARN.match(arn)
-    if not match or not SNAPSHOT_ID.match(match["snapshot_id"]):
-        return None
-    return SnapshotArn(
-        partition=match["partition"],
-        region=match["region"],
-        account=match["account"],
-        snapshot_type=_RESOURCE_TYPES[match["resource"]],
-        snapshot_id=match["snapshot_id"],
-    )
 
 
 def _derived_id(prefix: str, source_id: str) -> str:

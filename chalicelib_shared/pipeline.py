@@ -2,14 +2,15 @@
 
 The producer and consumer each subclass ``Side`` and say where their peer
 listens (``_topic``), how to start a queued copy (``start_copy``), how to check
-one in flight (``check_copy``) and what to re-send for a job waiting on the
-peer (``resend_message``).
+one in flight (``check_copy``), which copy a job waits for (``copy_id``), what
+to do when a job waiting on the other account falls due (``on_due``) and what
+room a copy needs besides its kind's copy slot (``take_room``).
 
 A poll round is one Query for the due jobs, then: every copy in flight is
-checked (and releases its slot when it ends), every unanswered message whose
-time has come is re-sent, and queued copies start while slots are free. Any AWS
-error in a step is waited out with backoff (``errors.is_worth_waiting``) or
-fails that job alone, with AWS's reason; it never stops the round.
+checked (with one Describe per kind for all of them), every waiting job whose
+time has come is handled, and queued copies start while slots are free. Any
+AWS error in a step is waited out with backoff (``errors.is_worth_waiting``)
+or fails that job alone, with AWS's reason; it never stops the round.
 """
 
 from __future__ import annotations
@@ -24,19 +25,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
-from chalicelib_shared.config import ConsumerConfig, Limits, ProducerConfig
-from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, SLOT_STATES, WAITING_STATES, Job, JobTable, State
-from chalicelib_shared.kinds import KINDS, Snapshot
-from chalicelib_shared.log import logger
-from chalicelib_shared.messages import Message, publish
-from chalicelib_shared.slots import CopySlots
+from chalicelib_shared.config import ConsumerConfig, ProducerConfig
+from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, SLOT_STATES, WAITING_STATES, Job, State
+from chalicelib_shared.kinds import KINDS, Phase, Snapshot, SnapshotApi
+from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.messages import Message
+from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.ports import JobStore, Publisher, SlotStore, Snapshots
+from chalicelib_shared.report import report
 
-RESEND_AFTER = timedelta(minutes=30)
-MAX_RESENDS = 48  # a day without an answer: the job fails and is reported
 MAX_BACKOFF = timedelta(hours=1)
-#: Snapshot statuses after which a copy will never become available.
-FAILED_STATUSES = frozenset({"failed", "incompatible-restore", "incompatible-parameters", "error"})
-QUOTA_NAMES = {"RDS": "ManualSnapshots", "RDS Cluster": "ManualClusterSnapshots"}
 QUOTA_WARN_AT = 0.8
 HOURLY = 3600.0  # seconds: quota and recovery-point checks, at most hourly per container
 _last_checked: dict[str, float] = {}  # when each app last made each hourly check
@@ -58,200 +56,218 @@ def hourly(check: str) -> bool:
 
 @dataclass
 class Side:
-    """The clients and tables both apps' use-cases work with."""
+    """The ports both apps' use-cases work with."""
 
     config: ProducerConfig | ConsumerConfig
-    rds: Any
-    sns: Any
-    jobs: JobTable
-    slots: CopySlots
-
-    @property
-    def limits(self) -> Limits:
-        return self.config.limits
+    jobs: JobStore
+    slots: SlotStore
+    publisher: Publisher
+    snapshots: Snapshots  # SnapshotType -> that kind's snapshots in this account and Region
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
         """The peer's topic for this message."""
         raise NotImplementedError
 
-    def start_copy(self, job: Job) -> str:
-        """Start the copy of a queued job that holds a slot."""
+    def start_copy(self, job: Job) -> Result:
+        """Start the copy of a job that holds its room (``take_room``)."""
         raise NotImplementedError
 
-    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
-        """Move a copying job on if its copy is available (``copy``: already looked up)."""
+    def check_copy(self, job: Job, copy: Snapshot | None) -> Result:
+        """Move a copying job on if its copy is ready (``copy``: looked up already, ``None``: not found)."""
         raise NotImplementedError
 
     def copy_id(self, job: Job) -> str:
-        """The id of the copy a job waits for."""
+        """The id of the copy a copying job waits for."""
         raise NotImplementedError
 
-    def resend_message(self, job: Job) -> Message:
+    def on_due(self, job: Job) -> Result:
+        """A job waiting on the other account fell due (re-send, or give up)."""
         raise NotImplementedError
+
+    def take_room(self, job: Job) -> str:
+        """Take what a copy needs besides its kind's slot; empty when taken, else why it must wait."""
+        return ""
+
+    def rooms(self, job: Job) -> tuple[str, ...]:
+        """The slot pools a job holds while it copies: its kind's, and any ``take_room`` took."""
+        return (job.kind,)
 
     # --- the poll round -----------------------------------------------------------
-    def poll(self) -> dict[str, int]:
-        """Advance every job that is due; count the outcomes by their first word."""
+    def poll(self) -> Counter[Outcome]:
+        """Advance every job that is due; count the outcomes."""
         due = list(self.jobs.due_jobs(clock.now()))
-        outcomes: list[str] = []
-        try:
-            self.watch_quota()
-        except (ClientError, BotoCoreError) as error:
-            logger.warning("could not read the snapshot quota", error=errors.describe(error))
+        self.watch_quota()
+        results: list[Result] = []
         copying = [job for job in due if job.state in POLLED_STATES]
-        copies = self._look_up([(job.kind, self.copy_id(job)) for job in copying])
+        copies, unread = self._look_up(copying)
         for job in copying:
-            copy = copies.get(self.copy_id(job))
-            outcomes.append(self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy)))
-        outcomes += [self.attempt(job, self._resend) for job in due if job.state in WAITING_STATES]
-        outcomes += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
-        return dict(Counter(outcome.split(":")[0] for outcome in outcomes))
+            if job.kind in unread:  # each job looks at its own copy
+                results.append(self.attempt(job, self._check))
+            else:
+                copy = copies.get(self.copy_id(job))
+                results.append(self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy)))
+        results += [self.attempt(job, self.on_due) for job in due if job.state in WAITING_STATES]
+        results += [self.attempt(job, self.on_failed) for job in due if job.state is State.FAILED]
+        results += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
+        for result in results:
+            report(result, quiet=result.outcome in (Outcome.IN_PROGRESS, Outcome.DUPLICATE))
+        return Counter(result.outcome for result in results)
 
-    def _look_up(self, copies: list[tuple[str, str]]) -> dict[str, Snapshot]:
-        """The copies in flight, one Describe call per kind (each job describes its own if this fails)."""
+    def on_failed(self, job: Job) -> Result:
+        """A failed job listed as due: only the producer's transit cleanup does that."""
+        return Result(Outcome.IGNORED, "failed job", job.source_arn)
+
+    def _look_up(self, copying: list[Job]) -> tuple[dict[str, Snapshot], set[str]]:
+        """The copies in flight, one Describe per kind, and the kinds that could not be read."""
         found: dict[str, Snapshot] = {}
-        for kind in sorted({kind for kind, _ in copies}):
+        unread: set[str] = set()
+        for kind in sorted({job.kind for job in copying}):
+            ids = [self.copy_id(job) for job in copying if job.kind == kind and self.copy_id(job)]
             try:
-                found.update(KINDS[kind].describe_many(self.rds, [i for k, i in copies if k == kind]))
+                found.update(self.api(kind).describe_many(ids))
             except (ClientError, BotoCoreError) as error:
                 logger.warning("could not look at the copies in flight", kind=kind, error=errors.describe(error))
-        return found
+                unread.add(kind)
+        return found, unread
 
-    def _start_queued(self, queued: list[Job], due: list[Job]) -> list[str]:
+    def _check(self, job: Job) -> Result:
+        copy_id = self.copy_id(job)
+        return self.check_copy(job, self.api(job.kind).describe(copy_id) if copy_id else None)
+
+    def _start_queued(self, queued: list[Job], due: list[Job]) -> list[Result]:
         """Start queued copies, oldest first, while their kind has free slots."""
-        outcomes = []
+        results = []
         for kind in sorted({job.kind for job in queued}):
             waiting = sorted((job for job in queued if job.kind == kind), key=lambda job: job.created)
             copying = {job.job_id for job in due if job.kind == kind and job.state in SLOT_STATES}
             holders = self.slots.holders(kind)
-            self.slots.release(kind, [job_id for job_id in holders - copying if not self._still_copying(job_id)])
-            free = self.limits.copies[kind] - len(holders & copying)
+            stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
+            self.slots.release(kind, stale)
+            free = self.config.limits.copies[kind] - len((holders - set(stale)) & copying)
             for job in waiting:
                 if free <= 0 and job.job_id not in holders:
-                    outcomes.append("waiting: no free copy slot")
-                    metrics.count("JobsWaitingForSlot")
+                    results.append(Result(Outcome.QUEUED, "", job.source_arn))
                     continue
-                outcome = self.attempt(job, self.start_queued)
-                free -= outcome.startswith("started")
-                outcomes.append(outcome)
-        return outcomes
+                result = self.attempt(job, self.start_queued)
+                free -= result.outcome is Outcome.STARTED
+                results.append(result)
+        return results
 
     def _still_copying(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)
         return job is not None and job.state in SLOT_STATES
 
-    def start_queued(self, job: Job) -> str:
-        """Take a slot for a queued job and start its copy; without a slot, it waits."""
-        if not self.slots.take(job.kind, job.job_id):
-            return "waiting: no free copy slot"
+    def start_queued(self, job: Job) -> Result:
+        """Take a slot (and the side's room) for a queued job and start its copy; else it waits."""
+        if not self.slots.take(job.kind, job.job_id, self.config.limits.copies[job.kind]):
+            return Result(Outcome.QUEUED, "", job.source_arn)
+        wait = self.take_room(job)
+        if wait:
+            self.slots.release(job.kind, [job.job_id])
+            return Result(Outcome.QUEUED, wait, job.source_arn)
         return self.start_copy(job)
 
-    def start_or_queue(self, job: Job, queued: State) -> str:
-        """Start a copy now if a slot is free, else queue it for the poller.
+    def start_or_queue(self, job: Job, queued: State) -> Result:
+        """Start a copy now if there is room, else queue it for the poller.
 
-        ``job`` may carry, in memory, what the copy needs (the consumer's transit
-        copy); whichever way it goes, the write that moves the job stores it.
+        ``job`` may carry, in memory, what the copy needs (the consumer's verified
+        transit copy); whichever way it goes, the write that moves the job stores it.
         """
-        if self.slots.take(job.kind, job.job_id):
-            return self.attempt(job, self.start_copy, wait_in=queued)
-        moved = self.jobs.advance(job, queued, attempts=0, reason="")
-        if moved is None:
-            return "duplicate: moved by another run"
-        metrics.count("JobsWaitingForSlot")
-        return "waiting: no free copy slot"
+        if self.slots.take(job.kind, job.job_id, self.config.limits.copies[job.kind]):
+            wait = self.take_room(job)
+            if not wait:
+                return self.attempt(job, self.start_copy, wait_in=queued)
+            self.slots.release(job.kind, [job.job_id])
+        else:
+            wait = ""
+        if self.jobs.advance(job, queued, attempts=0, reason=wait) is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.QUEUED, wait, job.source_arn)
 
-    # --- errors, re-sends, failures -----------------------------------------------
-    def attempt(self, job: Job, step: Callable[[Job], str], wait_in: State | None = None) -> str:
+    # --- errors and failures ------------------------------------------------------
+    def attempt(self, job: Job, step: Callable[[Job], Result], wait_in: State | None = None) -> Result:
         """Run one step of a job; an AWS error is waited out (in ``wait_in``) or fails this job alone."""
-        try:
-            return step(job)
-        except (ClientError, BotoCoreError) as error:
-            reason = errors.describe(error)
-            if not errors.is_worth_waiting(error):
-                return self._fail(job, reason, resume=wait_in)
-            if job.attempts + 1 >= self.limits.max_attempts:
-                return self._fail(
-                    job, f"gave up after {job.attempts + 1} attempts; last error {reason}", resume=wait_in
-                )
-            if job.state not in POLLED_STATES:  # no copy is running: its slot is free again
-                self.slots.release(job.kind, [job.job_id])
-            backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
-            state = wait_in or job.state
-            self.jobs.advance(job, state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
-            logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
-            return f"retrying: {reason}"
+        with correlated(job.source_arn):
+            try:
+                return step(job)
+            except (ClientError, BotoCoreError) as error:
+                return self._after_error(job, error, wait_in)
 
-    def _resend(self, job: Job) -> str:
-        """Send an unanswered message again, until ``MAX_RESENDS``."""
-        if job.attempts >= MAX_RESENDS:
-            return self._fail(job, f"no answer from the other account after {job.attempts} messages")
-        message = self.resend_message(job)
-        self._send(message)
-        self.jobs.advance(job, job.state, due=clock.now() + RESEND_AFTER, attempts=job.attempts + 1)
-        return f"re-sent {message.event_type.value}"
+    def _after_error(self, job: Job, error: Exception, wait_in: State | None) -> Result:
+        reason = errors.describe(error)
+        if not errors.is_worth_waiting(error):
+            return self.fail(job, reason, resume=wait_in)
+        if job.attempts + 1 >= self.config.limits.max_attempts:
+            return self.fail(job, f"gave up after {job.attempts + 1} attempts; last error {reason}", resume=wait_in)
+        if job.state not in POLLED_STATES:  # no copy is running: its slot is free again
+            for pool in self.rooms(job):
+                self.slots.release(pool, [job.job_id])
+        backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
+        state = wait_in or job.state
+        self.jobs.advance(job, state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
+        logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
+        return Result(Outcome.RETRYING, reason, job.source_arn)
 
-    def _send(self, message: Message) -> None:
-        publish(self.sns, self._topic(message), message)
-        logger.info("sent", event_type=message.event_type.value, correlation_id=message.source_arn)
-
-    def _fail(self, job: Job, reason: str, resume: State | None = None) -> str:
+    def fail(self, job: Job, reason: str, resume: State | None = None, **changes: Any) -> Result:
         """Give up on a job, with the reason; ``resume`` is where an operator's retry picks up."""
-        metrics.count("JobsFailed")
-        logger.error("copy job failed", job_id=job.job_id, reason=reason, correlation_id=job.source_arn)
-        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=(resume or job.state).value)
-        self.slots.release(job.kind, [job.job_id])
-        return f"failed: {reason}"
+        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=(resume or job.state).value, **changes)
+        for pool in self.rooms_after_failure(job):
+            self.slots.release(pool, [job.job_id])
+        return Result(Outcome.FAILED, reason, job.source_arn)
 
-    def _available(self, job: Job, what: str, copy: Snapshot | None) -> Snapshot | str:
-        """The job's copy once it is available; else what came of looking (waiting, or failed)."""
-        snapshot_id = self.copy_id(job)
-        copy = copy or KINDS[job.kind].describe(self.rds, snapshot_id)
+    def rooms_after_failure(self, job: Job) -> tuple[str, ...]:
+        """The slot pools a failed job gives back (all, unless something it made still exists)."""
+        return self.rooms(job)
+
+    def ready(self, job: Job, what: str, copy: Snapshot | None) -> Snapshot | Result:
+        """The job's copy once it is ready; else what came of looking (in progress, or failed)."""
         if copy is None:
-            return self._fail(job, f"{what} {snapshot_id} disappeared while copying")
-        if copy.status in FAILED_STATUSES:
-            return self._fail(job, f"{what} {snapshot_id} is {copy.status}")
-        if copy.status != "available":
-            return f"waiting: {what} is {copy.status}"
+            return self.fail(job, f"{what} {self.copy_id(job) or '(none)'} disappeared while copying")
+        if copy.phase is Phase.FAILED:
+            return self.fail(job, f"{what} {copy.snapshot_id} is {copy.status}")
+        if copy.phase is not Phase.READY:
+            return Result(Outcome.IN_PROGRESS, f"{what} is {copy.status}", job.source_arn)
         return copy
 
-    def copy_finished(self, snapshot_id: str, copying: State) -> str:
-        """A copy-finished event (RDS-EVENT-0197) for one of this side's copies: check it now."""
-        job = self.jobs.get(snapshot_id.lower())
-        if job is None or job.state is not copying:
-            return "ignored"
-        return self.attempt(job, self.check_copy)
-
-    def _started(self, job: Job, state: State, **changes: Any) -> Job | None:
+    def started(self, job: Job, state: State, **changes: Any) -> Result:
         """A copy is running: the job waits for it in ``state``."""
-        moved = self.jobs.advance(job, state, **changes)
-        if moved is not None:
-            metrics.count("CopiesStarted")
-        return moved
+        moved = self.jobs.advance(job, state, attempts=0, reason="", **changes)
+        if moved is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.STARTED, f"{state.value} {self.copy_id(moved)}", job.source_arn)
 
-    def _finish(self, job: Job, state: State, **changes: Any) -> Job | None:
-        """A copy is available: move its job on and give its slot back, in one write."""
-        moved = self.jobs.advance(job, state, also=[self.slots.release_update(job.kind, job.job_id)], **changes)
+    def finished(self, job: Job, state: State, **changes: Any) -> Job | None:
+        """A copy is ready: move its job on and give its kind's slot back, in one write."""
+        moved = self.jobs.advance(job, state, release=[job.kind], **changes)
         if moved is not None:
-            metrics.count("CopiesCompleted")
             metrics.seconds("CopyDurationSeconds", (clock.now() - clock.parse_iso(job.updated)).total_seconds())
         return moved
 
+    def send(self, message: Message) -> None:
+        self.publisher.publish(self._topic(message), message)
+        logger.info("sent", event_type=message.event_type.value)
+
+    def api(self, kind: str) -> SnapshotApi:
+        return self.snapshots(kind)
+
     # --- the manual snapshot quota ------------------------------------------------
     def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:
-        """Warn when a manual snapshot quota is over 80 % used; at most hourly."""
+        """Warn when a snapshot quota is over 80 % used; at most hourly."""
         if not (hourly(f"{type(self).__name__}:quota") or force):
             return {}
-        quotas = self.rds.describe_account_attributes()["AccountQuotas"]
-        use = {
-            kind: (int(q["Used"]), int(q["Max"]))
-            for kind, name in QUOTA_NAMES.items()
-            for q in quotas
-            if q["AccountQuotaName"] == name
-        }
-        for kind, (used, most) in use.items():
-            if most and used >= QUOTA_WARN_AT * most:
-                logger.warning("manual snapshot quota nearly used up", kind=kind, used=used, max=most)
+        use: dict[str, tuple[int, int]] = {}
+        for kind in KINDS:
+            try:
+                quota = self.api(kind).quota()
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("could not read the snapshot quota", kind=kind, error=errors.describe(error))
+                continue
+            if quota is not None and quota.max:
+                use[kind] = (quota.used, quota.max)
+                if quota.used >= QUOTA_WARN_AT * quota.max:
+                    logger.warning("snapshot quota nearly used up", kind=kind, used=quota.used, max=quota.max)
         if use:
-            metrics.percent("SnapshotQuotaUsedPercent", max(100 * u / m for u, m in use.values() if m))
+            metrics.percent("SnapshotQuotaUsedPercent", max(100 * used / most for used, most in use.values()))
         return use
+

@@ -4,17 +4,22 @@ From "snapshot created" to "transit copy shared with DR", and the transit
 copy's deletion once DR holds its own copy. Each step reads the job, acts, and
 moves the job on with a conditional write, so a repeated event or message finds
 the job already moved and does nothing. Unanswered messages are sent again by
-the poller, so a lost SNS delivery delays a copy but never loses it; RDS events
-that never arrive are made up for by ``sweep``.
+the poller, paced by how long the copy should take, so a lost SNS delivery
+delays a copy but never loses it; events that never arrive are made up for by
+``sweep``.
 
-The producer acts only on jobs it created itself, and deletes only a snapshot
-that its job names as the transit copy and that carries DRACO's transit tag: a
-forged message can't make it delete a production snapshot.
+The producer protects its own account: it acts only on jobs it created, deletes
+only a snapshot its job names as the transit copy (and IAM lets it delete only
+snapshots tagged as transit copies); at most ``TRANSIT_LIMIT`` transit copies
+exist at once and none is started past 80 % of the manual snapshot quota
+(transit copies count against it); and a failed job's transit copy is deleted
+after ``TRANSIT_KEEP_DAYS``, but only while its source snapshot still exists,
+so DRACO never deletes the last copy of anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,91 +27,114 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors
 from chalicelib_shared.config import ProducerConfig
-from chalicelib_shared.jobs import KEY, Job, State
-from chalicelib_shared.kinds import KINDS, Snapshot, SnapshotKind
-from chalicelib_shared.log import logger
-from chalicelib_shared.messages import EventType, Message, Rejection
-from chalicelib_shared.naming import SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, parse_snapshot_arn, transit_id
-from chalicelib_shared.pipeline import RESEND_AFTER, Side
-from chalicelib_shared.rds_events import RdsEvent
+from chalicelib_shared.jobs import Job, State
+from chalicelib_shared.kinds import KINDS, EventType, Snapshot, SnapshotEvent, SnapshotKind
+from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.messages import EventType as Msg
+from chalicelib_shared.messages import Message
+from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, transit_id
+from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.pipeline import Side
+from chalicelib_shared.rejection import Rejection
 
-#: Snapshots a sweep considers: the ones AWS has finished making, of these types.
-SWEPT_TYPES = frozenset({"manual", "automated", "awsbackup"})
+#: Re-sends start this long after a message, then double, up to ``MAX_RESEND_GAP``.
+FIRST_RESEND = timedelta(minutes=30)
+MAX_RESEND_GAP = timedelta(hours=8)
+#: About three days of re-sends without an answer, then the job fails and is reported.
+MAX_RESENDS = 12
+TRANSIT_POOL = "transit"
+QUOTA_CEILING = 0.8
+
+
+def resend_delay(job: Job) -> timedelta:
+    """When to send a waiting job's message again: after DR's copy should have ended, then backing off.
+
+    DR copies the transit copy, which took ``copy_seconds`` to make from the same
+    data, so copy-shared is first re-sent after twice that (at least 30 minutes):
+    a long copy is not taken for a lost message.
+    """
+    base = max(FIRST_RESEND, timedelta(seconds=2 * job.copy_seconds))
+    return min(MAX_RESEND_GAP, base * 2**job.attempts) if job.attempts else base
+
+
+def _is_draco_copy(snapshot: Snapshot) -> bool:
+    return is_transit_id(snapshot.snapshot_id) or TRANSIT_TAG in snapshot.tags
 
 
 @dataclass
 class Producer(Side):
     config: ProducerConfig
 
-    # --- RDS events -------------------------------------------------------
-    def on_rds_event(self, event: RdsEvent) -> str:
-        if is_transit_id(event.source_id):
-            if event.is_copy_finished:
-                return self.copy_finished(event.source_id, State.TRANSIT_COPYING)
-            return "ignored: DRACO's own transit copy"
-        if event.is_created:
-            snapshot = event.kind.describe(self.rds, event.source_id)
-            if snapshot is None:
-                return f"ignored: snapshot {event.source_id} not found"
-            return self.snapshot_created(event.kind, snapshot)
-        return "ignored"
+    # --- AWS events -------------------------------------------------------------------
+    def on_event(self, event: SnapshotEvent) -> Result:
+        api = self.api(event.kind)
+        snapshot = api.describe(event.snapshot_id)
+        if snapshot is None:
+            return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
+        with correlated(snapshot.arn):
+            if event.type is EventType.COPY_FINISHED:
+                job = self.jobs.get(snapshot.name)
+                if job is None or job.state is not State.TRANSIT_COPYING:
+                    return Result(Outcome.IGNORED, "not a transit copy in progress", snapshot.arn)
+                return self.attempt(job, lambda job: self.check_copy(job, snapshot))
+            if _is_draco_copy(snapshot):
+                return Result(Outcome.IGNORED, "DRACO's own transit copy", snapshot.arn)
+            return self.snapshot_created(KINDS[event.kind], api.announce(snapshot))
 
-    def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> str:
+    def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> Result:
         """Ask DR whether to copy a new snapshot; the job remembers the question."""
-        arn = parse_snapshot_arn(snapshot.arn)
         job = Job(
             job_id=transit_id(snapshot.snapshot_id),
             state=State.REQUESTED,
             kind=kind.name,
-            source_acct=arn.account if arn else "",
+            source_acct=snapshot.owner,
             source_arn=snapshot.arn,
             source_id=snapshot.snapshot_id,
             source_name=snapshot.source_name,
             source_time=clock.iso(snapshot.created),
             tags=dict(snapshot.tags),
             encrypted=snapshot.encrypted or kind.encrypts_on_copy,
+            size_gb=snapshot.size_gb,
         )
-        if self.jobs.create(job, due=clock.now() + RESEND_AFTER) is None:
-            return "duplicate: already requested"
-        self._send(job.message(EventType.COPY_REQUEST))
-        return "copy requested"
+        if self.jobs.create(job, due=clock.now() + resend_delay(job)) is None:
+            return Result(Outcome.DUPLICATE, "already requested", snapshot.arn)
+        self.send(job.message(Msg.COPY_REQUEST))
+        return Result(Outcome.COPY_REQUESTED, "", snapshot.arn)
 
     def sweep(self, days: int | None = None, source: str | None = None) -> dict[str, int]:
-        """Start jobs for recent snapshots that have none (RDS events are best effort).
+        """Start jobs for recent snapshots that have none (events are best effort).
 
         Scheduled, it looks back ``SWEEP_DAYS``; an operator's backfill names its own
-        window and, optionally, one source database. A snapshot that has a job, in
-        any state, is left alone, so running it twice starts nothing new.
+        window and, optionally, one source. A snapshot that has a job, in any state,
+        is left alone, so running it twice starts nothing new.
         """
         since = clock.now() - timedelta(days=days or self.config.sweep_days)
         recent = [
             (kind, snapshot)
             for kind in KINDS.values()
-            for snapshot in kind.list(self.rds)
-            if not is_transit_id(snapshot.snapshot_id)
-            and snapshot.status == "available"
-            and snapshot.snapshot_type in SWEPT_TYPES
-            and snapshot.created >= since
-            and (source is None or snapshot.source_name == source)
+            for snapshot in self.api(kind.name).recent(since)
+            if not _is_draco_copy(snapshot) and (source is None or snapshot.source_name == source)
         ]
-        known = _existing_jobs(self.jobs.table, {transit_id(snapshot.snapshot_id) for _, snapshot in recent})
+        known = self.jobs.existing(transit_id(snapshot.snapshot_id) for _, snapshot in recent)
         counts = {"seen": len(recent), "started": 0}
         for kind, snapshot in recent:
             if transit_id(snapshot.snapshot_id) in known:
                 continue
             try:
-                counts["started"] += self.snapshot_created(kind, snapshot) == "copy requested"
+                result = self.snapshot_created(kind, self.api(kind.name).announce(snapshot))
             except (ClientError, BotoCoreError) as error:  # the next sweep tries this one again
                 counts["errors"] = counts.get("errors", 0) + 1
                 logger.warning("sweep skipped a snapshot", snapshot=snapshot.arn, error=errors.describe(error))
+                continue
+            counts["started"] += result.outcome is Outcome.COPY_REQUESTED
         return counts
 
-    # --- messages from DR -------------------------------------------------
-    def on_message(self, message: Message) -> str | Rejection:
+    # --- messages from DR -------------------------------------------------------------
+    def on_message(self, message: Message) -> Result | Rejection:
         handler = {
-            EventType.COPY_INITIATE: self.copy_initiated,
-            EventType.NO_COPY: self.skip,
-            EventType.DELETE_SHARED: self.delete_transit,
+            Msg.COPY_INITIATE: self.copy_initiated,
+            Msg.NO_COPY: self.skip,
+            Msg.DELETE_SHARED: self.delete_transit,
         }.get(message.event_type)
         if handler is None:
             return Rejection(f"{message.event_type.value} is not a message for the producer")
@@ -115,96 +143,126 @@ class Producer(Side):
             return Rejection("no DRACO job for this source snapshot in this account")
         return handler(job, message)
 
-    def copy_initiated(self, job: Job, message: Message) -> str:
-        """DR wants a copy: start the transit copy if a slot is free, else queue it."""
+    def copy_initiated(self, job: Job, message: Message) -> Result:
+        """DR wants a copy: start the transit copy if there is room, else queue it."""
         if job.state is not State.REQUESTED:
-            return f"duplicate: job is {job.state.value}"
+            return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
         return self.start_or_queue(job, State.TRANSIT_QUEUED)
 
-    def start_copy(self, job: Job) -> str:
+    def take_room(self, job: Job) -> str:
+        """A transit copy needs room under ``TRANSIT_LIMIT`` and under 80 % of the snapshot quota."""
+        quota = self.api(job.kind).quota()
+        if quota is not None and quota.max and quota.used + 1 > QUOTA_CEILING * quota.max:
+            return f"manual snapshot quota at {quota.used} of {quota.max}: waiting below {QUOTA_CEILING:.0%}"
+        if not self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit):
+            return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
+        return ""
+
+    def rooms(self, job: Job) -> tuple[str, ...]:
+        return (job.kind, TRANSIT_POOL)
+
+    def start_copy(self, job: Job) -> Result:
         """Copy the source into a transit copy under the transit key, which DR may use."""
         kind = KINDS[job.kind]
         key = self.config.transit_key_arn
-        if not job.encrypted:  # an unencrypted cluster snapshot: KmsKeyId would be refused
-            logger.warning(
-                "unencrypted cluster snapshot: the transit and DR copies stay unencrypted", source=job.source_arn
-            )
+        if not job.encrypted:  # an unencrypted cluster snapshot: a key would be refused
+            logger.warning("unencrypted snapshot that can't be encrypted by copying: copies stay unencrypted")
             key = ""
-        tags = {TRANSIT_TAG: "true", SOURCE_ARN_TAG: job.source_arn, self.config.tag_key: self.config.tag_value}
-        if not kind.copy(self.rds, job.source_arn, job.job_id, key or None, tags):
-            existing = kind.describe(self.rds, job.job_id)
+        tags = {
+            TRANSIT_TAG: "true",
+            SOURCE_ARN_TAG: job.source_arn,
+            COPY_NAME_TAG: job.job_id,
+            self.config.tag_key: self.config.tag_value,
+        }
+        api = self.api(kind.name)
+        copy = api.copy(job.source_arn, job.job_id, key or None, tags)
+        arn = copy.arn
+        if not copy.started:
+            existing = api.find_copy(job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
-                return self._fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
-        moved = self._started(
-            job, State.TRANSIT_COPYING, transit_id=job.job_id, transit_arn=_sibling_arn(job.source_arn, job.job_id)
-        )
-        return "started transit copy" if moved else "duplicate: moved by another run"
+                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
+            arn = existing.arn
+        return self.started(job, State.TRANSIT_COPYING, transit_id=copy.copy_id, transit_arn=arn)
 
     def copy_id(self, job: Job) -> str:
         return job.transit_id
 
-    def check_copy(self, job: Job, copy: Snapshot | None = None) -> str:
-        """Once the transit copy is available: share it with DR and tell DR."""
-        transit = self._available(job, "transit copy", copy)
-        if isinstance(transit, str):
+    def check_copy(self, job: Job, copy: Snapshot | None) -> Result:
+        """Once the transit copy is ready: share it with DR and tell DR."""
+        transit = self.ready(job, "transit copy", copy)
+        if not isinstance(transit, Snapshot):
             return transit
-        KINDS[job.kind].share(self.rds, job.transit_id, self.config.dr_account)
-        self._send(job.message(EventType.COPY_SHARED, encrypted=transit.encrypted))
-        moved = self._finish(
-            job, State.SHARED, due=clock.now() + RESEND_AFTER, encrypted=transit.encrypted, attempts=0, reason=""
+        self.api(job.kind).share(job.transit_id, self.config.dr_account)
+        took = int((clock.now() - clock.parse_iso(job.updated)).total_seconds())
+        shared = replace(job, copy_seconds=took, attempts=0)
+        self.send(shared.message(Msg.COPY_SHARED, encrypted=transit.encrypted))
+        moved = self.finished(
+            job,
+            State.SHARED,
+            due=clock.now() + resend_delay(shared),
+            encrypted=transit.encrypted,
+            copy_seconds=took,
+            attempts=0,
+            reason="",
         )
-        return "transit copy shared" if moved else "duplicate: moved by another run"
+        if moved is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.SHARED, job.transit_id, job.source_arn)
 
-    def delete_transit(self, job: Job, message: Message) -> str | Rejection:
+    def delete_transit(self, job: Job, message: Message) -> Result | Rejection:
         """DR holds its copy: delete the transit copy, and only that."""
         if job.state is State.DONE:
-            return "duplicate: transit copy already deleted"
+            return Result(Outcome.DUPLICATE, "transit copy already deleted", job.source_arn)
         if job.state is not State.SHARED or message.transit_arn != job.transit_arn:
             return Rejection(f"the transit copy of this job is not awaiting deletion (job is {job.state.value})")
-        # The job proves the snapshot is DRACO's: it is this source's transit id, and
-        # DRACO's own copy made it (a name taken by anything else failed the job).
-        KINDS[job.kind].delete(self.rds, job.transit_id)
-        moved = self.jobs.advance(job, State.DONE, reason="")
-        return "transit copy deleted" if moved else "duplicate: moved by another run"
+        # The job proves the snapshot is DRACO's: this source's transit copy, made by DRACO's
+        # own copy (a name taken by anything else failed the job).
+        self.api(job.kind).delete(job.transit_id)
+        if self.jobs.advance(job, State.DONE, release=[TRANSIT_POOL], reason="") is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.TRANSIT_DELETED, job.transit_id, job.source_arn)
 
-    def skip(self, job: Job, message: Message) -> str:
+    def skip(self, job: Job, message: Message) -> Result:
         if job.state is not State.REQUESTED:
-            return f"duplicate: job is {job.state.value}"
+            return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
         if self.jobs.advance(job, State.SKIPPED, reason=message.reason) is None:
-            return "duplicate: moved by another run"
-        return f"not copied: {message.reason}"
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return Result(Outcome.NOT_COPIED, message.reason, job.source_arn)
 
-    # --- the poller -------------------------------------------------------
-    def resend_message(self, job: Job) -> Message:
+    # --- the poller -------------------------------------------------------------------
+    def on_due(self, job: Job) -> Result:
+        """Send an unanswered message again, until ``MAX_RESENDS``."""
+        if job.attempts >= MAX_RESENDS:
+            return self.fail(job, f"no answer from the DR account after {job.attempts} messages")
         if job.state is State.REQUESTED:
-            return job.message(EventType.COPY_REQUEST)
-        return job.message(EventType.COPY_SHARED, encrypted=job.encrypted)
+            message = job.message(Msg.COPY_REQUEST)
+        else:
+            message = job.message(Msg.COPY_SHARED, encrypted=job.encrypted)
+        self.send(message)
+        waited = replace(job, attempts=job.attempts + 1)
+        self.jobs.advance(job, job.state, due=clock.now() + resend_delay(waited), attempts=waited.attempts)
+        return Result(Outcome.RESENT, message.event_type.value, job.source_arn)
+
+    def fail(self, job: Job, reason: str, resume: State | None = None, **changes: Any) -> Result:
+        """A failed job that made a transit copy keeps it (and its transit room) for ``TRANSIT_KEEP_DAYS``."""
+        if job.transit_id:
+            changes = {"cleanup": True, "due": clock.now() + timedelta(days=self.config.transit_keep_days), **changes}
+        return super().fail(job, reason, resume, **changes)
+
+    def rooms_after_failure(self, job: Job) -> tuple[str, ...]:
+        return (job.kind,) if job.transit_id else self.rooms(job)
+
+    def on_failed(self, job: Job) -> Result:
+        """A failed job's keep time is over: delete its transit copy if the source still exists."""
+        api = self.api(job.kind)
+        if api.describe(job.source_id) is None:
+            self.jobs.advance(job, State.FAILED, cleanup=False)
+            logger.warning("transit copy kept: its source snapshot is gone, it may be the last copy")
+            return Result(Outcome.IGNORED, f"kept {job.transit_id}: the source is gone", job.source_arn)
+        api.delete(job.transit_id)
+        self.jobs.advance(job, State.FAILED, release=[TRANSIT_POOL], cleanup=False, transit_id="", transit_arn="")
+        return Result(Outcome.CLEANED_UP, job.transit_id, job.source_arn)
 
     def _topic(self, message: Message) -> str:
         return self.config.dr_topic_arn
 
-
-def _sibling_arn(arn: str, snapshot_id: str) -> str:
-    """The ARN of another snapshot of the same kind in the same account and Region."""
-    prefix = arn[: arn.index(":snapshot:" if ":snapshot:" in arn else ":cluster-snapshot:")]
-    resource = "snapshot" if ":snapshot:" in arn else "cluster-snapshot"
-    return f"{prefix}:{resource}:{snapshot_id}"
-
-
-def _existing_jobs(table: Any, job_ids: set[str]) -> set[str]:
-    """Which of these jobs exist: one BatchGetItem per 100 ids, as a sweep asks about many."""
-    found: set[str] = set()
-    ids = sorted(job_ids)
-    for start in range(0, len(ids), 100):
-        request = {
-            table.name: {
-                "Keys": [{KEY: job_id} for job_id in ids[start : start + 100]],
-                "ProjectionExpression": "#key",
-                "ExpressionAttributeNames": {"#key": KEY},
-            }
-        }
-        while request:
-            page = table.meta.client.batch_get_item(RequestItems=request)
-            found |= {item[KEY] for item in page["Responses"].get(table.name, [])}
-            request = page.get("UnprocessedKeys") or {}
-    return found

@@ -233,7 +233,7 @@ def burst(size: dict[str, Any]) -> dict[str, Any]:
         world.run_until_quiet(limit=timedelta(days=7))
         finished = max(clock.parse_iso(job.updated) for job in world.jobs(DR) if job.state is State.DONE)
         dr = world.client("rds", DR)
-        copied = len(list(KINDS["RDS"].list(dr))) + len(list(KINDS["RDS Cluster"].list(dr)))
+        copied = sum(len(list(kind.api(dr).owned())) for kind in KINDS.values())
         peaks = dict(world.stats.in_flight_peak)
     bound = max((math.ceil(n / limit) + 1) * COPY_TIME for n, limit in ((instances, 20), (clusters, 5)) if n)
     makespan = finished - began

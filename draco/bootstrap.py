@@ -48,7 +48,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
-from chalicelib_shared.jobs import table_definition
+from chalicelib_shared.job_table import table_definition
 from chalicelib_shared.naming import DR_PREFIX, SOURCE_NAME_TAG, TRANSIT_PREFIX, key_alias
 
 DEFAULT_TAG_KEY = cfg.DEFAULT_TAG_KEY

@@ -99,7 +99,7 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool, status: draco_
         jobs = [job for job in dr_jobs if job.source_name == source.name and job.kind == source.kind]
         retained = [
             snap
-            for snap in KINDS[source.kind].list(world.client("rds", DR))
+            for snap in KINDS[source.kind].api(world.client("rds", DR)).owned()
             if snap.tags.get(SOURCE_NAME_TAG) == source.name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
         ]
         policy = resolve_lifecycle(source.tags.get(LIFECYCLE_TAG))
@@ -124,9 +124,8 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool, status: draco_
         if row["encrypted"] and key_alias(source.name) in aliases:
             row["key_alias"] = key_alias(source.name)
         rows.append(row)
-    transit_left = sum(
-        is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.list(world.client("rds", PROD))
-    )
+    prod = world.client("rds", PROD)
+    transit_left = sum(is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.api(prod).owned())
     all_jobs = dr_jobs + prod_jobs
     return {
         "live": live,

@@ -39,10 +39,12 @@ from rich.table import Table
 
 from chalicelib_shared import clock
 from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE, ProducerConfig
-from chalicelib_shared.jobs import Job, JobTable, State
+from chalicelib_shared.handlers import make_producer
+from chalicelib_shared.job_table import JobTable
+from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import Snapshot, SnapshotKind
+from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.producer import Producer
-from chalicelib_shared.slots import CopySlots
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_DIRS = {"producer": REPO_ROOT / "producer_app", "consumer": REPO_ROOT / "consumer_app"}
@@ -321,13 +323,13 @@ class _RecordingProducer(Producer):
     queued: list[Snapshot]
     on_queued: Callable[[Snapshot], None] | None = None
 
-    def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> str:
-        outcome = super().snapshot_created(kind, snapshot)
-        if outcome == "copy requested":
+    def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> Result:
+        result = super().snapshot_created(kind, snapshot)
+        if result.outcome is Outcome.COPY_REQUESTED:
             self.queued.append(snapshot)
             if self.on_queued:
                 self.on_queued(snapshot)
-        return outcome
+        return result
 
 
 def build_producer(session: boto3.Session, env: dict[str, str]) -> _RecordingProducer:
@@ -339,14 +341,8 @@ def build_producer(session: boto3.Session, env: dict[str, str]) -> _RecordingPro
             + "; ".join(config.problems)
             + "): run python -m draco bootstrap producer for this stage"
         )
-    table = session.resource("dynamodb").Table(config.job_table)
-    producer = _RecordingProducer(
-        config=config,
-        rds=session.client("rds"),
-        sns=session.client("sns"),
-        jobs=JobTable(table),
-        slots=CopySlots(table, config.limits.copies),
-    )
+    built = make_producer(config, session.client, session.resource("dynamodb").Table(config.job_table))
+    producer = _RecordingProducer(**{name: getattr(built, name) for name in built.__dataclass_fields__})
     producer.queued = []
     return producer
 

@@ -90,8 +90,8 @@ def _check(world: LocalWorld, taken: dict[str, tuple[str, bool]], live: bool, re
     failed = {job.source_id for job in world.jobs(PROD) + list(dr_jobs.values()) if job.state is State.FAILED}
     result.failed = len(failed)
     dr_rds, prod_rds = world.client("rds", DR), world.client("rds", PROD)
-    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.list(dr_rds)}
-    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.list(prod_rds)}
+    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.api(dr_rds).owned()}
+    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.api(prod_rds).owned()}
     for snapshot_id in taken:
         copy_id = dr_copy_id(PROD, snapshot_id)
         job = dr_jobs.get(copy_id)

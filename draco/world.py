@@ -52,6 +52,7 @@ from moto.sqs.models import sqs_backends
 
 from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
+from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import POLLED_STATES, Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import aws_tags, dr_copy_id
@@ -360,7 +361,7 @@ class LocalWorld:
                 source_name=source, source_time=clock.iso(self.start - timedelta(days=per_source - day)),
                 tags={"Draco_Lifecycle": lifecycle},
             )  # fmt: skip
-            item = {k: serialize(v) for k, v in job.to_item(inventory=True).items()}
+            item = {k: serialize(v) for k, v in job_item(job, inventory=True).items()}
             table.put_item(CONSUMER_TABLE, item)
         self._register_existing()
 

@@ -21,7 +21,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from chalicelib_shared.config import ConsumerConfig
-from chalicelib_shared.jobs import Job, State, table_definition
+from chalicelib_shared.job_table import table_definition
+from chalicelib_shared.jobs import Job, State
 from draco import ops, status
 from draco.faults import FaultPlan
 from draco.world import DR, LocalWorld
@@ -303,7 +304,7 @@ def test_cli_status_json_and_html(mocked_aws, consumer_app, tmp_path: Path, caps
 
     table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("Jobs"))
     for n in range(3):
-        table.put_item(Item=job("db", n, tags={"Draco_Lifecycle": "Gold"}).to_item(inventory=True))
+        table.put_item(Item=job("db", n, tags={"Draco_Lifecycle": "Gold"}).to_item())
     table.put_item(Item={"job_id": "#slots#RDS", "holders": {"x"}})  # not a job
     assert main(["status", "--json", "--html", str(tmp_path / "s.html"), "--rpo-hours", "12"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -320,7 +321,7 @@ def test_cli_status_fits_an_80_column_terminal(mocked_aws, consumer_app, monkeyp
     assert main(["status"]) == 0
     assert capsys.readouterr().out.startswith("No sources yet")
     for n in range(3):
-        table.put_item(Item=job("a-database-with-a-rather-long-name", n).to_item(inventory=True))
+        table.put_item(Item=job("a-database-with-a-rather-long-name", n).to_item())
     monkeypatch.setenv("COLUMNS", "80")
     assert main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()

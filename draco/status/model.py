@@ -250,7 +250,7 @@ def _source(
             Copy(
                 copy_id=job.job_id,
                 source_time=job.source_created,
-                allocated_gb=snapshot.allocated_gb if snapshot else None,
+                allocated_gb=snapshot.size_gb if snapshot else None,
                 status="missing" if missing else (snapshot.status if snapshot else "done"),
                 to_delete=job.job_id in to_delete,
                 reasons=tuple(result.reasons.get(job.job_id, ())),

@@ -27,7 +27,7 @@ def dr_snapshots(rds: Any) -> dict[str, Snapshot]:
     return {
         snapshot.snapshot_id: snapshot
         for kind in KINDS.values()
-        for snapshot in kind.list(rds)
+        for snapshot in kind.api(rds).owned()
         if snapshot.snapshot_id.startswith(DR_PREFIX)
     }
 

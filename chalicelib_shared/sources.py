@@ -1,0 +1,76 @@
+"""DR's record of each source it protects: what DR, not production, has decided about it.
+
+One item per source (source account, kind and name) in the consumer's job
+table: the time of its newest DR copy (for the recovery-point check), the
+lifecycle in force, and a lifecycle production asked for that would delete
+copies the one in force keeps, waiting for an operator's approval in DR
+(``draco approve``), with who approved the last change and when. Dry-run
+would-deletes already reported are remembered so each is logged once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib_shared import clock
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    inventory_key: str  # "<account>#<kind>#<name>", as on its jobs
+    newest_time: str = ""  # ISO: when the source snapshot of its newest DR copy was taken
+    lifecycle: str = ""  # the lifecycle in force, as tagged or approved ("" before the first copy)
+    pending: str = ""  # a shortening production asked for, waiting for approval in DR
+    pending_since: str = ""
+    approved_by: str = ""  # the DR principal that approved the lifecycle in force, if one had to
+    approved_at: str = ""
+    reported: tuple[str, ...] = ()  # dry run: copies whose would-delete was logged already
+    version: int = 0
+
+    @property
+    def newest(self) -> datetime | None:
+        return clock.parse_iso(self.newest_time) if self.newest_time else None
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "source_time": self.newest_time or "0",
+            "lifecycle": self.lifecycle,
+            "pending": self.pending,
+            "pending_since": self.pending_since,
+            "approved_by": self.approved_by,
+            "approved_at": self.approved_at,
+            "version": self.version,
+        }
+        if self.reported:
+            item["reported"] = list(self.reported)
+        return {k: v for k, v in item.items() if v != ""}
+
+    @classmethod
+    def from_item(cls, inventory_key: str, item: Mapping[str, Any]) -> SourceRecord:
+        newest = str(item.get("source_time", ""))
+        return cls(
+            inventory_key=inventory_key,
+            newest_time="" if newest == "0" else newest,
+            lifecycle=str(item.get("lifecycle", "")),
+            pending=str(item.get("pending", "")),
+            pending_since=str(item.get("pending_since", "")),
+            approved_by=str(item.get("approved_by", "")),
+            approved_at=str(item.get("approved_at", "")),
+            reported=tuple(item.get("reported") or ()),
+            version=int(item.get("version", 0)),
+        )
+
+    @property
+    def source_acct(self) -> str:
+        return self.inventory_key.split("#", 2)[0]
+
+    @property
+    def kind(self) -> str:
+        return self.inventory_key.split("#", 2)[1]
+
+    @property
+    def source_name(self) -> str:
+        return self.inventory_key.split("#", 2)[2]
