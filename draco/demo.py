@@ -16,9 +16,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -29,7 +29,11 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
 from chalicelib_shared.retention import apply_policy, resolve_lifecycle
 from draco import status as draco_status
-from draco.world import DR, PROD, LocalWorld
+from draco.local_aws import without_aws_profile
+from draco.outputs import OutputError, check_writable, progress, write_text
+
+if TYPE_CHECKING:
+    from draco.world import LocalWorld
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ def simulate(
     days: int, live: bool, log: TextIO, progress: Progress | None = None
 ) -> tuple[dict[str, Any], draco_status.Status]:
     """Run the demo; return the report and the DR account's status at the end."""
+    from draco.world import LocalWorld
+
     with LocalWorld(live=live, log_stream=log) as world:
         for source in SOURCES:
             add = world.add_cluster if source.cluster else world.add_instance
@@ -74,15 +80,20 @@ def simulate(
             if progress and task is not None:
                 progress.advance(task)
         status = draco_status.from_world(world)
-        report = _report(world, taken, live)
+        report = _report(world, taken, live, status)
         report["status"] = draco_status.to_json(status)
         return report, status
 
 
-def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, Any]:
+def _report(world: LocalWorld, taken: dict[str, int], live: bool, status: draco_status.Status) -> dict[str, Any]:
+    """One row per source; ``encrypted`` says whether its DR copies are (None: not copied), ``key_alias``
+    (only for encrypted ones) the DR key they are encrypted under."""
+    from draco.world import DR, PROD
+
     dr_jobs = world.jobs(DR)
     prod_jobs = world.jobs(PROD)
     aliases = {a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
+    encrypted = {(s.kind, s.source_name): s.encrypted for s in status.sources if s.source_acct == PROD}
     rows = []
     for source in SOURCES:
         jobs = [job for job in dr_jobs if job.source_name == source.name and job.kind == source.kind]
@@ -98,20 +109,21 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, A
         if kept_now and not live and not (policy.ignore or policy.keep_all):
             would_delete = len(apply_policy(policy, kept_now).delete)
         newest = max((job.source_created for job in copied), default=None)
-        rows.append(
-            {
-                "source": source.name,
-                "kind": source.kind,
-                "policy": "not copied" if policy.ignore else (policy.name or policy.describe()),
-                "taken": taken[source.name],
-                "copied": len(copied),
-                "retained": len(retained),
-                "deleted": sum(job.state is State.EXPIRED for job in jobs),
-                "would_delete": would_delete,
-                "key_alias": key_alias(source.name) if key_alias(source.name) in aliases else "",
-                "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
-            }
-        )
+        row = {
+            "source": source.name,
+            "kind": source.kind,
+            "policy": "not copied" if policy.ignore else (policy.name or policy.describe()),
+            "taken": taken[source.name],
+            "copied": len(copied),
+            "retained": len(retained),
+            "deleted": sum(job.state is State.EXPIRED for job in jobs),
+            "would_delete": would_delete,
+            "encrypted": encrypted.get((source.kind, source.name)),
+            "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
+        }
+        if row["encrypted"] and key_alias(source.name) in aliases:
+            row["key_alias"] = key_alias(source.name)
+        rows.append(row)
     prod = world.client("rds", PROD)
     transit_left = sum(is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.api(prod).owned())
     all_jobs = dr_jobs + prod_jobs
@@ -125,15 +137,42 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, A
     }
 
 
-def _table(report: dict[str, Any]) -> Table:
+#: (report field, header, right-aligned, the narrowest terminal that shows it)
+_COLUMNS = (
+    ("source", "source", False, 0),
+    ("kind", "kind", False, 100),
+    ("policy", "policy", False, 0),
+    ("taken", "taken", True, 0),
+    ("copied", "copied", True, 0),
+    ("retained", "kept", True, 0),
+    ("deleted", "deleted", True, 0),
+    ("would_delete", "would delete", True, 0),
+    ("encrypted", "encrypted", False, 0),
+    ("key_alias", "DR key", False, 120),
+    ("newest_copy_age_hours", "newest DR copy", True, 110),
+)
+
+
+def _cell(row: dict[str, Any], field: str) -> str:
+    value = row.get(field)
+    if field == "encrypted":
+        return {True: "yes", False: "no", None: "-"}[value]
+    if field == "newest_copy_age_hours":
+        return "-" if value is None else f"{value} h old"
+    return "-" if value in (None, "") else str(value)
+
+
+def _table(report: dict[str, Any], width: int) -> Table:
+    """The demo's rows, with as many columns as a terminal ``width`` wide shows."""
     mode = "live: deletions made" if report["live"] else "dry run: nothing deleted"
-    table = Table(title=f"DRACO demo ({mode})")
-    columns = ("source", "kind", "policy", "taken", "copied", "retained", "deleted", "would_delete", "key_alias")
-    for column in (*columns, "newest DR copy"):
-        table.add_column(column.replace("_", " "), justify="right" if column in columns[3:8] else "left", no_wrap=True)
+    table = Table(
+        title=f"DRACO demo ({mode})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
+    shown = [column for column in _COLUMNS if width >= column[3]]
+    for _, header, right, _ in shown:
+        table.add_column(header, justify="right" if right else "left", overflow="fold")
     for row in report["sources"]:
-        age = row["newest_copy_age_hours"]
-        table.add_row(*(str(row[c]) for c in columns), f"{age} h old" if age is not None else "-")
+        table.add_row(*(_cell(row, field) for field, *_ in shown))
     return table
 
 
@@ -149,24 +188,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 3660:
-        print("demo: --days must be from 1 to 3660", file=sys.stderr)
+        print("draco demo: --days must be from 1 to 3660", file=sys.stderr)
         return 2
-    log_path = args.log or tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
+    try:
+        page = check_writable(args.html) if args.html else None
+        log_path = check_writable(args.log) if args.log else None
+    except OutputError as err:
+        print(f"draco demo: {err}", file=sys.stderr)
+        return 2
+    if log_path is None:
+        log_path = tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
     err = Console(stderr=True)
-    with open(log_path, "w") as log, Progress(console=err, transient=True, disable=args.json) as progress:
-        report, status = simulate(args.days, args.live, log, progress)
-    if args.html:
+    with without_aws_profile(), open(log_path, "w") as log, progress(quiet=args.json) as shown:
+        report, status = simulate(args.days, args.live, log, shown)
+    if page:
         try:
-            Path(args.html).write_text(draco_status.render_html(status))
-        except OSError as error:
-            print(f"demo: cannot write {args.html}: {error}", file=sys.stderr)
+            write_text(page, draco_status.render_html(status))
+        except OutputError as error:
+            print(f"draco demo: {error}", file=sys.stderr)
             return 2
-        err.print(f"wrote the status report to {args.html}")
+        err.print(f"wrote the status report to {page}")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    console = Console(width=max(Console().width, 132))
-    console.print(_table(report))
+    console = Console()
+    console.print(_table(report, console.width))
     console.print(
         f"transit copies left: {report['transit_left']}   pending jobs: {report['pending']}   "
         f"failed jobs: {report['failed']}"

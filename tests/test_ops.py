@@ -113,4 +113,4 @@ def test_backfill_errors_are_one_line(app_dirs, capsys, monkeypatch) -> None:
     assert capsys.readouterr().err.strip() == expected
     monkeypatch.setitem(ops.APP_DIRS, "producer", Path("/nonexistent"))
     assert main(["backfill"]) == 2
-    assert "not found: run from a DRACO checkout" in capsys.readouterr().err
+    assert "/nonexistent/.chalice/config.json not found: pass --app-dir" in capsys.readouterr().err
