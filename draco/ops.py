@@ -104,16 +104,21 @@ def session_for(args: argparse.Namespace) -> boto3.Session:
     return session
 
 
-def scan_jobs(table: Any) -> list[Job]:
-    """Every job of a job table (a boto3 ``Table``), page by page; slot items are skipped."""
+def scan_items(table: Any) -> list[dict[str, Any]]:
+    """Every item of a job table (a boto3 ``Table``), page by page: jobs, slots, source records."""
     params: dict[str, Any] = {}
-    jobs = []
+    items: list[dict[str, Any]] = []
     while True:
         page = table.scan(**params)
-        jobs += [Job.from_item(item) for item in page.get("Items", []) if "state" in item]
+        items += page.get("Items", [])
         if "LastEvaluatedKey" not in page:
-            return jobs
+            return items
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def scan_jobs(table: Any) -> list[Job]:
+    """Every job of a job table; slot, counter and source items are skipped."""
+    return [Job.from_item(item) for item in scan_items(table) if "state" in item]
 
 
 def common_options(parser: argparse.ArgumentParser, *, table: bool = True) -> None:

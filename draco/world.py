@@ -495,7 +495,7 @@ class LocalWorld:
         while self.active_jobs():
             if clock.now() >= deadline:
                 return False
-            self.advance(self._next_step())
+            self.advance(min(self._next_step(), deadline - clock.now()))
         return True
 
     def move_to(self, moment: datetime) -> None:

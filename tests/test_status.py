@@ -276,11 +276,14 @@ def test_an_empty_status_says_so() -> None:
 
 def test_custom_lifecycles_and_pending_first_copies() -> None:
     config = ConsumerConfig.from_env({"SOURCE_ACCTS": "111111111111", "CUSTOM_LIFECYCLES": '{"Gold": "last=1"}'})
-    jobs = [job("db", n, tags={"Draco_Lifecycle": "gold"}) for n in range(3)]
+    jobs = [job("db", n, tags={"Draco_Lifecycle": "gold"}) for n in range(5)]
     jobs.append(replace(job("new", 0, State.COPYING), source_time=NOW.strftime("%Y-%m-%dT%H:%M:%SZ")))
     doc = status.to_json(status.build_status(jobs, None, config, now=NOW))
     rows = {row["source_name"]: row for row in doc["sources"]}
+    # last=1 would keep one; the floor (MIN_KEEP 3) keeps the newest three
     assert rows["db"]["lifecycle"] == "Gold (last=1)" and len(rows["db"]["would_delete"]) == 2
+    floor = [copy["reasons"] for copy in rows["db"]["copies"][1:3]]
+    assert floor == [["newest 3 (MIN_KEEP)"], ["newest 3 (MIN_KEEP)"]]
     assert rows["new"]["health"] == "pending" and rows["new"]["pending"] == {"copying": 1}
     assert doc["totals"]["pending_jobs"] == 1
 

@@ -37,7 +37,8 @@ def lifecycle_cell(source: SourceStatus) -> str:
     policy = source.policy
     if policy.keep_all:
         return "unknown: keeps all"
-    return policy.name or policy.describe()
+    name = policy.name or policy.describe()
+    return f"{name} (asks {source.pending_lifecycle}: approve)" if source.pending_lifecycle else name
 
 
 def encrypted_cell(source: SourceStatus) -> str:
@@ -79,5 +80,10 @@ def headline(status: Status) -> str:
         f"{status.rpo_threshold:g} h, {totals['failed_jobs']} failed job(s), {totals['pending_jobs']} pending; "
         f"{totals['copies']} DR copies, {totals['storage_gb']} GB allocated, about "
         f"${totals['monthly_cost_usd']:.2f}/month at ${PRICE_PER_GB_MONTH}/GB-month; "
-        f"{totals['would_delete']} to delete next ({mode}). {as_of}"
+        f"{totals['would_delete']} to delete next ({mode}){_pending(totals)}. {as_of}"
     )
+
+
+def _pending(totals: dict[str, int]) -> str:
+    count = totals["lifecycle_changes_pending"]
+    return f"; {count} shorter lifecycle(s) wait for approval in DR (draco approve SOURCE)" if count else ""

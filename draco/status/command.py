@@ -7,13 +7,12 @@ import json
 
 from rich.console import Console
 
-from chalicelib_shared import clock
 from draco import ops
 from draco.outputs import check_writable, write_text
 from draco.status.html_report import render_html
 from draco.status.json_report import to_json
-from draco.status.model import DEFAULT_RPO_HOURS, build_status
-from draco.status.readers import consumer_config, dr_snapshots
+from draco.status.model import DEFAULT_RPO_HOURS
+from draco.status.readers import collect, consumer_config
 from draco.status.terminal import render_table
 
 
@@ -43,14 +42,9 @@ def run(args: argparse.Namespace) -> int:
         config = consumer_config(args.stage, args.table, args.app_dir)
         session = ops.session_for(args)
         err = Console(stderr=True)
-        with err.status(f"reading job table {config.job_table}", spinner="dots") as spin:
+        with err.status(f"reading job table {config.job_table} and the DR account's snapshots", spinner="dots"):
             table = session.resource("dynamodb").Table(config.job_table)
-            jobs = ops.scan_jobs(table)
-            spin.update(f"listing DR snapshots ({len(jobs)} jobs read)")
-            snapshots = dr_snapshots(session.client("rds"))
-        status = build_status(
-            jobs, snapshots, config, now=clock.now(), rpo_hours=args.rpo_hours, table=config.job_table
-        )
+            status = collect(table, session.client, config, rpo_hours=args.rpo_hours)
         if page:
             write_text(page, render_html(status))
             err.print(f"wrote {page}")

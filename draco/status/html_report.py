@@ -10,7 +10,14 @@ from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
 from draco.status.model import PRICE_PER_GB_MONTH, Status
 
 e = html.escape
-HEALTH_COLORS = {"late": "#c62828", "failed": "#e65100", "check": "#b08800", "pending": "#1565c0", "ok": "#2e7d32"}
+HEALTH_COLORS = {
+    "late": "#c62828",
+    "failed": "#e65100",
+    "approve": "#6a1b9a",
+    "check": "#b08800",
+    "pending": "#1565c0",
+    "ok": "#2e7d32",
+}
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222; background: #fff; }
@@ -34,7 +41,8 @@ dl { font-size: 13px; } dt { font-weight: bold; float: left; width: 130px; } dd 
 _COLUMN_NOTES = (
     (
         "health",
-        "late: RPO over the threshold; failed: a job needs an operator; check: unknown lifecycle "
+        "late: RPO over the threshold; failed: a job needs an operator; approve: a shorter lifecycle "
+        "waits for approval in DR; check: unknown lifecycle "
         "(nothing deleted) or copies gone from DR; pending: first copy on its way; ok",
     ),
     ("newest DR copy", "when the source snapshot of the newest DR copy was taken (UTC)"),
@@ -67,7 +75,7 @@ def render_html(status: Status) -> str:
     ]
     if status.sources:
         out += _sources(status)
-    out += _failed(status) + _skipped(status)
+    out += _approvals(status) + _failed(status) + _skipped(status)
     if status.sources:
         out += _timelines(status)
     out.append("</body></html>\n")
@@ -103,6 +111,22 @@ def _table(table_id: str, headers: tuple[str, ...], rows: list[tuple[str, ...]],
         )
         out.append("<tr>" + "".join(tds) + "</tr>")
     return "\n".join([*out, "</table>"])
+
+
+def _approvals(status: Status) -> list[str]:
+    waiting = [source for source in status.sources if source.pending_lifecycle]
+    if not waiting:
+        return []
+    rows = [
+        (s.source_name, s.lifecycle, s.pending_lifecycle, s.record.pending_since or "-", str(len(s.decided.held)))
+        for s in waiting
+    ]
+    return [
+        '<h2>Shorter lifecycles waiting for approval</h2><p class="note">Production asked for a lifecycle '
+        "that keeps less. Until it is approved in DR (<code>draco approve SOURCE</code>, with DR credentials) "
+        "only what both lifecycles delete is deleted.</p>",
+        _table("approvals", ("source", "in force", "asked for", "since", "held"), rows, numeric="held"),
+    ]
 
 
 def _failed(status: Status) -> list[str]:

@@ -3,9 +3,10 @@
 One row per protected source (source account, kind and name: the job table's
 ``inventory_key``), i.e. any source with a job that is not ``skipped``:
 
-* **lifecycle** in force: the newest DR copy's ``Draco_Lifecycle`` tag, resolved
-  as the consumer does (``resolve_lifecycle`` with the stage's
-  ``CUSTOM_LIFECYCLES`` and ``DEFAULT_LIFECYCLE``).
+* **lifecycle** in force, decided as the consumer decides it
+  (``chalicelib_shared.lifecycles.plan_pass`` over the source's record in DR and
+  the newest copy's ``Draco_Lifecycle`` tag), and a **pending** change: a shorter
+  lifecycle production asked for, which waits for ``draco approve`` in DR.
 * **newest copy** and **RPO**: hours from when the newest existing DR copy's
   source snapshot was taken (the data's time) to now. Over the threshold
   (default 26 h: a daily snapshot plus two hours of copying) the row is ``late``;
@@ -20,12 +21,15 @@ One row per protected source (source account, kind and name: the job table's
   copying it, so its copies stay unencrypted; an unencrypted DB instance snapshot
   is encrypted by the transit copy. None until a transit copy was shared.
 * **pending** jobs (active states) and **failed** jobs, each with its reason.
-* **to delete next**: the lifecycle applied now to the existing copies (a dry
-  run of ``apply_policy``; nothing is deleted here). With ``NO_DRY_RUN`` set, the
-  consumer deletes them at its next pass for that source.
+* **to delete next**: what the consumer's next lifecycle pass deletes (the same
+  ``plan_pass``: only what both the lifecycle in force and a pending one delete,
+  never one of the newest ``MIN_KEEP``, never a locked copy; nothing is deleted
+  here). With ``NO_DRY_RUN`` set, the consumer deletes them at its next pass for
+  that source.
 
 ``health`` summarises a row, worst first: ``late`` (RPO over the threshold),
-``failed`` (a failed job waits for an operator), ``check`` (unknown lifecycle:
+``failed`` (a failed job waits for an operator), ``approve`` (a shorter lifecycle
+waits for approval in DR), ``check`` (unknown lifecycle:
 nothing is deleted until the tag is fixed; or copies missing from DR),
 ``pending`` (no copy yet, still in time), ``ok``.
 
@@ -41,17 +45,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib_shared import clock
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import Snapshot
-from chalicelib_shared.naming import LIFECYCLE_TAG
-from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, resolve_lifecycle
+from chalicelib_shared.lifecycles import LifecyclePass, plan_pass
+from chalicelib_shared.retention import Policy, RetentionResult, apply_policy
+from chalicelib_shared.sources import SourceRecord
 
 #: RDS snapshot storage, USD per GB-month (us-east-1 "backup storage" beyond the free
 #: allowance; a DR account has no databases, so no allowance). Other Regions differ.
 PRICE_PER_GB_MONTH = 0.095
 DEFAULT_RPO_HOURS = 26.0
-HEALTH_ORDER = ("late", "failed", "check", "pending", "ok")
+HEALTH_ORDER = ("late", "failed", "approve", "check", "pending", "ok")
 #: Consumer states in which a job has heard from copy-shared, so knows its transit copy's encryption.
 _SHARED_STATES = frozenset({State.COPY_QUEUED, State.COPYING, State.DONE, State.EXPIRED})
 
@@ -82,8 +88,10 @@ class SourceStatus:
     source_acct: str
     source_name: str
     kind: str
-    policy: Policy
-    retention: RetentionResult
+    policy: Policy  # the lifecycle in force
+    retention: RetentionResult  # its reasons to keep each copy
+    decided: LifecyclePass  # what the consumer's next pass decides: in force, pending, to delete
+    record: SourceRecord  # DR's record of the source: who approved what, since when a change waits
     copies: tuple[Copy, ...]  # newest first
     pending: Mapping[str, int]
     failed: tuple[FailedJob, ...]
@@ -143,11 +151,17 @@ class SourceStatus:
         return str(self.policy)
 
     @property
+    def pending_lifecycle(self) -> str:
+        return self.decided.pending
+
+    @property
     def health(self) -> str:
         if self.over_rpo:
             return "late"
         if self.failed:
             return "failed"
+        if self.pending_lifecycle:
+            return "approve"
         if self.policy.keep_all or self.missing:
             return "check"
         if self.newest is None:
@@ -185,6 +199,7 @@ class Status:
             "storage_gb": sum(s.storage_gb for s in self.sources),
             "monthly_cost_usd": round(sum(s.storage_gb for s in self.sources) * PRICE_PER_GB_MONTH, 2),
             "would_delete": sum(len(s.would_delete) for s in self.sources),
+            "lifecycle_changes_pending": sum(bool(s.pending_lifecycle) for s in self.sources),
             "skipped_sources": len(self.skipped),
         }
 
@@ -199,13 +214,15 @@ def build_status(
     config: ConsumerConfig,
     *,
     now: datetime,
+    records: Mapping[str, SourceRecord] | None = None,
     rpo_hours: float = DEFAULT_RPO_HOURS,
     table: str = "",
 ) -> Status:
-    """The operator's view from the consumer's jobs and the DR account's snapshots (by id).
+    """The operator's view from the consumer's jobs, source records and the DR account's snapshots (by id).
 
     ``snapshots`` None means DR was not read: every done copy counts as existing.
     """
+    records = records or {}
     groups: dict[tuple[str, str, str], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.source_acct, job.kind, job.source_name)].append(job)
@@ -217,16 +234,15 @@ def build_status(
         if not not_skipped:
             skipped.append(SkippedSource(acct, name, kind, skips[0].reason, len(skips), skips[0].source_created))
             continue
-        sources.append(_source(acct, kind, name, group, not_skipped, skips, snapshots, config, now, rpo_hours))
+        record = records.get(f"{acct}#{kind}#{name}") or SourceRecord(f"{acct}#{kind}#{name}")
+        sources.append(_source(record, group, not_skipped, skips, snapshots, config, now, rpo_hours))
     sources.sort(key=lambda s: (HEALTH_ORDER.index(s.health), s.source_name, s.kind, s.source_acct))
     skipped.sort(key=lambda s: (s.source_name, s.kind, s.source_acct))
     return Status(now, table, config.live, rpo_hours, tuple(sources), tuple(skipped))
 
 
 def _source(
-    acct: str,
-    kind: str,
-    name: str,
+    record: SourceRecord,
     group: list[Job],
     not_skipped: list[Job],
     skips: list[Job],
@@ -236,12 +252,16 @@ def _source(
     rpo_hours: float,
 ) -> SourceStatus:
     done = [job for job in group if job.state is State.DONE]
-    found = {job.job_id: (snapshots.get(job.job_id) if snapshots is not None else None) for job in done}
+    found = {job.job_id: (snapshots.get(job.copy_id or job.job_id) if snapshots is not None else None) for job in done}
     existing = [job for job in done if snapshots is None or found[job.job_id] is not None]
     newest = (existing or done or not_skipped)[0]
-    policy = resolve_lifecycle(newest.tags.get(LIFECYCLE_TAG), config.custom_lifecycles, config.default_lifecycle)
-    result = apply_policy(policy, [(job.job_id, job.source_created) for job in existing], now)
-    to_delete = set(result.delete)
+    lifecycles = config.lifecycles
+    copies_at = [(job.job_id, job.source_created) for job in existing]
+    locked = [job.job_id for job in existing if job.locked_until and clock.parse_iso(job.locked_until) > now]
+    decided = plan_pass(lifecycles, record, lifecycles.requested(newest.tags), copies_at, now, locked)
+    policy = lifecycles.policy(decided.in_force) if decided.in_force else lifecycles.source_lifecycle(newest.tags)
+    result = _held(apply_policy(policy, copies_at, now), decided, copies_at, lifecycles.min_keep, locked)
+    to_delete = set(decided.delete)
     copies = []
     for job in done:
         snapshot = found[job.job_id]
@@ -257,11 +277,13 @@ def _source(
             )
         )
     return SourceStatus(
-        source_acct=acct,
-        source_name=name,
-        kind=kind,
+        source_acct=record.source_acct,
+        source_name=record.source_name,
+        kind=record.kind,
         policy=policy,
         retention=result,
+        decided=decided,
+        record=record,
         copies=tuple(copies),
         pending=dict(Counter(job.state.value for job in group if job.state.is_active)),
         failed=tuple(
@@ -275,6 +297,32 @@ def _source(
         first_seen=min(job.source_created for job in not_skipped),
         rpo_threshold=rpo_hours,
         now=now,
+    )
+
+
+def _held(
+    result: RetentionResult,
+    decided: LifecyclePass,
+    copies: list[tuple[str, datetime]],
+    min_keep: int,
+    locked: list[str],
+) -> RetentionResult:
+    """The lifecycle's own verdict, corrected by what the pass keeps anyway, with the reason (lock, floor, approval)."""
+    floor = {copy for copy, _ in sorted(copies, key=lambda c: c[1], reverse=True)[:min_keep]}
+    reasons = {copy: list(why) for copy, why in result.reasons.items()}
+    for copy in result.delete:
+        if copy in decided.delete:
+            continue
+        if copy in locked:
+            reasons[copy] = ["locked"]
+        elif copy in floor:
+            reasons[copy] = [f"newest {min_keep} (MIN_KEEP)"]
+        else:
+            reasons[copy] = [f"kept until {decided.pending} is approved"]
+    return RetentionResult(
+        keep=[copy for copy in (*result.keep, *result.delete) if copy not in decided.delete],
+        delete=[copy for copy in result.delete if copy in decided.delete],
+        reasons=reasons,
     )
 
 

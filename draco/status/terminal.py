@@ -22,7 +22,14 @@ from draco.status.model import SourceStatus, Status
 #: The narrowest terminal (in columns) that shows a column; the others are always shown.
 _SHOWN_FROM = {"kind": 100, "pending": 100, "newest DR copy": 120, "GB": 140, "$/month": 140, "oldest": 150}
 _SHORT_HEADERS = {"newest DR copy": "newest copy", "encrypted": "enc.", "pending": "pend.", "to delete next": "delete"}
-_HEALTH_STYLES = {"late": "bold red", "failed": "bold dark_orange", "check": "yellow", "pending": "blue", "ok": "green"}
+_HEALTH_STYLES = {
+    "late": "bold red",
+    "failed": "bold dark_orange",
+    "approve": "bold magenta",
+    "check": "yellow",
+    "pending": "blue",
+    "ok": "green",
+}
 
 
 def _table(title: str) -> Table:
@@ -47,6 +54,7 @@ class StatusView:
         yield Text(headline(self.status))
         if self.status.sources:
             yield self._sources(options.max_width)
+        yield from self._approvals()
         yield from self._failed()
         yield from self._skipped()
 
@@ -73,6 +81,19 @@ class StatusView:
             cells, styles = row(source, year=False), _styles(source)
             table.add_row(*(Text(cells[column], style=styles.get(column, "")) for column in shown))
         return table
+
+    def _approvals(self) -> Iterator[Table]:
+        waiting = [source for source in self.status.sources if source.pending_lifecycle]
+        if waiting:
+            table = _table("shorter lifecycles waiting for approval (draco approve SOURCE, with DR credentials)")
+            for column in ("source", "in force", "asked for", "since", "held"):
+                table.add_column(column, overflow="fold")
+            for source in waiting:
+                since = source.record.pending_since or "-"
+                table.add_row(
+                    source.source_name, source.lifecycle, source.pending_lifecycle, since, str(len(source.decided.held))
+                )
+            yield table
 
     def _failed(self) -> Iterator[Table]:
         failed = [(source, job) for source in self.status.sources for job in source.failed]
