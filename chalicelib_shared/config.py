@@ -38,6 +38,8 @@ TRANSIT_KEEP_DAYS = "TRANSIT_KEEP_DAYS"
 RETENTION_LOCK = "RETENTION_LOCK"
 MIN_KEEP = "MIN_KEEP"
 KEY_CAP = "KEY_CAP"
+KEY_SCOPE = "KEY_SCOPE"
+KEY_SCOPES = ("database", "account")
 
 PRODUCER_TOPIC = "DracoProducer"
 CONSUMER_TOPIC = "DracoConsumer"
@@ -66,6 +68,15 @@ def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: li
         problems.append(f"{name}={raw!r} must be a whole number from {bottom} to {top}")
         return default
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], problems: list[str]) -> str:
+    """One of ``choices`` (the first by default)."""
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        problems.append(f"{name}={raw!r} must be one of {', '.join(choices)}")
+        return choices[0]
+    return raw
 
 
 def _switch(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
@@ -194,6 +205,7 @@ class ConsumerConfig:
     retention_lock: bool  # shortening a lifecycle needs approval in DR
     min_keep: int  # no lifecycle deletes one of a source's newest MIN_KEEP copies
     key_cap: int  # new DR keys per source account and day
+    key_scope: str  # "database": one DR key per source; "account": one per source account
     locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
     problems: tuple[str, ...] = field(default=())
 
@@ -239,6 +251,7 @@ class ConsumerConfig:
             retention_lock=_switch(env, RETENTION_LOCK, problems),
             min_keep=_int(env, MIN_KEEP, 3, 1000, problems, bottom=0),
             key_cap=_int(env, KEY_CAP, 10, 1000, problems),
+            key_scope=_choice(env, KEY_SCOPE, KEY_SCOPES, problems),
             locks=_locks(env, problems),
             problems=tuple(problems),
         )

@@ -212,14 +212,19 @@ class Consumer(Side):
         return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
 
     def _key(self, job: Job) -> str:
-        """The source's DR key; a new one only within ``KEY_CAP`` a day per source account ("": capped)."""
-        key = self.keys.find(job.source_name)
+        """The job's DR key; a new one only within ``KEY_CAP`` a day per source account ("": capped).
+
+        ``KEY_SCOPE`` says whose key: the source's (``alias/DRACO-<source>``, as the original),
+        or the source account's (``alias/DRACO-<account>``).
+        """
+        owner = job.source_acct if self.config.key_scope == "account" else job.source_name
+        key = self.keys.find(owner)
         if key:
             return key
         day = clock.now().strftime("%Y-%m-%d")
         if not self.slots.count(f"keys#{job.source_acct}#{day}", self.config.key_cap):
             return ""
-        return self.keys.create(job.source_name)
+        return self.keys.create(owner)
 
     def _wait_for_key(self, job: Job) -> Result:
         """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""

@@ -348,6 +348,10 @@ def test_the_safeguards_are_on_by_default() -> None:
     assert (producer.transit_limit, producer.transit_keep_days) == (10, 7)
     consumer = ConsumerConfig.from_env(CONSUMER_ENV)
     assert (consumer.retention_lock, consumer.min_keep, consumer.key_cap, consumer.locks) == (True, 3, 10, {})
+    assert (
+        consumer.key_scope == "database"
+        and ConsumerConfig.from_env(CONSUMER_ENV | {"KEY_SCOPE": "Account"}).key_scope == "account"
+    )
     lifecycles = consumer.lifecycles
     assert (lifecycles.lock, lifecycles.min_keep, lifecycles.default) == (True, 3, "Standard")
 
@@ -375,6 +379,7 @@ def test_only_off_switches_the_retention_lock_off(value: str) -> None:
         ("consumer", "KEY_CAP", "0"),
         ("producer", "TRANSIT_LIMIT", "0"),
         ("producer", "TRANSIT_KEEP_DAYS", "366"),
+        ("consumer", "KEY_SCOPE", "table"),
     ],
 )
 def test_invalid_safeguards_are_problems(app: str, variable: str, value: str) -> None:

@@ -298,3 +298,14 @@ def test_a_copy_shared_for_a_job_dr_lost_is_decided_and_copied_afresh(log: io.St
 
 def world_lifecycles(world: LocalWorld) -> Lifecycles:
     return ConsumerConfig.from_env(world.env["consumer"]).lifecycles
+
+
+def test_with_key_scope_account_each_source_account_has_one_dr_key(log: io.StringIO) -> None:
+    with LocalWorld(log_stream=log, consumer_env={"KEY_SCOPE": "account"}) as world:
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        world.add_cluster("ledger", {"Draco_Lifecycle": "Test"})
+        daily(world, 1, ("orders", False, False), ("ledger", True, False))
+        aliases = {a["AliasName"]: a["TargetKeyId"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
+        assert [alias for alias in aliases if alias.startswith("alias/DRACO-")] == [f"alias/DRACO-{PROD}"]
+        keys = {job.target_key for job in world.jobs(DR)}
+        assert len(keys) == 1 and next(iter(keys)).endswith(aliases[f"alias/DRACO-{PROD}"])
