@@ -39,6 +39,8 @@ RETENTION_LOCK = "RETENTION_LOCK"
 MIN_KEEP = "MIN_KEEP"
 KEY_CAP = "KEY_CAP"
 KEY_SCOPE = "KEY_SCOPE"
+POLLER_RULE = "POLLER_RULE"
+_RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
 KEY_SCOPES = ("database", "account")
 
 PRODUCER_TOPIC = "DracoProducer"
@@ -89,10 +91,15 @@ def _switch(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
 
 @dataclass(frozen=True)
 class Limits:
-    """How hard each app pushes: copies in flight per kind, attempts before a job fails."""
+    """How hard each app pushes: copies in flight per kind, attempts before a job fails.
+
+    Also the poller's EventBridge rule (``POLLER_RULE``, written by bootstrap), which
+    the app switches off while idle (``chalicelib_shared.pacing``); empty: always on.
+    """
 
     copies: Mapping[str, int]  # by SnapshotType, each kind's own setting (e.g. INSTANCE_COPY_LIMIT)
     max_attempts: int
+    poller_rule: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
@@ -102,7 +109,15 @@ class Limits:
                 for kind in KINDS.values()
             },
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
+            poller_rule=_rule_name(env, problems),
         )
+
+
+def _rule_name(env: Mapping[str, str], problems: list[str]) -> str:
+    rule = env.get(POLLER_RULE, "").strip()
+    if rule and not _RULE_NAME.match(rule):
+        problems.append(f"{POLLER_RULE}={rule!r} is not an EventBridge rule name")
+    return rule
 
 
 def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:

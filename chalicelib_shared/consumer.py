@@ -351,6 +351,10 @@ class Consumer(Side):
             self.report_recovery_point()
         return outcomes
 
+    def hourly_checks(self) -> None:
+        super().hourly_checks()
+        self.report_recovery_point()
+
     def report_recovery_point(self) -> dict[str, float]:
         """Each source's newest copy's age in hours; never negative, whatever a time claims."""
         now = clock.now()

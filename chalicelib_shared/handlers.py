@@ -23,6 +23,7 @@ from chalicelib_shared.kinds import KINDS, SnapshotEvent, read_notice
 from chalicelib_shared.log import correlated, for_app, logger
 from chalicelib_shared.messages import SUBJECT, Message, parse_message
 from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.pacing import AlwaysOn, PacedJobs, RuleSwitch, Switch
 from chalicelib_shared.ports import SnsPublisher
 from chalicelib_shared.producer import Producer
 from chalicelib_shared.rejection import Rejection
@@ -39,6 +40,7 @@ class Service(Protocol):
     def on_message(self, message: Message) -> Result | Rejection: ...
     def on_event(self, event: SnapshotEvent) -> Result: ...
     def poll(self) -> Counter[Outcome]: ...
+    def wake_up(self) -> None: ...
 
 
 def _schedule(variable: str, default: int, top: int) -> int:
@@ -67,27 +69,36 @@ Clients = Callable[[str], Any]
 """A boto3 client for a service name, in the account and Region the app acts in."""
 
 
+def _switch(config: ProducerConfig | ConsumerConfig, client: Clients, jobs: JobTable) -> Switch:
+    rule = config.limits.poller_rule
+    return RuleSwitch(client("events"), rule, jobs) if rule else AlwaysOn()
+
+
 def make_producer(config: ProducerConfig, client: Clients, table: Any) -> Producer:
     """The producer on AWS: its ports are the job table, SNS and each kind's API."""
     jobs = JobTable(table)
+    switch = _switch(config, client, jobs)
     return Producer(
         config=config,
-        jobs=jobs,
+        jobs=PacedJobs(jobs, switch),
         slots=jobs,
         publisher=SnsPublisher(client("sns")),
         snapshots=lambda kind: KINDS[kind].api(client(KINDS[kind].service)),
+        switch=switch,
     )
 
 
 def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: str) -> Consumer:
     """The consumer on AWS: as the producer, plus KMS for the per-source keys."""
     jobs = JobTable(table, inventory=True)
+    switch = _switch(config, client, jobs)
     return Consumer(
         config=config,
-        jobs=jobs,
+        jobs=PacedJobs(jobs, switch),
         slots=jobs,
         publisher=SnsPublisher(client("sns")),
         snapshots=lambda kind: KINDS[kind].api(client(KINDS[kind].service)),
+        switch=switch,
         keys=SourceKeys(client("kms"), client("sts"), config.consumer_role_arn),
         inventory=jobs,
         region=region,
@@ -160,7 +171,18 @@ def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
     return counts
 
 
+def on_wake(build: Callable[[], Service | None]) -> None:
+    """The hourly wake-up: hourly checks, and the poller switched on if work falls due (``pacing``)."""
+    service = build()
+    if service is not None:
+        try:
+            service.wake_up()
+        finally:
+            metrics.flush()
+
+
 def on_schedule(build: Callable[[], Service | None]) -> dict[str, int]:
+    """A poll round (every minute, while work is due)."""
     service = build()
     if service is None:
         return {}

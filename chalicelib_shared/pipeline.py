@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from chalicelib_shared.kinds import KINDS, Phase, Snapshot, SnapshotApi
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import Message
 from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.pacing import AlwaysOn, Switch
 from chalicelib_shared.ports import JobStore, Publisher, SlotStore, Snapshots
 from chalicelib_shared.report import report
 
@@ -63,6 +64,7 @@ class Side:
     slots: SlotStore
     publisher: Publisher
     snapshots: Snapshots  # SnapshotType -> that kind's snapshots in this account and Region
+    switch: Switch = field(default_factory=AlwaysOn)  # the poller's schedule (``pacing``)
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
@@ -95,7 +97,7 @@ class Side:
 
     # --- the poll round -----------------------------------------------------------
     def poll(self) -> Counter[Outcome]:
-        """Advance every job that is due; count the outcomes."""
+        """Advance every job that is due; count the outcomes; let the poller rest when idle (``pacing``)."""
         due = list(self.jobs.due_jobs(clock.now()))
         self.watch_quota()
         results: list[Result] = []
@@ -112,7 +114,16 @@ class Side:
         results += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
         for result in results:
             report(result, quiet=result.outcome in (Outcome.IN_PROGRESS, Outcome.DUPLICATE))
+        self.switch.settle(self.jobs.next_due, wake_up=False)
         return Counter(result.outcome for result in results)
+
+    def wake_up(self) -> None:
+        """The hourly wake-up: the hourly checks, and the poller switched on if work falls due within the hour."""
+        self.hourly_checks()
+        self.switch.settle(self.jobs.next_due, wake_up=True)
+
+    def hourly_checks(self) -> None:
+        self.watch_quota(force=True)
 
     def on_failed(self, job: Job) -> Result:
         """A failed job listed as due: only the producer's transit cleanup does that."""
