@@ -67,10 +67,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class CopyStart:
-    """A copy asked for: its id, and whether this call started it (``False``: it existed already)."""
+    """A copy asked for: its id, and whether this call started it (``False``: it existed already).
+
+    No ARN: EC2 answers a copy with its id only, and the copy is in the caller's
+    account and Region, so ``SnapshotKind.arn`` makes it where it is needed.
+    """
 
     copy_id: str
-    arn: str
     started: bool
 
 
