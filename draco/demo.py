@@ -1,8 +1,9 @@
 """``python -m draco demo``: DRACO at work in the local two-account world.
 
 Bootstraps both accounts, creates five production databases (DB instances and
-Aurora clusters, each lifecycle kind, one untagged), takes a snapshot of each
-every simulated day, and lets both apps carry them to DR. Ends with one row per
+Aurora clusters, each lifecycle kind, one untagged) and an EBS volume (tagged
+on the volume, unencrypted), takes a snapshot of each every simulated day, and
+lets both apps carry them to DR. Ends with one row per
 source, then the operator's status table of the DR account (``draco.status``);
 ``--json`` prints the same as one JSON document on stdout (the status under
 ``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
@@ -34,23 +35,20 @@ from draco.world import DR, PROD, LocalWorld
 
 @dataclass(frozen=True)
 class DemoSource:
-    name: str
-    cluster: bool
+    name: str  # the database's identifier; for a volume, its Name tag (its id is the source name)
+    kind: str  # SnapshotType
     tags: dict[str, str] = field(default_factory=dict)
     automated: bool = True
     encrypted: bool = True
 
-    @property
-    def kind(self) -> str:
-        return "RDS Cluster" if self.cluster else "RDS"
-
 
 SOURCES = (
-    DemoSource("orders", cluster=False, tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
-    DemoSource("staging", cluster=False, tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
-    DemoSource("ledger", cluster=True, tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
-    DemoSource("analytics", cluster=True, tags={LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
-    DemoSource("scratch", cluster=False),
+    DemoSource("orders", "RDS", tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
+    DemoSource("staging", "RDS", tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
+    DemoSource("ledger", "RDS Cluster", tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
+    DemoSource("analytics", "RDS Cluster", {LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
+    DemoSource("scratch", "RDS"),
+    DemoSource("fileserver", "EBS", tags={LIFECYCLE_TAG: "Test", "team": "storage"}, automated=False, encrypted=False),
 )
 SNAPSHOT_HOUR = 3
 
@@ -60,36 +58,38 @@ def simulate(
 ) -> tuple[dict[str, Any], draco_status.Status]:
     """Run the demo; return the report and the DR account's status at the end."""
     with LocalWorld(live=live, log_stream=log) as world:
-        for source in SOURCES:
-            add = world.add_cluster if source.cluster else world.add_instance
-            add(source.name, source.tags, encrypted=source.encrypted)
+        names = {
+            source.name: world.add_source(source.kind, source.name, source.tags, source.encrypted) for source in SOURCES
+        }
         taken = {source.name: 0 for source in SOURCES}
         task = progress.add_task("simulated days", total=days) if progress else None
         for day in range(days):
             world.move_to(world.start + timedelta(days=day, hours=SNAPSHOT_HOUR))
             for source in SOURCES:
-                world.take_snapshot(source.name, cluster=source.cluster, automated=source.automated)
+                world.take_snapshot(names[source.name], automated=source.automated)
                 taken[source.name] += 1
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
         status = draco_status.from_world(world)
-        report = _report(world, taken, live)
+        report = _report(world, names, taken, live)
         report["status"] = draco_status.to_json(status)
         return report, status
 
 
-def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, Any]:
+def _report(world: LocalWorld, names: dict[str, str], taken: dict[str, int], live: bool) -> dict[str, Any]:
+    """One row per source; ``names``: each demo source's source name (a volume's id)."""
     dr_jobs = world.jobs(DR)
     prod_jobs = world.jobs(PROD)
     aliases = {a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
     rows = []
     for source in SOURCES:
-        jobs = [job for job in dr_jobs if job.source_name == source.name and job.kind == source.kind]
+        name, kind = names[source.name], KINDS[source.kind]
+        jobs = [job for job in dr_jobs if job.source_name == name and job.kind == source.kind]
         retained = [
             snap
-            for snap in KINDS[source.kind].api(world.client("rds", DR)).owned()
-            if snap.tags.get(SOURCE_NAME_TAG) == source.name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
+            for snap in kind.api(world.client(kind.service, DR)).owned()
+            if snap.tags.get(SOURCE_NAME_TAG) == name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
         ]
         policy = resolve_lifecycle(source.tags.get(LIFECYCLE_TAG))
         copied = [job for job in jobs if job.state in (State.DONE, State.EXPIRED)]
@@ -101,6 +101,7 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, A
         rows.append(
             {
                 "source": source.name,
+                "source_name": name,
                 "kind": source.kind,
                 "policy": "not copied" if policy.ignore else (policy.name or policy.describe()),
                 "taken": taken[source.name],
@@ -108,12 +109,15 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, A
                 "retained": len(retained),
                 "deleted": sum(job.state is State.EXPIRED for job in jobs),
                 "would_delete": would_delete,
-                "key_alias": key_alias(source.name) if key_alias(source.name) in aliases else "",
+                "key_alias": key_alias(name) if key_alias(name) in aliases else "",
                 "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
             }
         )
-    prod = world.client("rds", PROD)
-    transit_left = sum(is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.api(prod).owned())
+    transit_left = sum(
+        is_transit_id(snap.name)
+        for kind in KINDS.values()
+        for snap in kind.api(world.client(kind.service, PROD)).owned()
+    )
     all_jobs = dr_jobs + prod_jobs
     return {
         "live": live,

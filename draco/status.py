@@ -71,7 +71,7 @@ import html
 import json
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -247,7 +247,7 @@ def build_status(
     rpo_hours: float = DEFAULT_RPO_HOURS,
     table: str = "",
 ) -> Status:
-    """The operator's view from the consumer's jobs and the DR account's snapshots (by id).
+    """The operator's view from the consumer's jobs and the DR account's snapshots (by DRACO's name: the job id).
 
     ``snapshots`` None means DR was not read: every done copy counts as existing.
     """
@@ -325,27 +325,27 @@ def _source(
 # --------------------------------------------------------------------------- the AWS reader
 
 
-def dr_snapshots(rds: Any) -> dict[str, Snapshot]:
-    """DRACO's copies in the DR account (both kinds), by id."""
+def dr_snapshots(clients: Callable[[str], Any]) -> dict[str, Snapshot]:
+    """DRACO's copies in the DR account (every kind, each through a client of its service), by DRACO's name."""
     return {
-        snapshot.snapshot_id: snapshot
+        snapshot.name: snapshot
         for kind in KINDS.values()
-        for snapshot in kind.api(rds).owned()
-        if snapshot.snapshot_id.startswith(DR_PREFIX)
+        for snapshot in kind.api(clients(kind.service)).owned()
+        if snapshot.name.startswith(DR_PREFIX)
     }
 
 
 def collect(
     table: Any,
-    rds: Any,
+    clients: Callable[[str], Any],
     config: ConsumerConfig,
     *,
     now: datetime | None = None,
     rpo_hours: float = DEFAULT_RPO_HOURS,
 ) -> Status:
-    """Read the consumer's job table (a boto3 ``Table``) and the DR account's snapshots (``rds``)."""
+    """Read the consumer's job table (a boto3 ``Table``) and the DR account's snapshots (``clients``: by service)."""
     jobs = ops.scan_jobs(table)
-    snapshots = dr_snapshots(rds)
+    snapshots = dr_snapshots(clients)
     return build_status(
         jobs, snapshots, config, now=now or clock.now(), rpo_hours=rpo_hours, table=getattr(table, "name", "")
     )
@@ -721,7 +721,7 @@ def run(args: argparse.Namespace) -> int:
             table = session.resource("dynamodb").Table(config.job_table)
             jobs = ops.scan_jobs(table)
             spin.update(f"listing DR snapshots ({len(jobs)} jobs read)")
-            snapshots = dr_snapshots(session.client("rds"))
+            snapshots = dr_snapshots(session.client)
         status = build_status(
             jobs, snapshots, config, now=clock.now(), rpo_hours=args.rpo_hours, table=config.job_table
         )
@@ -742,4 +742,5 @@ def from_world(world: Any, *, rpo_hours: float = DEFAULT_RPO_HOURS) -> Status:
     from draco.world import DR
 
     config = ConsumerConfig.from_env(world.env["consumer"])
-    return collect(ops.world_job_table(world, DR), world.client("rds", DR), config, rpo_hours=rpo_hours)
+    clients = lambda service: world.client(service, DR)  # noqa: E731
+    return collect(ops.world_job_table(world, DR), clients, config, rpo_hours=rpo_hours)
