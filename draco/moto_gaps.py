@@ -269,8 +269,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Give moto back its own behaviour; calling it again (or before ``install``) changes nothing."""
     for (owner, name), original in _originals.items():
-        if original is None:
-            delattr(owner, name)
-        else:
+        if original is not None:
             setattr(owner, name, original)
+        elif name in owner.__dict__:
+            delattr(owner, name)
