@@ -19,8 +19,7 @@ from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.keys import SourceKeys
-from chalicelib_shared.kinds import KINDS, InvalidNotice, SnapshotEvent, events_in
-from chalicelib_shared.kinds.notices import parse_notice
+from chalicelib_shared.kinds import KINDS, SnapshotEvent, read_notice
 from chalicelib_shared.log import correlated, for_app, logger
 from chalicelib_shared.messages import SUBJECT, Message, parse_message
 from chalicelib_shared.outcomes import Outcome, Result
@@ -133,19 +132,13 @@ def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> Res
         with correlated(message.source_arn):
             outcome = service.on_message(message)
             return _rejected(outcome) if isinstance(outcome, Rejection) else report(outcome)
-    notice = parse_notice(subject, body)
-    if notice is None:
-        return Result(Outcome.IGNORED, "not an event")
-    if isinstance(notice, Rejection):
-        return _rejected(notice)
-    try:
-        events = events_in(notice)
-    except InvalidNotice as err:
-        return _rejected(Rejection(str(err)))
+    events = read_notice(subject, body)
+    if isinstance(events, Rejection):
+        return _rejected(events)
     results = [service.on_event(event) for event in events]
     for result in results:
         report(result, quiet=result.outcome is Outcome.IGNORED)
-    return results[0] if len(results) == 1 else Result(Outcome.IGNORED, f"{len(results)} events")
+    return results[0] if len(results) == 1 else Result(Outcome.IGNORED, f"{len(results)} snapshot events")
 
 
 def _rejected(rejection: Rejection) -> Result:

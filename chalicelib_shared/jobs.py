@@ -172,8 +172,9 @@ class Job:
         return self.state.is_active or (self.state is State.FAILED and self.cleanup)
 
     def to_item(self) -> dict[str, Any]:
-        """The job's DynamoDB item (without the index keys the store adds)."""
-        item = {k: v for k, v in self.__dict__.items() if v not in ("", None, False) or k == "encrypted"}
+        """The job's DynamoDB item (without the index keys the store adds); empty, false and zero fields
+        are left out and read back as their defaults, but ``encrypted`` is always written."""
+        item = {k: v for k, v in self.__dict__.items() if v not in ("", None, False, 0) or k == "encrypted"}
         item["state"] = self.state.value
         item["tags"] = dict(self.tags)
         return item

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
-from chalicelib_shared.kinds import KINDS, SnapshotKind
+from chalicelib_shared.kinds import KINDS, SnapshotKind, parse_arn
 from chalicelib_shared.naming import ACCOUNT_ID, MAX_TAGS
 from chalicelib_shared.rejection import Rejection
 
@@ -74,6 +74,12 @@ class Message:
     @property
     def kind(self) -> SnapshotKind:
         return KINDS[self.snapshot_type]
+
+    @property
+    def region(self) -> str:
+        """The Region of the source snapshot (and so of the transit copy)."""
+        parsed = self.kind.parse_arn(self.source_arn)
+        return parsed.region if parsed else ""
 
     def body(self) -> str:
         """The JSON body, with the original's field names."""
@@ -216,6 +222,9 @@ def _snapshot_arn(doc: Mapping[str, Any], name: str, kind: SnapshotKind, account
     value = _text(doc, name, limit=512)
     arn = kind.parse_arn(value)
     if arn is None:
+        other = parse_arn(value)
+        if other is not None:
+            raise _Invalid(f"{name} is a {other.kind} snapshot, but SnapshotType is {kind.name}")
         raise _Invalid(f"{name} {value[:80]!r} is not a {kind.name} snapshot ARN")
     if arn.account != account:
         raise _Invalid(f"{name} is in account {arn.account}, not SourceAcct {account}")

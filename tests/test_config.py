@@ -338,3 +338,45 @@ def test_a_limit_in_other_digit_characters_is_a_problem_not_an_exception(value: 
     """``_int`` checks ``str.isdigit()``, which is true for '²' and '①' that ``int()`` refuses,
     so reading the configuration raises instead of reporting the problem."""
     problems_naming(ProducerConfig.from_env(PRODUCER_ENV | {"MAX_ATTEMPTS": value}).problems, "MAX_ATTEMPTS")
+
+
+# --- safeguards -----------------------------------------------------------------------------
+
+
+def test_the_safeguards_are_on_by_default() -> None:
+    producer = ProducerConfig.from_env(PRODUCER_ENV)
+    assert (producer.transit_limit, producer.transit_keep_days) == (10, 7)
+    consumer = ConsumerConfig.from_env(CONSUMER_ENV)
+    assert (consumer.retention_lock, consumer.min_keep, consumer.key_cap, consumer.locks) == (True, 3, 10, {})
+    lifecycles = consumer.lifecycles
+    assert (lifecycles.lock, lifecycles.min_keep, lifecycles.default) == (True, 3, "Standard")
+
+
+def test_the_safeguards_can_be_set_and_the_retention_lock_switched_off() -> None:
+    producer = ProducerConfig.from_env(PRODUCER_ENV | {"TRANSIT_LIMIT": "4", "TRANSIT_KEEP_DAYS": "30"})
+    assert (producer.problems, producer.transit_limit, producer.transit_keep_days) == ((), 4, 30)
+    env = CONSUMER_ENV | {"RETENTION_LOCK": " OFF ", "MIN_KEEP": "0", "KEY_CAP": "2"}
+    consumer = ConsumerConfig.from_env(env)
+    assert (consumer.problems, consumer.retention_lock, consumer.min_keep, consumer.key_cap) == ((), False, 0, 2)
+
+
+@pytest.mark.parametrize("value", ["no", "false", "0", "of", "disabled"])
+def test_only_off_switches_the_retention_lock_off(value: str) -> None:
+    config = ConsumerConfig.from_env(CONSUMER_ENV | {"RETENTION_LOCK": value})
+    assert config.retention_lock is True  # a typo keeps the safeguard on
+    problems_naming(config.problems, "RETENTION_LOCK")
+
+
+@pytest.mark.parametrize(
+    ("app", "variable", "value"),
+    [
+        ("consumer", "MIN_KEEP", "-1"),
+        ("consumer", "MIN_KEEP", "1001"),
+        ("consumer", "KEY_CAP", "0"),
+        ("producer", "TRANSIT_LIMIT", "0"),
+        ("producer", "TRANSIT_KEEP_DAYS", "366"),
+    ],
+)
+def test_invalid_safeguards_are_problems(app: str, variable: str, value: str) -> None:
+    reader, env = (ConsumerConfig, CONSUMER_ENV) if app == "consumer" else (ProducerConfig, PRODUCER_ENV)
+    problems_naming(reader.from_env(env | {variable: value}).problems, variable)

@@ -42,10 +42,10 @@ def statements_for(policy: dict[str, Any], principal: str) -> list[dict[str, Any
     return [s for s in policy["Statement"] if s["Principal"] == {"AWS": principal}]
 
 
-def test_ensure_creates_a_key_with_the_source_alias(clients: tuple[Any, Any]) -> None:
+def test_create_creates_a_key_with_the_source_alias(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
     assert key_count(kms) == 0
-    arn = SourceKeys(kms, sts, ROLE).ensure("db1")
+    arn = SourceKeys(kms, sts, ROLE).create("db1")
     assert kms.describe_key(KeyId="alias/DRACO-db1")["KeyMetadata"]["Arn"] == arn
     assert arn.startswith(f"arn:aws:kms:{REGION}:{MOTO_ACCOUNT}:key/")
     assert key_count(kms) == 1
@@ -55,7 +55,7 @@ def test_ensure_creates_a_key_with_the_source_alias(clients: tuple[Any, Any]) ->
 
 def test_the_key_rotates_and_is_tagged_with_its_source(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
-    arn = SourceKeys(kms, sts, ROLE).ensure("db1")
+    arn = SourceKeys(kms, sts, ROLE).create("db1")
     assert kms.get_key_rotation_status(KeyId=arn)["KeyRotationEnabled"] is True
     tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=arn)["Tags"]}
     assert tags == {"Draco_Source": "db1"}
@@ -64,7 +64,7 @@ def test_the_key_rotates_and_is_tagged_with_its_source(clients: tuple[Any, Any])
 
 def test_the_key_policy_lets_the_root_administer_and_the_role_only_use_it(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
-    arn = SourceKeys(kms, sts, ROLE).ensure("db1")
+    arn = SourceKeys(kms, sts, ROLE).create("db1")
     policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
     root = statements_for(policy, f"arn:aws:iam::{MOTO_ACCOUNT}:root")
     assert len(root) == 1 and actions(root[0]) == {"kms:*"} and root[0]["Effect"] == "Allow"
@@ -96,22 +96,22 @@ def test_the_root_principal_is_in_the_roles_partition() -> None:
 def test_a_second_call_makes_no_new_key(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
     keys = SourceKeys(kms, sts, ROLE)
-    first = keys.ensure("db1")
-    assert keys.ensure("db1") == first
+    first = keys.create("db1")
+    assert keys.create("db1") == first
     assert key_count(kms) == 1
 
 
 def test_a_second_instance_finds_the_existing_key_by_alias(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
-    first = SourceKeys(kms, sts, ROLE).ensure("db1")
-    assert SourceKeys(kms, sts, ROLE).ensure("db1") == first
+    first = SourceKeys(kms, sts, ROLE).create("db1")
+    assert SourceKeys(kms, sts, ROLE).create("db1") == first
     assert key_count(kms) == 1
 
 
 def test_each_source_gets_its_own_key(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
     keys = SourceKeys(kms, sts, ROLE)
-    one, two = keys.ensure("db1"), keys.ensure("db2")
+    one, two = keys.create("db1"), keys.create("db2")
     assert one != two and key_count(kms) == 2
     assert kms.describe_key(KeyId="alias/DRACO-db2")["KeyMetadata"]["Arn"] == two
 
@@ -136,8 +136,8 @@ class LateKms:
 
 def test_the_loser_of_a_race_uses_the_winners_key(clients: tuple[Any, Any]) -> None:
     kms, sts = clients
-    winner = SourceKeys(kms, sts, ROLE).ensure("db1")
-    loser = SourceKeys(LateKms(kms), sts, ROLE).ensure("db1")
+    winner = SourceKeys(kms, sts, ROLE).create("db1")
+    loser = SourceKeys(LateKms(kms), sts, ROLE).create("db1")
     assert loser == winner
     assert kms.describe_key(KeyId="alias/DRACO-db1")["KeyMetadata"]["Arn"] == winner
     assert key_count(kms) == 2  # the loser's spare key exists, unused
@@ -151,4 +151,4 @@ def test_other_kms_errors_are_raised(clients: tuple[Any, Any]) -> None:
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeKey")
 
     with pytest.raises(ClientError):
-        SourceKeys(DeniedKms(), sts, ROLE).ensure("db1")
+        SourceKeys(DeniedKms(), sts, ROLE).create("db1")

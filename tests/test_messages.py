@@ -39,7 +39,7 @@ RESOURCE = {"RDS": "snapshot", "RDS Cluster": "cluster-snapshot"}
 # What each event type carries besides the common fields, as the protocol defines it.
 CARRIES = {
     EventType.COPY_REQUEST: ("SourceTime", "TagList"),
-    EventType.COPY_INITIATE: ("TargetKmsId",),
+    EventType.COPY_INITIATE: (),  # TargetKmsId is optional: DR makes keys only for verified transit copies
     EventType.NO_COPY: ("Reason",),
     EventType.COPY_SHARED: ("SourceTime", "TagList", "TransitArn", "TransitId", "Encrypted"),
     EventType.DELETE_SHARED: ("TransitArn", "TransitId"),
@@ -579,3 +579,12 @@ def test_a_valid_message_with_one_field_replaced_never_raises(
     assert isinstance(result, Rejection | Message)
     if isinstance(result, Message):  # whatever is accepted is written back unchanged
         assert parse_message(SUBJECT, result.body()) == result
+
+
+def test_copy_initiate_may_carry_a_target_key_and_then_it_is_checked() -> None:
+    doc = valid_doc(EventType.COPY_INITIATE)
+    assert "TargetKmsId" not in doc
+    with_key = parse_doc(doc | {"TargetKmsId": KMS_KEY})
+    assert isinstance(with_key, Message) and with_key.target_kms_id == KMS_KEY
+    assert parse_message(SUBJECT, with_key.body()) == with_key
+    rejected(parse_doc(doc | {"TargetKmsId": "alias/DRACO-db1"}), "TargetKmsId")

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib_shared.kinds import parse_arn
 from chalicelib_shared.naming import (
     DR_PREFIX,
     TRANSIT_PREFIX,
@@ -22,7 +23,6 @@ from chalicelib_shared.naming import (
     dr_copy_tags,
     is_transit_id,
     key_alias,
-    parse_snapshot_arn,
     tag_dict,
     transit_id,
 )
@@ -108,9 +108,9 @@ def test_derived_ids_are_valid_for_every_valid_source_id(source_id: str) -> None
 
 @QUICK
 @given(source_ids())
-def test_derived_ids_are_deterministic_and_carry_their_prefix(source_id: str) -> None:
-    assert transit_id(source_id) == transit_id(source_id)
-    assert dr_copy_id(ACCT, source_id) == dr_copy_id(ACCT, source_id)
+def test_derived_ids_ignore_case_as_rds_does_and_carry_their_prefix(source_id: str) -> None:
+    assert transit_id(source_id.upper()) == transit_id(source_id.lower())
+    assert dr_copy_id(ACCT, source_id.upper()) == dr_copy_id(ACCT, source_id.lower())
     assert transit_id(source_id).startswith(TRANSIT_PREFIX)
     assert dr_copy_id(ACCT, source_id).startswith(f"{DR_PREFIX}{ACCT}-")
 
@@ -207,13 +207,13 @@ def test_key_alias_is_the_originals() -> None:
         ),
     ],
 )
-def test_parse_snapshot_arn_splits_snapshot_arns(
+def test_parse_arn_splits_snapshot_arns(
     arn: str, partition: str, region: str, kind: str, snapshot_id: str
 ) -> None:
-    parsed = parse_snapshot_arn(arn)
+    parsed = parse_arn(arn)
     assert parsed is not None
     assert (parsed.partition, parsed.region, parsed.account) == (partition, region, ACCT)
-    assert (parsed.snapshot_type, parsed.snapshot_id) == (kind, snapshot_id)
+    assert (parsed.kind, parsed.snapshot_id) == (kind, snapshot_id)
 
 
 @pytest.mark.parametrize(
@@ -241,17 +241,17 @@ def test_parse_snapshot_arn_splits_snapshot_arns(
         " arn:aws:rds:us-east-1:111111111111:snapshot:db1",
     ],
 )
-def test_parse_snapshot_arn_rejects_what_is_not_an_rds_snapshot_arn(arn: str) -> None:
-    assert parse_snapshot_arn(arn) is None
+def test_parse_arn_rejects_what_is_not_an_rds_snapshot_arn(arn: str) -> None:
+    assert parse_arn(arn) is None
 
 
 @pytest.mark.parametrize(
     "arn",
     ["arn:aws:rds:us-east-1:111111111111:snapshot:db1\n", "arn:aws:rds:us-east-1:111111111111:snapshot:db1\nx"],
 )
-def test_parse_snapshot_arn_rejects_a_line_break(arn: str) -> None:
+def test_parse_arn_rejects_a_line_break(arn: str) -> None:
     """``_ARN`` and ``SNAPSHOT_ID`` end in ``$``, which also matches before a final newline."""
-    assert parse_snapshot_arn(arn) is None
+    assert parse_arn(arn) is None
 
 
 # --- tags ------------------------------------------------------------------------------------

@@ -13,27 +13,34 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib_shared.kinds import KINDS
-from chalicelib_shared.messages import Rejection
-from chalicelib_shared.rds_events import SUBJECT, RdsEvent, parse_rds_event
+from chalicelib_shared.kinds import EventType, SnapshotEvent, read_notice
+from chalicelib_shared.kinds.notices import RDS_SUBJECT as SUBJECT
+from chalicelib_shared.rejection import Rejection
 
 SAMPLES = Path(__file__).parent / "data" / "rds-events"
 QUICK = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 EVENT_ID_URL = "http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#"
 
-# file -> (kind, event id, source id, is_created); None: ignored quietly.
-EXPECTED: dict[str, tuple[str, str, str, bool] | None] = {
-    "created_0042.json": ("RDS", "RDS-EVENT-0042", "manual-postgresql", True),
-    "created_0091.json": ("RDS", "RDS-EVENT-0091", "rds:database-1-2020-02-19-08-03", True),
+# file -> (kind, source id) of a "created" event; None: nothing for DRACO (ignored quietly).
+EXPECTED: dict[str, tuple[str, str] | None] = {
+    "created_0042.json": ("RDS", "manual-postgresql"),
+    "created_0091.json": ("RDS", "rds:database-1-2020-02-19-08-03"),
     "created_cluster_0169.json": (
         "RDS Cluster",
-        "RDS-EVENT-0169",
         "rds:tpc-data-cluster-tpcdatabasecluster-1cyxlg7w55kzf-2020-07-28-03-50",
-        True,
     ),
-    "creating_0040.json": ("RDS", "RDS-EVENT-0040", "manual-db1", False),
+    "creating_0040.json": None,  # "creating": not yet a snapshot
     "initial_event.json": None,
 }
+
+
+def parse_rds_event(body: Any) -> SnapshotEvent | Rejection | None:
+    """What an RDS notification holds for DRACO: its one snapshot event, nothing (``None``), or a rejection."""
+    events = read_notice(SUBJECT, body)
+    if isinstance(events, Rejection):
+        return events
+    assert len(events) <= 1
+    return events[0] if events else None
 
 
 def sns_record(name: str) -> dict[str, Any]:
@@ -67,13 +74,14 @@ def test_every_sample_is_an_rds_notification(name: str) -> None:
 
 @pytest.mark.parametrize("name", [name for name, expected in EXPECTED.items() if expected])
 def test_samples_parse_as_they_are(name: str) -> None:
-    kind, event_id, source_id, created = EXPECTED[name]  # type: ignore[misc]
+    kind, source_id = EXPECTED[name]  # type: ignore[misc]
     event = parse_rds_event(sns_record(name)["Message"])
-    assert isinstance(event, RdsEvent), event
-    assert event.kind is KINDS[kind]
-    assert (event.event_id, event.source_id) == (event_id, source_id)
-    assert event.is_created is created
-    assert event.is_copy_finished is False
+    assert isinstance(event, SnapshotEvent), event
+    assert (event.kind, event.type, event.snapshot_id) == (kind, EventType.CREATED, source_id)
+
+
+def test_a_creating_sample_is_nothing_for_draco() -> None:
+    assert parse_rds_event(sns_record("creating_0040.json")["Message"]) is None
 
 
 def test_the_subscription_notice_is_ignored_quietly() -> None:
@@ -83,29 +91,29 @@ def test_the_subscription_notice_is_ignored_quietly() -> None:
 
 
 @pytest.mark.parametrize(
-    ("event_source", "event_id", "kind", "created", "finished"),
+    ("event_source", "event_id", "kind", "type_"),
     [
-        ("db-cluster-snapshot", "RDS-EVENT-0075", "RDS Cluster", True, False),  # manual cluster snapshot created
-        ("db-cluster-snapshot", "RDS-EVENT-0074", "RDS Cluster", False, False),  # cluster snapshot creating
-        ("db-cluster-snapshot", "RDS-EVENT-0168", "RDS Cluster", False, False),
-        ("db-snapshot", "RDS-EVENT-0090", "RDS", False, False),  # automated snapshot creating
-        ("db-snapshot", "RDS-EVENT-0196", "RDS", False, False),  # copy started
-        ("db-snapshot", "RDS-EVENT-0197", "RDS", False, True),  # copy finished
-        ("db-snapshot", "RDS-EVENT-0190", "RDS", False, False),  # copy cancelled
+        ("db-cluster-snapshot", "RDS-EVENT-0075", "RDS Cluster", EventType.CREATED),  # manual cluster snapshot
+        ("db-cluster-snapshot", "RDS-EVENT-0074", "RDS Cluster", None),  # cluster snapshot creating
+        ("db-cluster-snapshot", "RDS-EVENT-0168", "RDS Cluster", None),
+        ("db-snapshot", "RDS-EVENT-0090", "RDS", None),  # automated snapshot creating
+        ("db-snapshot", "RDS-EVENT-0196", "RDS", None),  # copy started
+        ("db-snapshot", "RDS-EVENT-0197", "RDS", EventType.COPY_FINISHED),
+        ("db-snapshot", "RDS-EVENT-0190", "RDS", None),  # copy cancelled
     ],
 )
 def test_other_snapshot_events_are_classified(
-    event_source: str, event_id: str, kind: str, created: bool, finished: bool
+    event_source: str, event_id: str, kind: str, type_: EventType | None
 ) -> None:
     event = parse_rds_event(notification(event_source, event_id, "draco-transit-db1"))
-    assert isinstance(event, RdsEvent)
-    assert (event.kind, event.event_id) == (KINDS[kind], event_id)
-    assert (event.is_created, event.is_copy_finished) == (created, finished)
+    if type_ is None:
+        assert event is None
+    else:
+        assert isinstance(event, SnapshotEvent) and (event.kind, event.type) == (kind, type_)
 
 
 def test_a_cluster_has_no_copy_finished_event() -> None:
-    event = parse_rds_event(notification("db-cluster-snapshot", "RDS-EVENT-0197", "draco-transit-cl1"))
-    assert isinstance(event, RdsEvent) and not event.is_copy_finished
+    assert parse_rds_event(notification("db-cluster-snapshot", "RDS-EVENT-0197", "draco-transit-cl1")) is None
 
 
 @pytest.mark.parametrize("event_source", ["db-instance", "db-cluster", "db-parameter-group", "", None])
@@ -116,7 +124,7 @@ def test_events_not_about_snapshots_are_ignored(event_source: Any) -> None:
 
 
 def test_leading_whitespace_before_json_is_parsed() -> None:
-    assert isinstance(parse_rds_event("\n  " + notification("db-snapshot", "RDS-EVENT-0042", "db1")), RdsEvent)
+    assert isinstance(parse_rds_event("\n  " + notification("db-snapshot", "RDS-EVENT-0042", "db1")), SnapshotEvent)
 
 
 @pytest.mark.parametrize("body", [None, 42, b"{}", {"Event Source": "db-snapshot"}, ["{"]])
@@ -194,7 +202,7 @@ JSON_VALUES = st.recursive(
 @given(st.text(max_size=300))
 def test_arbitrary_text_never_raises(body: str) -> None:
     result = parse_rds_event(body)
-    assert result is None or isinstance(result, Rejection | RdsEvent)
+    assert result is None or isinstance(result, Rejection | SnapshotEvent)
     if not body.lstrip().startswith("{"):  # plain text is the subscription notice
         assert result is None
 
@@ -203,7 +211,7 @@ def test_arbitrary_text_never_raises(body: str) -> None:
 @given(st.text(max_size=300))
 def test_arbitrary_text_opening_like_json_is_parsed_or_rejected_never_raised(text: str) -> None:
     result = parse_rds_event("{" + text)
-    assert result is None or isinstance(result, Rejection | RdsEvent)
+    assert result is None or isinstance(result, Rejection | SnapshotEvent)
     if result is None:  # only a JSON object about no snapshot is ignored
         assert "Event Source" not in text or json.loads("{" + text).get("Event Source") not in (
             "db-snapshot",
@@ -216,6 +224,6 @@ def test_arbitrary_text_opening_like_json_is_parsed_or_rejected_never_raised(tex
 def test_a_real_notification_with_one_field_replaced_never_raises(name: str, value: Any) -> None:
     body = json.loads(sns_record("created_0091.json")["Message"]) | {name: value}
     result = parse_rds_event(json.dumps(body))
-    assert result is None or isinstance(result, Rejection | RdsEvent)
-    if isinstance(result, RdsEvent):
-        assert isinstance(result.source_id, str) and result.event_id.startswith("RDS-EVENT-")
+    assert result is None or isinstance(result, Rejection | SnapshotEvent)
+    if isinstance(result, SnapshotEvent):
+        assert isinstance(result.snapshot_id, str) and result.type in EventType

@@ -18,8 +18,9 @@ from chalicelib_shared.kinds.base import (
     SnapshotKind,
 )
 from chalicelib_shared.kinds.ebs import EBS
-from chalicelib_shared.kinds.notices import InvalidNotice
+from chalicelib_shared.kinds.notices import InvalidNotice, parse_notice
 from chalicelib_shared.kinds.rds import CLUSTER, INSTANCE
+from chalicelib_shared.rejection import Rejection
 
 KINDS: dict[str, SnapshotKind] = {kind.name: kind for kind in (INSTANCE, CLUSTER, EBS)}
 """Every kind, by its ``SnapshotType`` in messages."""
@@ -37,6 +38,7 @@ __all__ = [
     "SnapshotKind",
     "events_in",
     "parse_arn",
+    "read_notice",
 ]
 
 
@@ -52,3 +54,16 @@ def parse_arn(arn: str) -> SnapshotArn | None:
 def events_in(notice: Notice) -> tuple[SnapshotEvent, ...]:
     """Every kind's events in one notification (``InvalidNotice`` for a malformed one)."""
     return tuple(event for kind in KINDS.values() for event in kind.events(notice))
+
+
+def read_notice(subject: str | None, body: object) -> tuple[SnapshotEvent, ...] | Rejection:
+    """The snapshot events in an AWS notification (none for what DRACO ignores), or why it is rejected."""
+    notice = parse_notice(subject, body)
+    if notice is None:
+        return ()
+    if isinstance(notice, Rejection):
+        return notice
+    try:
+        return events_in(notice)
+    except InvalidNotice as err:
+        return Rejection(str(err))
