@@ -174,17 +174,17 @@ class Producer(Side):
             COPY_NAME_TAG: job.job_id,
             self.config.tag_key: self.config.tag_value,
         }
-        source = kind.parse_arn(job.source_arn)
-        if source is None:  # a job item changed by hand: nothing to copy
-            return self.fail(job, f"{job.source_arn} is not a {kind.name} snapshot ARN")
         api = self.api(kind.name)
         copy = api.copy(job.source_arn, job.job_id, key or None, tags)
+        arn = copy.arn
         if not copy.started:
             existing = api.find_copy(job.job_id)
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self.fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
-        # The transit copy is in the source's account and Region.
-        arn = kind.arn(source.partition, source.region, source.account, copy.copy_id)
+            arn = existing.arn
+        source = kind.parse_arn(job.source_arn)
+        if not arn and source is not None:  # AWS gave the id only: the copy is in the source's account and Region
+            arn = kind.arn(source.partition, source.region, source.account, copy.copy_id)
         return self.started(job, State.TRANSIT_COPYING, transit_id=copy.copy_id, transit_arn=arn)
 
     def copy_id(self, job: Job) -> str:

@@ -67,13 +67,10 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class CopyStart:
-    """A copy asked for: its id, and whether this call started it (``False``: it existed already).
-
-    No ARN: EC2 answers a copy with its id only, and the copy is in the caller's
-    account and Region, so ``SnapshotKind.arn`` makes it where it is needed.
-    """
+    """A copy asked for: its id, and whether this call started it (``False``: it existed already)."""
 
     copy_id: str
+    arn: str  # "" when AWS answers with the id only (EC2): the copy is in the caller's account and Region
     started: bool
 
 

@@ -289,7 +289,7 @@ class EbsSnapshots:
         """Copy into this account and Region, unless the copy called ``name`` exists already."""
         existing = self.find_copy(name)
         if existing is not None:
-            return CopyStart(existing.snapshot_id, started=False)
+            return CopyStart(existing.snapshot_id, existing.arn, started=False)
         source = self.kind.parse_arn(source_arn)
         if source is None:
             raise ValueError(f"{source_arn!r} is not an EBS snapshot ARN")
@@ -301,7 +301,7 @@ class EbsSnapshots:
         }
         if kms_key_id:
             params.update(Encrypted=True, KmsKeyId=kms_key_id)
-        return CopyStart(self._ec2.copy_snapshot(**params)["SnapshotId"], started=True)
+        return CopyStart(self._ec2.copy_snapshot(**params)["SnapshotId"], "", started=True)  # EC2: the id only
 
     def share(self, snapshot_id: str, account: str) -> None:
         self._ec2.modify_snapshot_attribute(

@@ -91,6 +91,7 @@ class RdsNames:
     resource: str  # in ARNs: "snapshot" or "cluster-snapshot"
     describe: str
     list_key: str
+    result_key: str  # what a copy answers with
     id_param: str
     id_filter: str
     id_field: str
@@ -291,12 +292,13 @@ class RdsSnapshots:
         if source_region:
             params["SourceRegion"] = source_region  # botocore signs the pre-signed URL RDS needs
         try:
-            getattr(self._rds, n.copy)(**params)
+            result = getattr(self._rds, n.copy)(**params)
         except ClientError as err:
             if err.response["Error"]["Code"] not in n.already_exists:
                 raise
-            return CopyStart(name, started=False)
-        return CopyStart(name, started=True)
+            existing = self.describe(name)
+            return CopyStart(name, existing.arn if existing else "", started=False)
+        return CopyStart(name, result[n.result_key][n.arn_field], started=True)
 
     def share(self, snapshot_id: str, account: str) -> None:
         getattr(self._rds, self.names.modify_attribute)(
@@ -373,6 +375,7 @@ INSTANCE = RdsKind(
         resource="snapshot",
         describe="describe_db_snapshots",
         list_key="DBSnapshots",
+        result_key="DBSnapshot",
         id_param="DBSnapshotIdentifier",
         id_filter="db-snapshot-id",
         id_field="DBSnapshotIdentifier",
@@ -408,6 +411,7 @@ CLUSTER = RdsKind(
         resource="cluster-snapshot",
         describe="describe_db_cluster_snapshots",
         list_key="DBClusterSnapshots",
+        result_key="DBClusterSnapshot",
         id_param="DBClusterSnapshotIdentifier",
         id_filter="db-cluster-snapshot-id",
         id_field="DBClusterSnapshotIdentifier",
