@@ -214,6 +214,7 @@ def test_recent_lists_finished_own_snapshots_since_a_time(world: tuple[Any, Any]
     EBS.api(dr).share(snapshot_of(dr, volume(dr)), PROD)  # shared with production, not its own
     pending = snapshot_of(prod, volume(prod))
     ec2_backends[PROD][REGION].snapshots[pending].status = "pending"
+    prod.copy_snapshot(SourceSnapshotId=done, SourceRegion=REGION)  # a copy names no volume: no source's
     now = datetime.now(UTC)
     assert [s.snapshot_id for s in EBS.api(prod).recent(now - timedelta(hours=1))] == [done]
     assert list(EBS.api(prod).recent(now + timedelta(hours=1))) == []

@@ -25,7 +25,9 @@ What sets EBS apart from RDS, and how this kind meets the same protocol:
   ``copySnapshot``, and ``EBS Multi-Volume Snapshots Completion Status`` for
   ``createSnapshots`` (one snapshot per volume of an instance).
 * **Encryption.** A copy with ``Encrypted`` and a key is encrypted under it,
-  whether the snapshot was encrypted or not.
+  whether the snapshot was encrypted or not: production so encrypts its own
+  unencrypted snapshots into transit copies under the transit key, and DR
+  copies those (shared, encrypted) under the volume's DR key.
 * **Locks.** ``LockSnapshot`` keeps anyone, the DR account's administrators
   included, from deleting a DR copy (``EBS_LOCK_DAYS``, ``EBS_LOCK_MODE``).
 * **Limits.** 20 concurrent copies per destination Region, not adjustable
@@ -255,8 +257,10 @@ class EbsSnapshots:
         return self._list(OwnerIds=["self"])
 
     def recent(self, since: datetime) -> Iterator[Snapshot]:
+        """Copies are left out: they name no volume, so they are no source's snapshots."""
         completed = [{"Name": "status", "Values": ["completed"]}]
-        return (s for s in self._list(OwnerIds=["self"], Filters=completed) if s.created >= since)
+        found = self._list(OwnerIds=["self"], Filters=completed)
+        return (s for s in found if s.created >= since and s.source_name)
 
     def shared(self, arn: str) -> Snapshot | None:
         """The snapshot, if its owner (the ARN's account) lets this account create volumes from it."""
