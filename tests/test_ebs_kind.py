@@ -252,48 +252,29 @@ SID, COPY = "snap-0123456789abcdef0", "snap-0fedcba9876543210"
 NAMED = {"OwnerIds": ["self"], "Filters": [{"Name": "tag:Draco_Name", "Values": ["draco-transit-" + SID]}]}
 
 
-def test_copy_asks_aws_for_an_encrypted_tagged_described_copy(stubbed: tuple[Any, Stubber]) -> None:
+@pytest.mark.parametrize(
+    ("key", "source_region", "asked_region"),
+    [("arn:aws:kms:us-east-1:111111111111:key/k", "", "eu-west-1"), (None, "us-west-2", "us-west-2")],
+    ids=["with a key, from the ARN's Region", "without a key, from the Region given"],
+)
+def test_copy_asks_aws_for_a_tagged_described_copy_encrypted_when_a_key_is_given(
+    stubbed: tuple[Any, Stubber], key: str | None, source_region: str, asked_region: str
+) -> None:
     ec2, stub = stubbed
+    source, name = f"arn:aws:ec2:eu-west-1:{PROD}:snapshot/{SID}", "draco-transit-" + SID
     stub.add_response("describe_snapshots", {"Snapshots": []}, NAMED)
-    params = {
+    tags = [{"Key": "Draco_Transit", "Value": "true"}, {"Key": "Draco_Name", "Value": name}]
+    params: dict[str, Any] = {
         "SourceSnapshotId": SID,
-        "SourceRegion": "eu-west-1",
-        "Description": f"DRACO copy draco-transit-{SID} of arn:aws:ec2:eu-west-1:{PROD}:snapshot/{SID}",
-        "TagSpecifications": [
-            {
-                "ResourceType": "snapshot",
-                "Tags": [
-                    {"Key": "Draco_Transit", "Value": "true"},
-                    {"Key": "Draco_Name", "Value": "draco-transit-" + SID},
-                ],
-            }
-        ],
-        "Encrypted": True,
-        "KmsKeyId": "arn:aws:kms:us-east-1:111111111111:key/k",
+        "SourceRegion": asked_region,
+        "Description": f"DRACO copy {name} of {source}",
+        "TagSpecifications": [{"ResourceType": "snapshot", "Tags": tags}],
     }
+    if key:
+        params.update(Encrypted=True, KmsKeyId=key)
     stub.add_response("copy_snapshot", {"SnapshotId": COPY}, params)
-    started = EBS.api(ec2).copy(
-        f"arn:aws:ec2:eu-west-1:{PROD}:snapshot/{SID}",
-        "draco-transit-" + SID,
-        "arn:aws:kms:us-east-1:111111111111:key/k",
-        {"Draco_Transit": "true"},
-    )
-    assert (started.copy_id, started.started) == (COPY, True)
-
-
-def test_copy_without_a_key_asks_for_no_encryption_and_takes_the_region_given(stubbed: tuple[Any, Stubber]) -> None:
-    ec2, stub = stubbed
-    stub.add_response("describe_snapshots", {"Snapshots": []}, NAMED)
-    params = {
-        "SourceSnapshotId": SID,
-        "SourceRegion": "us-west-2",
-        "Description": f"DRACO copy draco-transit-{SID} of {arn(PROD, SID)}",
-        "TagSpecifications": [
-            {"ResourceType": "snapshot", "Tags": [{"Key": "Draco_Name", "Value": "draco-transit-" + SID}]}
-        ],
-    }
-    stub.add_response("copy_snapshot", {"SnapshotId": COPY}, params)
-    assert EBS.api(ec2).copy(arn(PROD, SID), "draco-transit-" + SID, None, {}, source_region="us-west-2").started
+    started = EBS.api(ec2).copy(source, name, key, {"Draco_Transit": "true"}, source_region=source_region)
+    assert (started.copy_id, started.arn, started.started) == (COPY, "", True)
 
 
 def test_copy_of_a_name_that_exists_starts_nothing(stubbed: tuple[Any, Stubber]) -> None:

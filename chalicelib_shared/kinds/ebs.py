@@ -67,7 +67,7 @@ SNAPSHOT_ID = re.compile(r"^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 VOLUME_ID = re.compile(r"^vol-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):ec2:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
-    r"(?P<account>[0-9]{12}):snapshot/(?P<snapshot_id>snap-[0-9a-f]+)\Z"
+    r"(?P<account>[0-9]{12}):snapshot/(?P<snapshot_id>snap-(?:[0-9a-f]{8}|[0-9a-f]{17}))\Z"
 )
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]\Z")
 _EVENT_ARN_ID = re.compile(r":snapshot/(snap-[0-9a-f]+)\Z")
@@ -102,9 +102,7 @@ class EbsKind(SnapshotKind):
 
     def parse_arn(self, arn: str) -> SnapshotArn | None:
         match = _ARN.match(arn)
-        if not match or not SNAPSHOT_ID.match(match["snapshot_id"]):
-            return None
-        return SnapshotArn(match["partition"], match["region"], match["account"], self.name, match["snapshot_id"])
+        return SnapshotArn(kind=self.name, **match.groupdict()) if match else None
 
     def arn(self, partition: str, region: str, account: str, snapshot_id: str) -> str:
         return f"arn:{partition}:ec2:{region}:{account}:snapshot/{snapshot_id}"
