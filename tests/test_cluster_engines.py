@@ -86,11 +86,12 @@ def test_documentdb_cluster_snapshots_are_read_and_copied_as_cluster_snapshots(s
         "KmsKeyId": "arn:aws:kms:us-east-1:111111111111:key/transit",
         "Tags": [{"Key": "Draco_Transit", "Value": "true"}],
     }
-    stub.add_response("copy_db_cluster_snapshot", {"DBClusterSnapshot": {}}, params)
+    transit_arn = f"arn:aws:rds:{REGION}:{PROD}:cluster-snapshot:draco-transit-x"
+    stub.add_response("copy_db_cluster_snapshot", {"DBClusterSnapshot": {"DBClusterSnapshotArn": transit_arn}}, params)
     api = CLUSTER.api(rds)
     (snapshot,) = api.recent(datetime(2026, 1, 1, tzinfo=timezone.utc))
     assert (snapshot.source_name, snapshot.owner, snapshot.snapshot_type) == ("docs", PROD, "automated")
     started = api.copy(
         arn, "draco-transit-x", "arn:aws:kms:us-east-1:111111111111:key/transit", {"Draco_Transit": "true"}
     )
-    assert started.started
+    assert (started.started, started.arn) == (True, transit_arn)
