@@ -203,6 +203,8 @@ def test_production_shares_and_deletes_only_transit_copies() -> None:
         assert statements[action]["Resource"] == f"arn:aws:ec2:{REGION}::snapshot/*"
     assert statements["ec2:CreateTags"]["Condition"] == {"StringEquals": {"ec2:CreateAction": "CopySnapshot"}}
     assert "ec2:LockSnapshot" not in statements
+    unscoped = {action for action, s in statements.items() if s["Resource"] == "*"}
+    assert unscoped == {"ec2:DescribeSnapshots", "ec2:DescribeVolumes"}
 
 
 def test_dr_deletes_and_locks_only_its_own_copies() -> None:
@@ -217,7 +219,7 @@ def test_dr_deletes_and_locks_only_its_own_copies() -> None:
     assert statements["ec2:CreateTags"]["Condition"] == {"StringEquals": {"ec2:CreateAction": "CopySnapshot"}}
     assert "ec2:ModifySnapshotAttribute" not in statements
     unscoped = {action for action, s in statements.items() if s["Resource"] == "*"}
-    assert unscoped == {"ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ec2:DescribeLockedSnapshots"}
+    assert unscoped == {"ec2:DescribeSnapshots"}
 
 
 def test_the_kind_is_registered() -> None:

@@ -165,9 +165,10 @@ class EbsKind(SnapshotKind):
         here = snapshots(ctx.region)
         read = {
             # Describe calls have no resource-level permissions; they read, never change.
+            # Production also reads volumes, for their tags (``announce``).
             "Sid": "ReadEBSSnapshots",
             "Effect": "Allow",
-            "Action": ["ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ec2:DescribeLockedSnapshots"],
+            "Action": ["ec2:DescribeSnapshots", *(["ec2:DescribeVolumes"] if side is Side.PRODUCER else [])],
             "Resource": "*",
         }
         tag_copies = {
