@@ -63,11 +63,12 @@ from chalicelib_shared.kinds.base import (
 from chalicelib_shared.kinds.notices import InvalidNotice
 from chalicelib_shared.naming import ACCOUNT_ID, COPY_NAME_TAG, LIFECYCLE_TAG, TRANSIT_TAG, aws_tags, tag_dict
 
-SNAPSHOT_ID = re.compile(r"^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
-VOLUME_ID = re.compile(r"^vol-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
+_HEX = r"(?:[0-9a-f]{8}|[0-9a-f]{17})"  # EC2 ids: 8 hexadecimal digits, or 17 (the longer ids)
+SNAPSHOT_ID = re.compile(r"^snap-" + _HEX + r"\Z")
+VOLUME_ID = re.compile(r"^vol-" + _HEX + r"\Z")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):ec2:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):"
-    r"(?P<account>[0-9]{12}):snapshot/(?P<snapshot_id>snap-(?:[0-9a-f]{8}|[0-9a-f]{17}))\Z"
+    r"(?P<account>[0-9]{12}):snapshot/(?P<snapshot_id>snap-" + _HEX + r")\Z"
 )
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]\Z")
 _EVENT_ARN_ID = re.compile(r":snapshot/(snap-[0-9a-f]+)\Z")
