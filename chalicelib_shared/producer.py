@@ -182,6 +182,9 @@ class Producer(Side):
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self.fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
             arn = existing.arn
+        source = kind.parse_arn(job.source_arn)
+        if not arn and source is not None:  # AWS gave the id only: the copy is in the source's account and Region
+            arn = kind.arn(source.partition, source.region, source.account, copy.copy_id)
         return self.started(job, State.TRANSIT_COPYING, transit_id=copy.copy_id, transit_arn=arn)
 
     def copy_id(self, job: Job) -> str:

@@ -229,11 +229,10 @@ def burst(size: dict[str, Any]) -> dict[str, Any]:
         for n in range(instances):
             world.take_snapshot(f"db{n}")
         for n in range(clusters):
-            world.take_snapshot(f"cl{n}", cluster=True)
+            world.take_snapshot(f"cl{n}")
         world.run_until_quiet(limit=timedelta(days=7))
         finished = max(clock.parse_iso(job.updated) for job in world.jobs(DR) if job.state is State.DONE)
-        dr = world.client("rds", DR)
-        copied = sum(len(list(kind.api(dr).owned())) for kind in KINDS.values())
+        copied = sum(len(list(kind.api(world.client(kind.service, DR)).owned())) for kind in KINDS.values())
         peaks = dict(world.stats.in_flight_peak)
     bound = max((math.ceil(n / limit) + 1) * COPY_TIME for n, limit in ((instances, 20), (clusters, 5)) if n)
     makespan = finished - began
@@ -260,7 +259,7 @@ def added_latency() -> list[dict[str, Any]]:
             world.move_to(world.start + timedelta(hours=3, seconds=17))  # not on a poll tick
             taken = clock.now()
             world.take_snapshot("orders")
-            world.take_snapshot("ledger", cluster=True)
+            world.take_snapshot("ledger")
             world.run_until_quiet()
             for job in world.jobs(DR):
                 added = clock.parse_iso(job.updated) - taken - 2 * COPY_TIME

@@ -1,8 +1,9 @@
 """``python -m draco demo``: DRACO at work in the local two-account world.
 
 Bootstraps both accounts, creates five production databases (DB instances and
-Aurora clusters, each lifecycle kind, one untagged), takes a snapshot of each
-every simulated day, and lets both apps carry them to DR. Ends with one row per
+Aurora clusters, each lifecycle kind, one untagged) and an EBS volume (tagged
+on the volume, unencrypted), takes a snapshot of each every simulated day, and
+lets both apps carry them to DR. Ends with one row per
 source, then the operator's status table of the DR account (``draco.status``);
 ``--json`` prints the same as one JSON document on stdout (the status under
 ``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
@@ -27,7 +28,6 @@ from chalicelib_shared import clock
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
-from chalicelib_shared.retention import apply_policy, resolve_lifecycle
 from draco import status as draco_status
 from draco.local_aws import without_aws_profile
 from draco.outputs import OutputError, check_writable, progress, write_text
@@ -38,23 +38,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DemoSource:
-    name: str
-    cluster: bool
+    name: str  # the database's identifier; for a volume, its Name tag (its id is the source name)
+    kind: str  # SnapshotType
     tags: dict[str, str] = field(default_factory=dict)
     automated: bool = True
     encrypted: bool = True
 
-    @property
-    def kind(self) -> str:
-        return "RDS Cluster" if self.cluster else "RDS"
-
 
 SOURCES = (
-    DemoSource("orders", cluster=False, tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
-    DemoSource("staging", cluster=False, tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
-    DemoSource("ledger", cluster=True, tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
-    DemoSource("analytics", cluster=True, tags={LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
-    DemoSource("scratch", cluster=False),
+    DemoSource("orders", "RDS", tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
+    DemoSource("staging", "RDS", tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
+    DemoSource("ledger", "RDS Cluster", tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
+    DemoSource("analytics", "RDS Cluster", {LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
+    DemoSource("scratch", "RDS"),
+    DemoSource("fileserver", "EBS", tags={LIFECYCLE_TAG: "Test", "team": "storage"}, automated=False, encrypted=False),
 )
 SNAPSHOT_HOUR = 3
 
@@ -66,66 +63,70 @@ def simulate(
     from draco.world import LocalWorld
 
     with LocalWorld(live=live, log_stream=log) as world:
-        for source in SOURCES:
-            add = world.add_cluster if source.cluster else world.add_instance
-            add(source.name, source.tags, encrypted=source.encrypted)
+        names = {
+            source.name: world.add_source(source.kind, source.name, source.tags, source.encrypted) for source in SOURCES
+        }
         taken = {source.name: 0 for source in SOURCES}
         task = progress.add_task("simulated days", total=days) if progress else None
         for day in range(days):
             world.move_to(world.start + timedelta(days=day, hours=SNAPSHOT_HOUR))
             for source in SOURCES:
-                world.take_snapshot(source.name, cluster=source.cluster, automated=source.automated)
+                world.take_snapshot(names[source.name], automated=source.automated)
                 taken[source.name] += 1
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
         status = draco_status.from_world(world)
-        report = _report(world, taken, live, status)
+        report = _report(world, names, taken, live, status)
         report["status"] = draco_status.to_json(status)
         return report, status
 
 
-def _report(world: LocalWorld, taken: dict[str, int], live: bool, status: draco_status.Status) -> dict[str, Any]:
-    """One row per source; ``encrypted`` says whether its DR copies are (None: not copied), ``key_alias``
-    (only for encrypted ones) the DR key they are encrypted under."""
+def _report(
+    world: LocalWorld, names: dict[str, str], taken: dict[str, int], live: bool, status: draco_status.Status
+) -> dict[str, Any]:
+    """One row per source (``names``: each demo source's source name, a volume's id). The lifecycle and what
+    it would delete come from the status, which decides as the consumer does; ``encrypted`` says whether
+    the DR copies are (None: not copied), ``key_alias`` (only for encrypted ones) the key they are under."""
     from draco.world import DR, PROD
 
     dr_jobs = world.jobs(DR)
     prod_jobs = world.jobs(PROD)
     aliases = {a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
-    encrypted = {(s.kind, s.source_name): s.encrypted for s in status.sources if s.source_acct == PROD}
+    protected = {(s.kind, s.source_name): s for s in status.sources if s.source_acct == PROD}
     rows = []
     for source in SOURCES:
-        jobs = [job for job in dr_jobs if job.source_name == source.name and job.kind == source.kind]
+        name, kind = names[source.name], KINDS[source.kind]
+        jobs = [job for job in dr_jobs if job.source_name == name and job.kind == source.kind]
         retained = [
             snap
-            for snap in KINDS[source.kind].api(world.client("rds", DR)).owned()
-            if snap.tags.get(SOURCE_NAME_TAG) == source.name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
+            for snap in kind.api(world.client(kind.service, DR)).owned()
+            if snap.tags.get(SOURCE_NAME_TAG) == name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
         ]
-        policy = resolve_lifecycle(source.tags.get(LIFECYCLE_TAG))
         copied = [job for job in jobs if job.state in (State.DONE, State.EXPIRED)]
-        kept_now = [(job.job_id, job.source_created) for job in jobs if job.state is State.DONE]
-        would_delete = 0
-        if kept_now and not live and not (policy.ignore or policy.keep_all):
-            would_delete = len(apply_policy(policy, kept_now).delete)
         newest = max((job.source_created for job in copied), default=None)
+        seen = protected.get((source.kind, name))
         row = {
             "source": source.name,
+            "source_name": name,
             "kind": source.kind,
-            "policy": "not copied" if policy.ignore else (policy.name or policy.describe()),
+            "policy": (seen.policy.name or seen.policy.describe()) if seen else "not copied",
             "taken": taken[source.name],
             "copied": len(copied),
             "retained": len(retained),
             "deleted": sum(job.state is State.EXPIRED for job in jobs),
-            "would_delete": would_delete,
-            "encrypted": encrypted.get((source.kind, source.name)),
+            "would_delete": len(seen.would_delete) if seen and not live else 0,
+            "encrypted": seen.encrypted if seen else None,
             "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
         }
-        if row["encrypted"] and key_alias(source.name) in aliases:
-            row["key_alias"] = key_alias(source.name)
+        if row["encrypted"] and key_alias(name) in aliases:
+            row["key_alias"] = key_alias(name)
         rows.append(row)
-    prod = world.client("rds", PROD)
-    transit_left = sum(is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.api(prod).owned())
+    transit_left = sum(
+        is_transit_id(snap.name)
+        for kind in KINDS.values()
+        for snap in kind.api(world.client(kind.service, PROD)).owned()
+    )
     all_jobs = dr_jobs + prod_jobs
     return {
         "live": live,

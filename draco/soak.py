@@ -69,7 +69,7 @@ def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> 
         world.move_to(world.start + timedelta(hours=3))
         for day in range(days):
             for name, cluster, lifecycle in SOAK_SOURCES:
-                snapshot_id = world.take_snapshot(name, cluster=cluster, automated=day % 2 == 0)
+                snapshot_id = world.take_snapshot(name, automated=day % 2 == 0)
                 if lifecycle:
                     taken[snapshot_id] = (name, cluster)
             world.advance(timedelta(hours=24))
@@ -89,9 +89,8 @@ def _check(world: LocalWorld, taken: dict[str, tuple[str, bool]], live: bool, re
     dr_jobs = {job.job_id: job for job in world.jobs(DR)}
     failed = {job.source_id for job in world.jobs(PROD) + list(dr_jobs.values()) if job.state is State.FAILED}
     result.failed = len(failed)
-    dr_rds, prod_rds = world.client("rds", DR), world.client("rds", PROD)
-    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.api(dr_rds).owned()}
-    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.api(prod_rds).owned()}
+    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.api(world.client(kind.service, DR)).owned()}
+    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.api(world.client(kind.service, PROD)).owned()}
     for snapshot_id in taken:
         copy_id = dr_copy_id(PROD, snapshot_id)
         job = dr_jobs.get(copy_id)

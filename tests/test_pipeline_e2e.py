@@ -43,8 +43,8 @@ def daily(world: LocalWorld, days: int, *sources: tuple[str, bool, bool]) -> Non
     """Take one snapshot of each (name, cluster, automated) source a day, at 03:00."""
     for day in range(days):
         world.move_to(world.start + timedelta(days=day, hours=3))
-        for name, cluster, automated in sources:
-            world.take_snapshot(name, cluster=cluster, automated=automated)
+        for name, _, automated in sources:
+            world.take_snapshot(name, automated=automated)
         assert world.run_until_quiet(), "jobs still active after two simulated days"
 
 
@@ -173,7 +173,9 @@ def snapshot_on_day(world: LocalWorld, day: int, name: str) -> None:
 
 def test_without_the_retention_lock_changing_the_tag_reshapes_the_dr_history(log: io.StringIO) -> None:
     """The original's behaviour, with RETENTION_LOCK=off and no floor: any change applies at once."""
-    with LocalWorld(log_stream=log, live=True, consumer_env={"RETENTION_LOCK": "off", "MIN_KEEP": "0"}) as world:
+    with LocalWorld(
+        log_stream=log, live=True, app_env={"consumer": {"RETENTION_LOCK": "off", "MIN_KEEP": "0"}}
+    ) as world:
         world.add_instance("orders", {"Draco_Lifecycle": "Standard"})
         daily(world, 6, ("orders", False, False))
         assert len(dr_snapshots(world)) == 6
@@ -301,7 +303,7 @@ def world_lifecycles(world: LocalWorld) -> Lifecycles:
 
 
 def test_with_key_scope_account_each_source_account_has_one_dr_key(log: io.StringIO) -> None:
-    with LocalWorld(log_stream=log, consumer_env={"KEY_SCOPE": "account"}) as world:
+    with LocalWorld(log_stream=log, app_env={"consumer": {"KEY_SCOPE": "account"}}) as world:
         world.add_instance("orders", {"Draco_Lifecycle": "Test"})
         world.add_cluster("ledger", {"Draco_Lifecycle": "Test"})
         daily(world, 1, ("orders", False, False), ("ledger", True, False))

@@ -53,7 +53,7 @@ def test_a_burst_never_exceeds_the_copy_limits() -> None:
         for n in range(30):
             world.take_snapshot(f"db{n}")
         for n in range(8):
-            world.take_snapshot(f"cl{n}", cluster=True)
+            world.take_snapshot(f"cl{n}")
         assert world.run_until_quiet()
         peaks = world.stats.in_flight_peak
         assert peaks[f"{PROD}:instance"] == 20 and peaks[f"{DR}:instance"] == 20

@@ -66,7 +66,7 @@ def run() -> Iterator[dict[str, Any]]:
                 armed["on"] = False
             else:
                 world.take_snapshot("orders")
-            world.take_snapshot("ledger", cluster=True)
+            world.take_snapshot("ledger")
             world.take_snapshot("scratch")
             if day < DAYS - 2:
                 world.take_snapshot("billing")

@@ -70,7 +70,7 @@ class CopyStart:
     """A copy asked for: its id, and whether this call started it (``False``: it existed already)."""
 
     copy_id: str
-    arn: str
+    arn: str  # "" when AWS answers with the id only (EC2): the copy is in the caller's account and Region
     started: bool
 
 

@@ -14,8 +14,26 @@ filled in by a table of names (``RdsNames``). What differs beyond names:
 * AWS allows 20 DB instance and 5 DB cluster snapshot copies in flight per
   account and destination Region.
 
-Aurora, DocumentDB and Neptune cluster snapshots are all served by the RDS API
-as DB cluster snapshots, with the same events.
+Aurora, DocumentDB and Neptune cluster snapshots are all DB cluster snapshots
+of the RDS API (the docdb and neptune APIs are the RDS endpoint), told apart
+only by ``Engine``, so ``RDS Cluster`` carries all three, with no change:
+
+* events: both use RDS's event IDs (Neptune documents RDS-EVENT-0075 and 0169
+  for cluster snapshots; DocumentDB "uses existing Amazon RDS event
+  definitions and IDs") in RDS notifications, so the ``db-cluster-snapshot``
+  subscription hears them; that one subscription made through the RDS API
+  covers every engine is not stated by AWS, and the sweep catches what it misses;
+* encryption: as for Aurora, a key is refused when copying an unencrypted
+  cluster snapshot (both APIs say so), so an unencrypted DocumentDB or Neptune
+  cluster's DR copies stay unencrypted and DRACO warns;
+* sharing: DocumentDB can't share a snapshot under its default key, nor can
+  RDS; DRACO shares only transit copies under the transit key, so it can;
+* limits: five cluster snapshot copies in flight per destination Region for
+  each (``CLUSTER_COPY_LIMIT`` counts all three together); DocumentDB's older
+  guides say a shared snapshot can only be copied in its own Region, which is
+  how DRACO copies;
+* tested: Neptune end to end in the local world; DocumentDB only against a
+  stubbed client (moto can't create a DocumentDB cluster).
 """
 
 from __future__ import annotations
