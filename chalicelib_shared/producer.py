@@ -159,7 +159,7 @@ class Producer(Side):
         return ""
 
     def rooms(self, job: Job) -> tuple[str, ...]:
-        return (job.kind, TRANSIT_POOL)
+        return (self.slot(job), TRANSIT_POOL)
 
     def start_copy(self, job: Job) -> Result:
         """Copy the source into a transit copy under the transit key, which DR may use."""
@@ -253,7 +253,7 @@ class Producer(Side):
         return super().fail(job, reason, resume, **changes)
 
     def rooms_after_failure(self, job: Job) -> tuple[str, ...]:
-        return (job.kind,) if job.transit_id else self.rooms(job)
+        return (self.slot(job),) if job.transit_id else self.rooms(job)
 
     def on_failed(self, job: Job) -> Result:
         """A failed job's keep time is over: delete its transit copy if the source still exists."""

@@ -12,7 +12,12 @@ filled in by a table of names (``RdsNames``). What differs beyond names:
   (a copy's ``SnapshotCreateTime`` is the copy's own), so the time a message
   claims is only believed up to the transit copy's own creation time;
 * AWS allows 20 DB instance and 5 DB cluster snapshot copies in flight per
-  account and destination Region.
+  account and destination Region;
+* AWS copies a DB instance snapshot shared by another account straight into
+  another Region (CopyDBSnapshot with SourceRegion, in the destination Region);
+  for DB cluster snapshots its Aurora guide still says a shared snapshot is
+  copied across accounts only within its Region, so DR copies those in two
+  steps (into its own account in the source Region, then across Regions).
 
 Aurora, DocumentDB and Neptune cluster snapshots are all DB cluster snapshots
 of the RDS API (the docdb and neptune APIs are the RDS endpoint), told apart
@@ -137,6 +142,7 @@ class RdsKind(SnapshotKind):
         self.copy_limit_variable = limit_variable
         self.default_copy_limit = limit
         self.encrypts_on_copy = encrypts
+        self.one_step_across_regions = names.resource == "snapshot"
 
     # --- ARNs -------------------------------------------------------------------------
     def parse_arn(self, arn: str) -> SnapshotArn | None:
