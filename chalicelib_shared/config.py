@@ -40,6 +40,8 @@ MIN_KEEP = "MIN_KEEP"
 KEY_CAP = "KEY_CAP"
 KEY_SCOPE = "KEY_SCOPE"
 POLLER_RULE = "POLLER_RULE"
+SOURCE_REGION = "SOURCE_REGION"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 _RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
 KEY_SCOPES = ("database", "account")
 
@@ -113,6 +115,13 @@ class Limits:
         )
 
 
+def _region(env: Mapping[str, str], name: str, problems: list[str]) -> str:
+    region = env.get(name, "").strip()
+    if region and not _REGION.match(region):
+        problems.append(f"{name}={region!r} is not an AWS Region name")
+    return region
+
+
 def _rule_name(env: Mapping[str, str], problems: list[str]) -> str:
     rule = env.get(POLLER_RULE, "").strip()
     if rule and not _RULE_NAME.match(rule):
@@ -172,6 +181,11 @@ class ProducerConfig:
     transit_keep_days: int  # a failed job's transit copy is deleted after this, if its source still exists
     problems: tuple[str, ...] = field(default=())
 
+    @property
+    def dr_region(self) -> str:
+        """The DR account's Region: its topic's."""
+        return self.dr_topic_arn.split(":")[3] if self.dr_topic_arn.count(":") >= 5 else ""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerConfig:
         env = os.environ if env is None else env
@@ -221,6 +235,7 @@ class ConsumerConfig:
     min_keep: int  # no lifecycle deletes one of a source's newest MIN_KEEP copies
     key_cap: int  # new DR keys per source account and day
     key_scope: str  # "database": one DR key per source; "account": one per source account
+    source_region: str  # the production snapshots' Region, when not DR's own ("")
     locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
     problems: tuple[str, ...] = field(default=())
 
@@ -267,6 +282,7 @@ class ConsumerConfig:
             min_keep=_int(env, MIN_KEEP, 3, 1000, problems, bottom=0),
             key_cap=_int(env, KEY_CAP, 10, 1000, problems),
             key_scope=_choice(env, KEY_SCOPE, KEY_SCOPES, problems),
+            source_region=_region(env, SOURCE_REGION, problems),
             locks=_locks(env, problems),
             problems=tuple(problems),
         )

@@ -346,7 +346,9 @@ def build_producer(session: boto3.Session, env: dict[str, str]) -> _RecordingPro
             + "; ".join(config.problems)
             + "): run python -m draco bootstrap producer for this stage"
         )
-    built = make_producer(config, session.client, session.resource("dynamodb").Table(config.job_table))
+    client = lambda service, region: session.client(service, region_name=region)  # noqa: E731
+    table = session.resource("dynamodb").Table(config.job_table)
+    built = make_producer(config, client, table, session.region_name)
     producer = _RecordingProducer(**{name: getattr(built, name) for name in built.__dataclass_fields__})
     producer.queued = []
     return producer
