@@ -57,13 +57,14 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     as_account(PROD)
     consumer_role = f"arn:aws:iam::{DR}:role/draco-consumer-dev"
     assert descriptions(bootstrap.plan_producer(session, DR)) == [
-        f"create KMS key alias/DRACO-Topics ({consumer_role}, RDS may publish with it; rotation on)",
+        f"create KMS key alias/DRACO-Topics ({consumer_role}, RDS, EventBridge may publish with it; rotation on)",
         "create SNS topic DracoProducer (encrypted with alias/DRACO-Topics)",
-        f"set topic policy of DracoProducer (publish: {consumer_role}, RDS)",
+        f"set topic policy of DracoProducer (publish: {consumer_role}, RDS, EventBridge)",
         "create RDS event subscription draco-producer-db-snapshot (db-snapshot events to DracoProducer)",
         "create RDS event subscription draco-producer-db-cluster-snapshot "
         "(db-cluster-snapshot events to DracoProducer)",
-        f"create KMS key alias/DRACO-Transit (only {consumer_role} may use it, through RDS; rotation on)",
+        "create EventBridge rule draco-producer-ebs-snapshots (matching events to DracoProducer)",
+        f"create KMS key alias/DRACO-Transit (only {consumer_role} may use it, through EC2, RDS; rotation on)",
         "create DynamoDB table DracoProducerJobs (on-demand, indexes due, inventory, point-in-time recovery, "
         "deletion protection)",
         "create IAM role draco-producer-dev (for the draco-producer Lambda functions of stage dev)",
@@ -82,6 +83,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "TAG_KEY": "Draco_Copy",
         "TAG_VALUE": "DR",
         "JOB_TABLE": "DracoProducerJobs",
+        "POLLER_RULE": "draco-producer-dev-poll_jobs-event",
     }
     assert cfg.ProducerConfig.from_env(env).problems == ()
 
@@ -109,10 +111,17 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     assert dr_use["Principal"] == {"AWS": f"arn:aws:iam::{DR}:root"}
     assert dr_use["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
-        "StringEquals": {"kms:ViaService": ["rds.us-east-1.amazonaws.com"]},
+        "StringEquals": {"kms:ViaService": ["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com"]},
     }
     services = key_policy(session, "alias/DRACO-Topics")["AwsServicesPublishThisAccountsEvents"]
-    assert services["Principal"] == {"Service": ["events.rds.amazonaws.com"]}
+    assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
+    eventbridge = topic_policy["DracoEventBridgeRulesSendEvents"]
+    rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs-snapshots"
+    assert eventbridge["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule_arn]}}
+    events = session.client("events")
+    assert events.list_targets_by_rule(Rule="draco-producer-ebs-snapshots")["Targets"] == [
+        {"Id": "DracoTopic", "Arn": f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"}
+    ]
 
     dynamodb = session.client("dynamodb")
     table = dynamodb.describe_table(TableName=cfg.PRODUCER_TABLE)["Table"]
@@ -154,9 +163,9 @@ def test_a_new_dr_account_changes_the_policies_and_keeps_the_keys(session, as_ac
     first = bootstrap.producer(session, DR)
     other_role = f"arn:aws:iam::{OTHER}:role/draco-consumer-dev"
     assert descriptions(bootstrap.plan_producer(session, OTHER)) == [
-        f"update key policy of alias/DRACO-Topics ({other_role}, RDS may publish with it)",
-        f"set topic policy of DracoProducer (publish: {other_role}, RDS)",
-        f"update key policy of alias/DRACO-Transit (only {other_role} may use it, through RDS)",
+        f"update key policy of alias/DRACO-Topics ({other_role}, RDS, EventBridge may publish with it)",
+        f"set topic policy of DracoProducer (publish: {other_role}, RDS, EventBridge)",
+        f"update key policy of alias/DRACO-Transit (only {other_role} may use it, through EC2, RDS)",
         "update the policy of IAM role draco-producer-dev",
     ]
     env = bootstrap.producer(session, OTHER)
@@ -253,16 +262,17 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
     )
     steps = descriptions(bootstrap.plan_consumer(session, [OTHER, PROD], **options))
     roles = f"arn:aws:iam::{PROD}:role/draco-producer-prod, arn:aws:iam::{OTHER}:role/draco-producer-prod"
-    assert steps[:6] == [
-        f"create KMS key alias/DRACO-Topics ({roles}, RDS may publish with it; rotation on)",
+    assert steps[:7] == [
+        f"create KMS key alias/DRACO-Topics ({roles}, RDS, EventBridge may publish with it; rotation on)",
         "create SNS topic DracoConsumer (encrypted with alias/DRACO-Topics)",
-        f"set topic policy of DracoConsumer (publish: {roles}, RDS)",
+        f"set topic policy of DracoConsumer (publish: {roles}, RDS, EventBridge)",
         "create RDS event subscription draco-consumer-db-snapshot (db-snapshot events to DracoConsumer)",
+        "create EventBridge rule draco-consumer-ebs-snapshots (matching events to DracoConsumer)",
         "create DynamoDB table DracoConsumerJobs (on-demand, indexes due, inventory, point-in-time recovery, "
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 6 + 1 + 4  # DracoAlerts and the four DR alarms
+    assert len(steps) == 7 + 1 + 4  # DracoAlerts and the four DR alarms
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
         "SOURCE_ACCTS": f"{PROD},{OTHER}",
@@ -275,6 +285,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "PRODUCER_TOPIC_NAME": "DracoProducer",
         # The one role of the consumer's functions: it creates DR keys and starts DR copies.
         "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod",
+        "POLLER_RULE": "draco-consumer-prod-poll_jobs-event",
     }
     parsed = cfg.ConsumerConfig.from_env(env)
     assert parsed.problems == () and parsed.live and parsed.source_accounts == {PROD, OTHER}
@@ -314,7 +325,7 @@ class NoAws(boto3.Session):
         (lambda s: bootstrap.producer(s, "22222222222"), "DR_ACCT='22222222222' must be a 12-digit"),
         (lambda s: bootstrap.producer(s, "22222222222a"), "12-digit"),
         (lambda s: bootstrap.producer(s, DR, stage="dev-1"), "stage 'dev-1' must be"),
-        (lambda s: bootstrap.producer(s, DR, stage="s" * 32), "must be 1-31 letters"),
+        (lambda s: bootstrap.producer(s, DR, stage="s" * 26), "must be 1-25 letters"),
         (lambda s: bootstrap.producer(s, DR, peer_stage="a b"), "peer stage 'a b'"),
         (lambda s: bootstrap.producer(s, DR, tag_key="aws:copy"), "producer would refuse this configuration: TAG_KEY"),
         (lambda s: bootstrap.producer(s, DR, tag_key="rds:x"), "TAG_KEY='rds:x' is not a valid tag key"),
@@ -370,5 +381,7 @@ def test_the_stack_names_the_roles_both_deployment_paths_use() -> None:
     assert stack.deployment.functions == {
         "on_producer_topic": "draco-producer-prod-on_producer_topic",
         "poll_jobs": "draco-producer-prod-poll_jobs",
+        "wake_poller": "draco-producer-prod-wake_poller",
         "sweep_snapshots": "draco-producer-prod-sweep_snapshots",
     }
+    assert stack.deployment.poller_rule == stack.env["POLLER_RULE"] == "draco-producer-prod-poll_jobs-event"

@@ -22,6 +22,9 @@ REGION = "us-east-1"
 DEPLOYMENT = Deployment(
     f"arn:aws:iam::{PROD}:role/draco-producer-dev",
     {"on_producer_topic": "draco-producer-dev-on_producer_topic", "poll_jobs": "draco-producer-dev-poll_jobs"},
+    "poll_jobs",
+    "draco-producer-dev-poll_jobs-event",
+    {"Version": "2012-10-17", "Statement": []},
 )
 
 
@@ -101,7 +104,11 @@ def test_with_a_deployment_the_stage_runs_as_the_role_and_names_its_functions(tm
     app_dir = app_dir_with(tmp_path, BASE_CONFIG)
     chalice_dir = app_dir / ".chalice"
     changed = bootstrap.write_stage_config(app_dir, "dev", {"DR_ACCT": DR}, DEPLOYMENT)
-    assert changed == [chalice_dir / "function-names-dev.json", chalice_dir / "config.json"]
+    assert changed == [
+        chalice_dir / "function-names-dev.json",
+        chalice_dir / "role-policy-dev.json",
+        chalice_dir / "config.json",
+    ]
 
     stage = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]
     assert stage == {
@@ -112,9 +119,15 @@ def test_with_a_deployment_the_stage_runs_as_the_role_and_names_its_functions(tm
     assert json.loads((chalice_dir / "function-names-dev.json").read_text()) == {
         "Resources": {
             "OnProducerTopic": {"Properties": {"FunctionName": "draco-producer-dev-on_producer_topic"}},
-            "PollJobs": {"Properties": {"FunctionName": "draco-producer-dev-poll_jobs"}},
+            "PollJobs": {
+                "Properties": {
+                    "FunctionName": "draco-producer-dev-poll_jobs",
+                    "Events": {"PollJobsEvent": {"Properties": {"Name": "draco-producer-dev-poll_jobs-event"}}},
+                }
+            },
         }
     }
+    assert json.loads((chalice_dir / "role-policy-dev.json").read_text()) == DEPLOYMENT.role_policy
     before = {p.name: p.stat().st_mtime_ns for p in chalice_dir.iterdir()}
     assert bootstrap.write_stage_config(app_dir, "dev", {"DR_ACCT": DR}, DEPLOYMENT) == []
     assert {p.name: p.stat().st_mtime_ns for p in chalice_dir.iterdir()} == before
@@ -141,7 +154,7 @@ def test_dry_run_prints_plan_documents_and_stage_and_changes_nothing(session, as
     before = config.read_text()
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"account {PROD} in {REGION}: 12 step(s)" in out
+    assert f"account {PROD} in {REGION}: 13 step(s)" in out
     assert "  - create SNS topic DracoProducer (encrypted with alias/DRACO-Topics)\n" in out
     assert '"kms:GrantIsForAWSResource": "true"' in out
     assert f'"aws:SourceAccount": "{PROD}"' in out
@@ -172,7 +185,15 @@ def test_apply_writes_the_stage_and_a_second_run_changes_nothing(session, as_acc
     assert env["SOURCE_ACCTS"] == f"{PROD},{OTHER}" and env["NO_DRY_RUN"] == "1"
     assert env[cfg.CONSUMER_ROLE_ARN] == role
     names = json.loads((chalice_dir / "function-names-prod.json").read_text())["Resources"]
-    assert names["PollJobs"] == {"Properties": {"FunctionName": "draco-consumer-prod-poll_jobs"}}
+    assert names["WakePoller"] == {"Properties": {"FunctionName": "draco-consumer-prod-wake_poller"}}
+    assert names["PollJobs"]["Properties"]["Events"] == {
+        "PollJobsEvent": {"Properties": {"Name": env[cfg.POLLER_RULE]}}
+    }
+    policy = json.loads((chalice_dir / "role-policy-prod.json").read_text())
+    assert (
+        policy
+        == session.client("iam").get_role_policy(RoleName="draco-consumer-prod", PolicyName="draco")["PolicyDocument"]
+    )
 
     assert run_cli([*argv, "--no-dry-run", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -186,7 +207,7 @@ def test_a_producer_without_alarms_plans_none(session, as_account, app_dirs, cap
     as_account(PROD)
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--no-alarms", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "8 step(s)" in out and "alarm" not in out.split("\n\n")[0]
+    assert "9 step(s)" in out and "alarm" not in out.split("\n\n")[0]
 
 
 @pytest.mark.parametrize(

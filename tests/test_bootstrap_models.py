@@ -53,15 +53,19 @@ class EventBridgeKind(SnapshotKind):
         return ()
 
     def event_sources(self, side: Side) -> tuple[EventRule, ...]:
-        return (EventRule("ebs-snapshots", PATTERN),) if side is Side.PRODUCER else ()
+        return (EventRule("draco-producer-test-snapshots", PATTERN),) if side is Side.PRODUCER else ()
 
     def statements(self, side: Side, ctx: PolicyContext) -> list[dict[str, Any]]:
         return [ONLY_ONCE, dict(ONLY_ONCE)]
 
 
+RDS_KINDS = tuple(kind for kind in KINDS.values() if kind.service == "rds")
+
+
 def with_ebs(account: str = PROD) -> Stack:
+    """The RDS kinds and the test-only kind (the registry's own EBS kind is left out, to test one rule)."""
     opts = producer_options(REGION, DR)
-    return producer_stack(opts, Account("aws", account, REGION), (*KINDS.values(), EventBridgeKind()))
+    return producer_stack(opts, Account("aws", account, REGION), (*RDS_KINDS, EventBridgeKind()))
 
 
 def statements(document: Any) -> dict[str, dict[str, Any]]:
@@ -76,9 +80,11 @@ def test_the_functions_bootstrap_names_are_the_apps_handlers(side: Side) -> None
 
 def test_an_event_rule_kind_gets_a_rule_and_eventbridge_may_publish_through_it_only() -> None:
     stack = with_ebs()
-    rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs-snapshots"
+    rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-test-snapshots"
     (rule,) = [r for r in stack.resources if isinstance(r, Rule)]
-    assert rule == Rule("draco-producer-ebs-snapshots", rule_arn, PATTERN, f"arn:aws:sns:{REGION}:{PROD}:DracoProducer")
+    assert rule == Rule(
+        "draco-producer-test-snapshots", rule_arn, PATTERN, f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"
+    )
     topic = next(r for r in stack.resources if isinstance(r, Topic))
     assert topic.publishers.endswith(", RDS, EventBridge")
     eventbridge = statements(topic.policy)["DracoEventBridgeRulesSendEvents"]
@@ -98,7 +104,7 @@ def test_an_event_rule_kind_gets_a_rule_and_eventbridge_may_publish_through_it_o
 
 
 def test_without_an_event_rule_kind_eventbridge_may_do_nothing() -> None:
-    stack = producer_stack(producer_options(REGION, DR), Account("aws", PROD, REGION))
+    stack = producer_stack(producer_options(REGION, DR), Account("aws", PROD, REGION), RDS_KINDS)
     text = json.dumps([getattr(r, "policy", None) for r in stack.resources], default=repr)
     assert "events.amazonaws.com" not in text and not [r for r in stack.resources if isinstance(r, Rule)]
 
@@ -110,14 +116,14 @@ def test_an_event_rule_is_made_targeted_and_removed_in_moto(mocked_aws: None, mo
     stack = with_ebs(acct.account)
     Executor(clients).execute(plan(stack, readers.read(clients, stack)))
     events = session.client("events")
-    rule = events.describe_rule(Name="draco-producer-ebs-snapshots")
+    rule = events.describe_rule(Name="draco-producer-test-snapshots")
     assert json.loads(rule["EventPattern"]) == PATTERN and rule["State"] == "ENABLED"
-    assert events.list_targets_by_rule(Rule="draco-producer-ebs-snapshots")["Targets"] == [
+    assert events.list_targets_by_rule(Rule="draco-producer-test-snapshots")["Targets"] == [
         {"Id": "DracoTopic", "Arn": f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"}
     ]
     assert plan(stack, readers.read(clients, stack)) == []
 
     found = sweeper.read(clients, acct, Side.PRODUCER, "dev")
-    assert found.rules == {"draco-producer-ebs-snapshots": ["DracoTopic"]}
+    assert found.rules == {"draco-producer-test-snapshots": ["DracoTopic"]}
     Executor(clients).execute(sweeper.plan_removal(found, acct, Side.PRODUCER, "dev", delete_keys=False).steps)
     assert events.list_rules()["Rules"] == []

@@ -103,6 +103,7 @@ def test_an_empty_account_gets_every_resource_in_order() -> None:
         ("kms", "create_key"), ("kms", "enable_key_rotation"), ("kms", "create_alias"),
         ("sns", "create_topic"), ("sns", "set_topic_attributes"),
         ("rds", "create_event_subscription"), ("rds", "create_event_subscription"),
+        ("events", "put_rule"), ("events", "put_targets"),
         ("kms", "create_key"), ("kms", "enable_key_rotation"), ("kms", "create_alias"),
         ("dynamodb", "create_table"), ("dynamodb", "wait table_exists"), ("dynamodb", "update_continuous_backups"),
         ("iam", "create_role"), ("iam", "put_role_policy"),
@@ -112,7 +113,7 @@ def test_an_empty_account_gets_every_resource_in_order() -> None:
 
 
 def test_a_new_key_is_named_and_rotated_through_the_id_create_key_returns() -> None:
-    (create, rotate, alias) = plan(producer(), Existing())[5].calls
+    (create, rotate, alias) = plan(producer(), Existing())[6].calls
     assert create.outputs == {"transit key.id": "KeyMetadata.KeyId", "transit key.arn": "KeyMetadata.Arn"}
     assert rotate.params == {"KeyId": Var("transit key.id", "<new transit key>")}
     assert alias.params == {
@@ -157,7 +158,7 @@ def test_key_policy_and_rotation_drift_is_repaired_on_the_key_found() -> None:
     steps = plan(stack, existing)
     assert descriptions(steps) == [
         f"update key policy of alias/DRACO-Transit (only arn:aws:iam::{DR}:role/draco-consumer-dev may use it, "
-        "through RDS)",
+        "through EC2, RDS)",
         "enable rotation of KMS key alias/DRACO-Transit",
     ]
     assert steps[0].calls[0].params["KeyId"] == steps[1].calls[0].params["KeyId"] == "transit-id"
@@ -214,7 +215,7 @@ def test_an_event_subscription_for_some_sources_is_an_error() -> None:
 
 
 def rule_stack() -> Stack:
-    """A stack with an EventBridge rule, as a kind with EventBridge events would have."""
+    """A stack with one more EventBridge rule, as a kind with EventBridge events would have."""
     stack = producer()
     topic = f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"
     rule = Rule("draco-producer-ebs", f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs", {"a": ["b"]}, topic)
@@ -225,12 +226,10 @@ def test_a_missing_rule_is_put_with_its_topic_as_only_target() -> None:
     stack = rule_stack()
     existing = as_wanted(stack)
     del existing.rules["draco-producer-ebs"]
-    steps = plan(stack, existing)
-    assert descriptions(steps) == [
-        "create EventBridge rule draco-producer-ebs (matching events to DracoProducer)",
-        "send EventBridge rule draco-producer-ebs's events to DracoProducer only",
-    ]
-    assert resolve(steps[0].calls[0].params, {})["EventPattern"] == '{"a": ["b"]}'
+    (step,) = plan(stack, existing)
+    assert step.description == "create EventBridge rule draco-producer-ebs (matching events to DracoProducer)"
+    assert [c.method for c in step.calls] == ["put_rule", "put_targets"]
+    assert resolve(step.calls[0].params, {})["EventPattern"] == '{"a": ["b"]}'
 
 
 def test_a_rule_with_another_pattern_or_target_is_brought_in_line() -> None:

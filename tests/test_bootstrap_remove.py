@@ -57,6 +57,7 @@ def test_removing_the_consumer_leaves_only_keys_and_snapshots(dr, account_state,
         "tables": [],
         "roles": [],
         "event subscriptions": [],
+        "rules": [],
         "alarms": [],
     }
     assert set(keys(dr).values()) == {"Enabled"}

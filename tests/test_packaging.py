@@ -4,43 +4,33 @@ Slow (``chalice package`` downloads the wheels named in each app's requirements.
 from PyPI, ~20-40 s for both apps, run in parallel): marked ``packaging``, so
 ``pytest -m "not packaging"`` leaves it out; it runs by default.
 
-Each app is packaged from a clean copy of its folder, made the way a release should be:
-
-* the ``vendor/chalicelib_shared`` symlink is resolved into a real folder, and no
-  ``__pycache__``/``*.pyc`` is copied (Chalice packs whatever it finds under vendor/);
-* ``PYTHONDONTWRITEBYTECODE=1`` for ``chalice package``, which imports app.py (and so
-  chalicelib_shared) *before* it zips vendor/, and would otherwise write fresh
-  ``__pycache__`` files into the very folder it then packs;
-* the stage written as bootstrap writes it (environment, ``manage_iam_role: false`` with
-  the role bootstrap makes, and ``function-names-<stage>.json``, passed to ``chalice
-  package --merge-template`` so the functions get the names ``chalice deploy`` gives them).
-
-Doing it in a copy, rather than cleaning the checkout, is what keeps it robust: a
-developer's checkout where tests ran is full of ``__pycache__`` folders, and a
-package made from it would carry them.
+Each app is packaged as ``python -m draco package`` packages it (``draco.package``: a
+clean copy of its folder, the vendor symlink resolved, no bytecode, no AWS credentials,
+and ``--merge-template`` with the function names bootstrap wrote), with the stage
+written as bootstrap writes it (environment, ``manage_iam_role: false`` with the role
+bootstrap makes, ``function-names-<stage>.json`` and the role's policy record).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib_shared import config as cfg
-from draco import bootstrap
-from draco.bootstrap.chalice_config import merge_template_name
-from draco.bootstrap.models import consumer_stack, producer_stack
+from draco import bootstrap, package
+from draco.bootstrap.instructions import resolve
+from draco.bootstrap.models import Deployment, consumer_stack, producer_stack
 from draco.bootstrap.names import Account
 from draco.bootstrap.options import consumer_options, producer_options
 
@@ -51,7 +41,6 @@ PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"
 STAGE = "ci"
-CHALICE = Path(sys.executable).with_name("chalice")
 # What the Lambda Python runtime provides besides the standard library (boto3 and its dependencies).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -63,6 +52,7 @@ APPS = {
         "functions": {
             "on_producer_topic": ("OnProducerTopic", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
             "sweep_snapshots": ("SweepSnapshots", 300, 1, "rate(6 hours)"),
         },
         "env": {
@@ -72,6 +62,7 @@ APPS = {
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.JOB_TABLE: cfg.PRODUCER_TABLE,
+            cfg.POLLER_RULE: f"draco-producer-{STAGE}-poll_jobs-event",
         },
     },
     "consumer": {
@@ -80,6 +71,7 @@ APPS = {
         "functions": {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
@@ -91,27 +83,29 @@ APPS = {
             cfg.JOB_TABLE: cfg.CONSUMER_TABLE,
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
+            cfg.POLLER_RULE: f"draco-consumer-{STAGE}-poll_jobs-event",
         },
     },
 }
 
 
-def deployment(kind: str) -> Any:
-    """The role and function names bootstrap writes for the app."""
+def deployment(kind: str) -> Deployment:
+    """The role, the names and the role's policy bootstrap writes for the app (the transit key as in its env)."""
     if kind == "producer":
-        return producer_stack(producer_options(REGION, DR, stage=STAGE), Account("aws", PROD, REGION)).deployment
-    return consumer_stack(consumer_options(REGION, [PROD], stage=STAGE), Account("aws", DR, REGION)).deployment
+        stack = producer_stack(producer_options(REGION, DR, stage=STAGE), Account("aws", PROD, REGION))
+    else:
+        stack = consumer_stack(consumer_options(REGION, [PROD], stage=STAGE), Account("aws", DR, REGION))
+    assert (
+        resolve(dict(stack.env), {"transit key.arn": APPS[kind]["env"].get(cfg.TRANSIT_KEY_ARN, "")})
+        == APPS[kind]["env"]
+    )
+    known = {"transit key.arn": APPS["producer"]["env"][cfg.TRANSIT_KEY_ARN]}
+    return replace(stack.deployment, role_policy=resolve(stack.deployment.role_policy, known))
 
 
 def clean_copy(kind: str, dest: Path) -> Path:
     """The app folder with its vendor symlink resolved and no bytecode, bootstrapped for STAGE."""
-    app_dir = dest / f"{kind}_app"
-    shutil.copytree(
-        REPO / f"{kind}_app",
-        app_dir,
-        symlinks=False,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv", "function-names-*.json"),
-    )
+    app_dir = package.clean_copy(REPO / f"{kind}_app", dest)
     bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], deployment(kind))
     return app_dir
 
@@ -135,35 +129,21 @@ class Packaged:
             return zf.namelist()
 
 
-def packaging_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_DEFAULT_REGION=REGION, PYTHONDONTWRITEBYTECODE="1", AWS_EC2_METADATA_DISABLED="true")
-    return env
-
-
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Packaged]]:
-    """Both apps packaged (CloudFormation/SAM), in parallel."""
+    """Both apps bootstrapped for STAGE and packaged by ``python -m draco package`` (CloudFormation/SAM),
+    in parallel, from another folder than the checkout."""
     root = tmp_path_factory.mktemp("packaging")
     started = time.monotonic()
     running = {}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     for kind in APPS:
         app_dir = clean_copy(kind, root)
-        out = root / f"{kind}-out"
+        command = ["package", kind, "--stage", STAGE, "--out", f"{kind}-out", "--app-dir", str(app_dir)]
         running[kind] = subprocess.Popen(
-            [
-                str(CHALICE),
-                "package",
-                "--stage",
-                STAGE,
-                "--pkg-format",
-                "cloudformation",
-                "--merge-template",
-                f".chalice/{merge_template_name(STAGE)}",
-                str(out),
-            ],  # fmt: skip
-            cwd=app_dir,
-            env=packaging_env(),
+            [sys.executable, "-m", "draco", *command],
+            cwd=root,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -171,7 +151,8 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pac
     results = {}
     for kind, process in running.items():
         output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, f"chalice package failed for {kind}:\n{output}"
+        assert process.returncode == 0, f"draco package failed for {kind}:\n{output}"
+        assert f"packaged {kind}_app stage {STAGE} for {REGION} into {root / f'{kind}-out'}" in output
         results[kind] = Packaged(kind, root / f"{kind}-out", time.monotonic() - started)
     yield results
 
@@ -254,6 +235,9 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_role(pa
         events = properties.get("Events", {}).values()
         schedules = [e["Properties"]["Schedule"] for e in events if e["Type"] == "Schedule"]
         assert schedules == ([schedule] if schedule else [])
+    # The poller's rule has the name chalice deploy gives it, which the app switches (POLLER_RULE).
+    (poller_event,) = functions["PollJobs"]["Properties"]["Events"].values()
+    assert poller_event["Properties"]["Name"] == APPS[kind]["env"][cfg.POLLER_RULE] == role.poller_rule
 
     # The topic handler is subscribed to the app's own topic, once.
     on_topic = functions[expected[APPS[kind]["handler"]][0]]["Properties"]

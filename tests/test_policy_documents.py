@@ -68,14 +68,10 @@ def test_statements_are_named_and_use_no_wildcard_actions(app: str) -> None:
 
 
 # Allowed on "*": actions AWS can't scope by resource, and read-only listings.
+READS = {"rds:DescribeAccountAttributes", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"}
 ON_STAR = {
-    "producer": {"rds:DescribeAccountAttributes", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"},
-    "consumer": {
-        "rds:DescribeAccountAttributes",
-        "kms:CreateKey",
-        "rds:DescribeDBSnapshots",
-        "rds:DescribeDBClusterSnapshots",
-    },
+    "producer": READS | {"ec2:DescribeSnapshots", "ec2:DescribeVolumes"},
+    "consumer": READS | {"ec2:DescribeSnapshots", "kms:CreateKey"},
 }
 
 
@@ -144,13 +140,16 @@ def test_tables_and_logs_are_the_apps_own(app: str) -> None:
     table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
     assert resources(policy, "dynamodb:PutItem") == [table_arn]
     assert resources(policy, "dynamodb:Query") == [f"{table_arn}/index/*"]
-    handlers = (
-        ["on_producer_topic", "poll_jobs", "sweep_snapshots"]
-        if app == "producer"
-        else ["on_consumer_topic", "poll_jobs"]
-    )
+    handlers = [f"on_{app}_topic", "poll_jobs", "wake_poller", *(["sweep_snapshots"] if app == "producer" else [])]
     groups = [f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/draco-{app}-{STAGE}-{h}" for h in handlers]
     assert resources(policy, "logs:PutLogEvents") == sorted([*groups, *(f"{g}:*" for g in groups)])
+
+
+@pytest.mark.parametrize("app", POLICIES)
+def test_each_app_switches_only_its_own_poller(app: str) -> None:
+    account = PROD if app == "producer" else DR
+    rule = f"arn:aws:events:{REGION}:{account}:rule/draco-{app}-{STAGE}-poll_jobs-event"
+    assert resources(POLICIES[app](), "events:DisableRule") == resources(POLICIES[app](), "events:EnableRule") == [rule]
 
 
 @pytest.mark.parametrize("app", POLICIES)

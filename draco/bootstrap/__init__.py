@@ -18,6 +18,7 @@ Running it twice changes nothing: the second plan is empty.
 from draco.bootstrap.chalice_config import write_stage_config
 from draco.bootstrap.cli import register
 from draco.bootstrap.deploy import (
+    Applied,
     Prepared,
     apply,
     consumer,
@@ -33,6 +34,7 @@ from draco.bootstrap.options import NEW_TRANSIT_KEY, Alarms
 __all__ = [
     "NEW_TRANSIT_KEY",
     "Alarms",
+    "Applied",
     "BootstrapError",
     "Prepared",
     "Step",

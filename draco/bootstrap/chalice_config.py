@@ -7,9 +7,13 @@
   package`` writes it as each function's ``Role``);
 * ``.chalice/function-names-<stage>.json``, a template for ``chalice package
   --merge-template``: it gives each function in the SAM template the name
-  ``chalice deploy`` gives it (``<app>-<stage>-<handler>``), where
-  CloudFormation would otherwise make one up. So the role's log statement and
-  the poller alarm name functions that exist whichever way the app is deployed.
+  ``chalice deploy`` gives it (``<app>-<stage>-<handler>``), and the poller's
+  schedule rule its name too (``<function>-event``), where CloudFormation would
+  otherwise make names up. So the role's log and poller statements, the poller
+  alarm and ``POLLER_RULE`` name what exists whichever way the app is deployed;
+* ``.chalice/role-policy-<stage>.json``: the role's policy as bootstrap set it,
+  a record to review in a diff (Chalice doesn't read it; ``draco package``
+  takes the stage's Region from it).
 
 Each file is replaced atomically and only when it changes, in a stable layout
 (indent 2, trailing newline). Every other key and stage of config.json is kept.
@@ -24,8 +28,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chalice.utils import to_cfn_resource_name
-
 from draco.bootstrap.models import Deployment
 
 # Written by earlier versions of bootstrap, in place of the role it now makes.
@@ -36,20 +38,34 @@ def merge_template_name(stage: str) -> str:
     return f"function-names-{stage}.json"
 
 
+def role_policy_name(stage: str) -> str:
+    return f"role-policy-{stage}.json"
+
+
 def merge_template(deployment: Deployment) -> dict[str, Any]:
-    """The SAM fragment naming each function as ``chalice deploy`` does (Chalice's own resource names)."""
-    return {
-        "Resources": {
-            to_cfn_resource_name(handler): {"Properties": {"FunctionName": name}}
-            for handler, name in deployment.functions.items()
-        }
+    """The SAM fragment naming each function, and the poller's rule, as ``chalice deploy`` does.
+
+    The keys are Chalice's own resource names (``to_cfn_resource_name`` of the handler,
+    and of ``<handler>-event`` for a schedule); Chalice deep-merges this over its template.
+    """
+    from chalice.utils import to_cfn_resource_name  # only when writing: the CLI registers without Chalice
+
+    resources: dict[str, Any] = {
+        to_cfn_resource_name(handler): {"Properties": {"FunctionName": name}}
+        for handler, name in deployment.functions.items()
     }
+    event = {to_cfn_resource_name(f"{deployment.poller}-event"): {"Properties": {"Name": deployment.poller_rule}}}
+    resources[to_cfn_resource_name(deployment.poller)]["Properties"]["Events"] = event
+    return {"Resources": resources}
 
 
 def write_stage_config(
     app_dir: Path, stage: str, env: Mapping[str, str], deployment: Deployment | None = None
 ) -> list[Path]:
-    """Merge ``env`` (and, with ``deployment``, the role and function names) into the app's stage; the files changed."""
+    """Merge ``env`` (and, with ``deployment``, the role and the names) into the app's stage; the files changed.
+
+    The files the stage names are written before config.json, so it never names a missing one.
+    """
     chalice_dir = Path(app_dir) / ".chalice"
     path = chalice_dir / "config.json"
     config = json.loads(path.read_text())
@@ -57,9 +73,12 @@ def write_stage_config(
     stage_config.setdefault("environment_variables", {}).update(env)
     changed = []
     if deployment is not None:
-        template = chalice_dir / merge_template_name(stage)
-        if _write_if_changed(template, _text(merge_template(deployment))):
-            changed.append(template)
+        for name, value in (
+            (merge_template_name(stage), merge_template(deployment)),
+            (role_policy_name(stage), deployment.role_policy),
+        ):
+            if _write_if_changed(chalice_dir / name, _text(value)):
+                changed.append(chalice_dir / name)
         for key in _REPLACED_KEYS:
             stage_config.pop(key, None)
         stage_config["manage_iam_role"] = False

@@ -22,7 +22,13 @@ from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import sweeper
 from draco.bootstrap.aws import connect
-from draco.bootstrap.chalice_config import merge_template, merge_template_name, would_change, write_stage_config
+from draco.bootstrap.chalice_config import (
+    merge_template,
+    merge_template_name,
+    role_policy_name,
+    would_change,
+    write_stage_config,
+)
 from draco.bootstrap.deploy import Prepared, apply, prepare_consumer, prepare_producer
 from draco.bootstrap.executor import Executor
 from draco.bootstrap.instructions import BootstrapError, Step, resolve
@@ -153,12 +159,13 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
             _print_stage_preview(prepared, project, args.stage)
             print("dry run: nothing changed")
             return
-        env = apply(prepared)
-        write_stage_config(project, args.stage, env, prepared.stack.deployment)
+        applied = apply(prepared)
+        write_stage_config(project, args.stage, applied.env, applied.deployment)
         print(f"wrote stages.{args.stage} in {config_path}:")
-        for name, value in env.items():
+        for name, value in applied.env.items():
             print(f"  {name}={value}")
-        print(f"  iam_role_arn={prepared.stack.deployment.role_arn} (manage_iam_role: false)")
+        print(f"  iam_role_arn={applied.deployment.role_arn} (manage_iam_role: false)")
+        print(f"wrote the role's policy, for review, to {config_path.parent / role_policy_name(args.stage)}")
         print(
             f"for chalice package, pass --merge-template .chalice/{merge_template_name(args.stage)} "
             "(it names the functions as chalice deploy does)"
@@ -191,6 +198,9 @@ def _print_stage_preview(prepared: Prepared, project: Path, stage: str) -> None:
     template = config_path.parent / merge_template_name(stage)
     state = would_change(template, merge_template(deployment))
     print(f"would write {template} ({state}): function names for chalice package --merge-template")
+    record = config_path.parent / role_policy_name(stage)
+    policy = resolve(deployment.role_policy, prepared.known, preview=True)
+    print(f"would write {record} ({would_change(record, policy)}): the role's policy, for review")
 
 
 # --------------------------------------------------------------------------- remove

@@ -8,7 +8,7 @@ with the values AWS handed back (the transit key's ARN) filled in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -17,7 +17,7 @@ from draco.bootstrap import readers
 from draco.bootstrap.aws import Clients, connect
 from draco.bootstrap.executor import Executor
 from draco.bootstrap.instructions import Step, resolve
-from draco.bootstrap.models import Stack, consumer_stack, producer_stack
+from draco.bootstrap.models import Deployment, Stack, consumer_stack, producer_stack
 from draco.bootstrap.names import Account
 from draco.bootstrap.options import Options, consumer_options, producer_options
 from draco.bootstrap.planner import known_values, plan
@@ -58,11 +58,23 @@ def _prepare(session: boto3.Session, opts: Options, build: Callable[[Any, Accoun
     return Prepared(stack, plan(stack, existing), known_values(stack, existing), clients)
 
 
-def apply(prepared: Prepared) -> dict[str, str]:
-    """Run the plan; the app's Lambda environment."""
+@dataclass(frozen=True)
+class Applied:
+    """What the Chalice project needs once the account holds the stack."""
+
+    env: dict[str, str]
+    deployment: Deployment
+
+
+def apply(prepared: Prepared) -> Applied:
+    """Run the plan; the app's environment and deployment, with what AWS handed back filled in."""
     executor = Executor(prepared.clients, prepared.known)
     executor.execute(prepared.plan)
-    return resolve(dict(prepared.stack.env), executor.variables)
+    deployment = prepared.stack.deployment
+    return Applied(
+        resolve(dict(prepared.stack.env), executor.variables),
+        replace(deployment, role_policy=resolve(deployment.role_policy, executor.variables)),
+    )
 
 
 def plan_producer(session: boto3.Session, dr_account: str, **options: Any) -> list[Step]:
@@ -81,7 +93,7 @@ def producer(session: boto3.Session, dr_account: str, **options: Any) -> dict[st
     Options: ``stage``, ``peer_stage`` (the consumer's, default the same), ``tag_key``,
     ``tag_value``, ``alarms`` (``Alarms(...)``, ``None`` for none).
     """
-    return apply(prepare_producer(session, dr_account, **options))
+    return apply(prepare_producer(session, dr_account, **options)).env
 
 
 def consumer(session: boto3.Session, source_accounts: Sequence[str], **options: Any) -> dict[str, str]:
@@ -90,4 +102,4 @@ def consumer(session: boto3.Session, source_accounts: Sequence[str], **options: 
     Options: those of ``producer`` and ``default_lifecycle``, ``custom_lifecycles``,
     ``no_dry_run``. Per-source DR keys are not made here: the consumer makes each on first use.
     """
-    return apply(prepare_consumer(session, source_accounts, **options))
+    return apply(prepare_consumer(session, source_accounts, **options)).env

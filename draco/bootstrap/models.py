@@ -24,6 +24,7 @@ from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import (
     ALERT_TOPIC,
     FUNCTIONS,
+    POLLER_FUNCTION,
     TOPIC_KEY_ALIAS,
     TOPICS,
     TRANSIT_KEY_ALIAS,
@@ -32,7 +33,6 @@ from draco.bootstrap.names import (
     function_name,
     peer_of,
     role_name,
-    rule_name,
     subscription_name,
 )
 from draco.bootstrap.options import NEW_TRANSIT_KEY, ConsumerOptions, Options, ProducerOptions
@@ -129,6 +129,9 @@ class Deployment:
 
     role_arn: str
     functions: Mapping[str, str]  # handler -> function name
+    poller: str  # the poller's handler, whose schedule rule the app switches (POLLER_RULE)
+    poller_rule: str
+    role_policy: Mapping[str, Any]  # the role's policy, recorded beside the stage for review
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
         policies.transit_key_policy(
             acct, dr_account=opts.dr_account, consumer_role=consumer_role, services=[k.service for k in kinds]
         ),
-        f"only {consumer_role} may use it, through RDS",
+        f"only {consumer_role} may use it, through {', '.join(sorted({k.service.upper() for k in kinds}))}",
         acct.arn("kms", NEW_TRANSIT_KEY),
     )
     transit_arn = transit.var("arn")
@@ -192,7 +195,8 @@ def _stack(
         *_alert_resources(opts, acct),
     ]
     functions = {handler: function_name(side, opts.stage, handler) for handler in FUNCTIONS[side]}
-    return Stack(side, acct, tuple(resources), env, Deployment(role.arn, functions))
+    deployment = Deployment(role.arn, functions, POLLER_FUNCTION, opts.poller_rule, role.policy)
+    return Stack(side, acct, tuple(resources), env, deployment)
 
 
 def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]) -> list[Resource]:
@@ -211,9 +215,10 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
                 )
                 # AWS documents aws:SourceArn as the RDS resource an event is about.
                 rds_sources.append(kind.arn(acct.partition, acct.region, acct.account, "*"))
-            elif isinstance(source, EventRule):
-                name = rule_name(side, source.name)
-                rules[name] = Rule(name, acct.arn("events", f"rule/{name}"), source.pattern, topic_arn)
+            elif isinstance(source, EventRule):  # named by its kind, draco-<side>-...
+                rules[source.name] = Rule(
+                    source.name, acct.arn("events", f"rule/{source.name}"), source.pattern, topic_arn
+                )
     peer_roles = [acct.role_arn(peer_of(side), opts.peer_role_stage, account=peer) for peer in opts.peers]
     services = [name for name, used in ((policies.RDS_EVENTS, subscriptions), (policies.EVENTBRIDGE, rules)) if used]
     who = ", ".join([*peer_roles, *(["RDS"] if subscriptions else []), *(["EventBridge"] if rules else [])])

@@ -19,8 +19,8 @@ TOPICS = {Side.PRODUCER: cfg.PRODUCER_TOPIC, Side.CONSUMER: cfg.CONSUMER_TOPIC}
 TABLES = {Side.PRODUCER: cfg.PRODUCER_TABLE, Side.CONSUMER: cfg.CONSUMER_TABLE}
 #: Each app's Lambda handlers (its app.py; tests/test_bootstrap_names.py checks they agree).
 FUNCTIONS = {
-    Side.PRODUCER: ("on_producer_topic", "poll_jobs", "sweep_snapshots"),
-    Side.CONSUMER: ("on_consumer_topic", "poll_jobs"),
+    Side.PRODUCER: ("on_producer_topic", "poll_jobs", "wake_poller", "sweep_snapshots"),
+    Side.CONSUMER: ("on_consumer_topic", "poll_jobs", "wake_poller"),
 }
 POLLER_FUNCTION = "poll_jobs"
 TRANSIT_KEY_ALIAS = cfg.TRANSIT_KEY_ALIAS
@@ -55,8 +55,9 @@ def subscription_name(side: Side, source_type: str) -> str:
     return f"{app_name(side)}-{source_type}"
 
 
-def rule_name(side: Side, name: str) -> str:
-    return f"{app_name(side)}-{name}"
+def schedule_rule_name(side: Side, stage: str, handler: str) -> str:
+    """The EventBridge rule of a scheduled function, as ``chalice deploy`` names it (``<function>-event``)."""
+    return f"{function_name(side, stage, handler)}-event"
 
 
 def alarm_name(side: Side, stage: str, what: str) -> str:
@@ -64,9 +65,9 @@ def alarm_name(side: Side, stage: str, what: str) -> str:
 
 
 def longest_stage() -> int:
-    """The longest stage name whose role and function names all fit AWS's 64 characters."""
+    """The longest stage name whose role, function and schedule rule names all fit AWS's 64 characters."""
     return MAX_NAME - max(
-        len(function_name(side, "", handler)) for side, names in FUNCTIONS.items() for handler in names
+        len(schedule_rule_name(side, "", handler)) for side, names in FUNCTIONS.items() for handler in names
     )
 
 

@@ -22,7 +22,7 @@ from typing import ClassVar
 from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
-from draco.bootstrap.names import TABLES, Account, longest_stage
+from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
 
 DEFAULT_RPO_HOURS = 26.0
 _STAGE = re.compile(r"[A-Za-z0-9_]+")
@@ -72,6 +72,11 @@ class _Common:
     def table(self) -> str:
         return TABLES[self.side]
 
+    @property
+    def poller_rule(self) -> str:
+        """The poller's schedule rule, which the app switches off while idle (``POLLER_RULE``)."""
+        return schedule_rule_name(self.side, self.stage, POLLER_FUNCTION)
+
 
 @dataclass(frozen=True)
 class ProducerOptions(_Common):
@@ -93,6 +98,7 @@ class ProducerOptions(_Common):
             cfg.TAG_KEY: self.tag_key,
             cfg.TAG_VALUE: self.tag_value,
             cfg.JOB_TABLE: self.table,
+            cfg.POLLER_RULE: self.poller_rule,
         }
 
 
@@ -122,6 +128,7 @@ class ConsumerOptions(_Common):
             cfg.JOB_TABLE: self.table,
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: acct.role_arn(Side.CONSUMER, self.stage),
+            cfg.POLLER_RULE: self.poller_rule,
         }
 
 

@@ -170,30 +170,34 @@ def _subscription(sub: RdsSubscription, existing: Existing, known: Mapping[str, 
 
 
 def _rule(rule: Rule, existing: Existing, known: Mapping[str, str]) -> list[Step]:
+    """The rule, enabled, with the app's topic as its one target."""
     found = existing.rules.get(rule.name)
     topic = rule.topic_arn.rsplit(":", 1)[-1]
-    steps = []
-    if found is None or found.state != "ENABLED" or not same_document(found.pattern, rule.pattern, known):
-        verb = "create" if found is None else "update"
-        call = APICall(
-            "events",
-            "put_rule",
-            {"Name": rule.name, "EventPattern": Json(rule.pattern), "State": "ENABLED"},
-            creates=rule.arn if found is None else "",
-        )
-        steps.append(Step(f"{verb} EventBridge rule {rule.name} (matching events to {topic})", (call,), rule.pattern))
-    targets = [] if found is None else [(t.get("Id"), t.get("Arn")) for t in found.targets]
-    if targets != [(RULE_TARGET_ID, rule.topic_arn)]:
-        calls: list[Any] = []
-        stale = [target_id for target_id, _ in targets if target_id != RULE_TARGET_ID]
-        if stale:
-            calls.append(APICall("events", "remove_targets", {"Rule": rule.name, "Ids": stale}))
-        calls.append(
-            APICall(
-                "events", "put_targets", {"Rule": rule.name, "Targets": [{"Id": RULE_TARGET_ID, "Arn": rule.topic_arn}]}
+    put_rule = APICall(
+        "events",
+        "put_rule",
+        {"Name": rule.name, "EventPattern": Json(rule.pattern), "State": "ENABLED"},
+        creates=rule.arn if found is None else "",
+    )
+    put_target = APICall(
+        "events", "put_targets", {"Rule": rule.name, "Targets": [{"Id": RULE_TARGET_ID, "Arn": rule.topic_arn}]}
+    )
+    if found is None:
+        return [
+            Step(
+                f"create EventBridge rule {rule.name} (matching events to {topic})",
+                (put_rule, put_target),
+                rule.pattern,
             )
-        )
-        steps.append(Step(f"send EventBridge rule {rule.name}'s events to {topic} only", tuple(calls)))
+        ]
+    steps = []
+    if found.state != "ENABLED" or not same_document(found.pattern, rule.pattern, known):
+        steps.append(Step(f"update EventBridge rule {rule.name} (pattern, enabled)", (put_rule,), rule.pattern))
+    targets = [(t.get("Id"), t.get("Arn")) for t in found.targets]
+    if targets != [(RULE_TARGET_ID, rule.topic_arn)]:
+        stale = [target_id for target_id, _ in targets if target_id != RULE_TARGET_ID]
+        calls = (APICall("events", "remove_targets", {"Rule": rule.name, "Ids": stale}),) if stale else ()
+        steps.append(Step(f"send EventBridge rule {rule.name}'s events to {topic} only", (*calls, put_target)))
     return steps
 
 

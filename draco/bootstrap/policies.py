@@ -129,6 +129,7 @@ def producer_role_policy(
             },
             *_publish_statements(opts, acct, "SendDracoMessagesToTheDrAccountOnly"),
             *_table_statements(acct, opts.table, batch_get=True),
+            _poller_statement(opts, acct),
             _logs_statement(opts, acct),
         ]
     )
@@ -194,6 +195,7 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
             },
             *_publish_statements(opts, acct, "AnswerEachSourceAccountOnItsProducerTopic"),
             *_table_statements(acct, opts.table, batch_get=False),
+            _poller_statement(opts, acct),
             _logs_statement(opts, acct),
             {"Sid": "NeverDestroyOrRepointKeys", "Effect": "Deny", "Action": _KEY_DESTRUCTION, "Resource": "*"},
         ]
@@ -255,6 +257,16 @@ def _table_statements(acct: Account, table: str, *, batch_get: bool) -> list[dic
             }
         )
     return statements
+
+
+def _poller_statement(opts: Options, acct: Account) -> dict[str, Any]:
+    """The app rests its own poller while idle and wakes it (``chalicelib_shared.pacing``)."""
+    return {
+        "Sid": "SwitchOwnPollerOffWhileIdleAndOnAgain",
+        "Effect": "Allow",
+        "Action": ["events:DisableRule", "events:EnableRule"],
+        "Resource": acct.arn("events", f"rule/{opts.poller_rule}"),
+    }
 
 
 def _logs_statement(opts: Options, acct: Account) -> dict[str, Any]:

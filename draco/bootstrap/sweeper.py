@@ -79,7 +79,9 @@ def read(clients: Clients, acct: Account, side: Side, stage: str) -> Found:
     events = clients("events")
     for rule in readers.list_rules(events, prefix):
         record = readers.read_rule(events, rule)
-        found.rules[rule] = [t["Id"] for t in record.targets] if record else []
+        # Chalice's schedule rules share the prefix; DRACO's send to the app's topic.
+        if record and acct.topic_arn(side) in {t.get("Arn") for t in record.targets}:
+            found.rules[rule] = [t["Id"] for t in record.targets]
     sns = clients("sns")
     found.topic = readers.read_topic(sns, acct.topic_arn(side)) is not None
     found.alert_topic = readers.read_topic(sns, acct.arn("sns", ALERT_TOPIC)) is not None
