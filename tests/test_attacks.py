@@ -51,7 +51,9 @@ def dr_copies(world: LocalWorld) -> set[str]:
 
 def dr_keys(world: LocalWorld) -> list[str]:
     return sorted(
-        a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"] if "DRACO" in a["AliasName"]
+        a["AliasName"]
+        for a in world.client("kms", DR).list_aliases()["Aliases"]
+        if a["AliasName"].startswith("alias/DRACO-")
     )
 
 

@@ -57,8 +57,8 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     as_account(PROD)
     consumer_role = f"arn:aws:iam::{DR}:role/draco-consumer-dev"
     assert descriptions(bootstrap.plan_producer(session, DR)) == [
-        f"create KMS key alias/DRACO-Topics ({consumer_role}, RDS, EventBridge may publish with it; rotation on)",
-        "create SNS topic DracoProducer (encrypted with alias/DRACO-Topics)",
+        f"create KMS key alias/DRACO/Topics ({consumer_role}, RDS, EventBridge may publish with it; rotation on)",
+        "create SNS topic DracoProducer (encrypted with alias/DRACO/Topics)",
         f"set topic policy of DracoProducer (publish: {consumer_role}, RDS, EventBridge)",
         "create RDS event subscription draco-producer-db-snapshot (db-snapshot events to DracoProducer)",
         "create RDS event subscription draco-producer-db-cluster-snapshot "
@@ -88,7 +88,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     assert cfg.ProducerConfig.from_env(env).problems == ()
 
     topic = topic_attributes(session, PROD, "DracoProducer")
-    assert topic["KmsMasterKeyId"] == "alias/DRACO-Topics"
+    assert topic["KmsMasterKeyId"] == "alias/DRACO/Topics"
     topic_policy = statements(topic["Policy"])
     peer = topic_policy["OnlyThePeerAppRolesSendDracoMessages"]
     assert peer["Principal"] == {"AWS": [f"arn:aws:iam::{DR}:root"]}
@@ -103,7 +103,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     ]
 
     kms = session.client("kms")
-    for alias in ("alias/DRACO-Transit", "alias/DRACO-Topics"):
+    for alias in ("alias/DRACO-Transit", "alias/DRACO/Topics"):
         key = key_behind(session, alias)
         assert key["KeySpec"] == "SYMMETRIC_DEFAULT" and key["KeyState"] == "Enabled"
         assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
@@ -113,7 +113,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
         "StringEquals": {"kms:ViaService": ["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com"]},
     }
-    services = key_policy(session, "alias/DRACO-Topics")["AwsServicesPublishThisAccountsEvents"]
+    services = key_policy(session, "alias/DRACO/Topics")["AwsServicesPublishThisAccountsEvents"]
     assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
     eventbridge = topic_policy["DracoEventBridgeRulesSendEvents"]
     rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs-snapshots"
@@ -163,7 +163,7 @@ def test_a_new_dr_account_changes_the_policies_and_keeps_the_keys(session, as_ac
     first = bootstrap.producer(session, DR)
     other_role = f"arn:aws:iam::{OTHER}:role/draco-consumer-dev"
     assert descriptions(bootstrap.plan_producer(session, OTHER)) == [
-        f"update key policy of alias/DRACO-Topics ({other_role}, RDS, EventBridge may publish with it)",
+        f"update key policy of alias/DRACO/Topics ({other_role}, RDS, EventBridge may publish with it)",
         f"set topic policy of DracoProducer (publish: {other_role}, RDS, EventBridge)",
         f"update key policy of alias/DRACO-Transit (only {other_role} may use it, through EC2, RDS)",
         "update the policy of IAM role draco-producer-dev",
@@ -205,7 +205,7 @@ def test_drift_is_repaired_and_reordered_documents_are_equal(session, as_account
     session.client("sns").set_topic_attributes(TopicArn=topic, AttributeName="KmsMasterKeyId", AttributeValue="")
 
     assert descriptions(bootstrap.plan_producer(session, DR)) == [
-        "encrypt SNS topic DracoProducer with alias/DRACO-Topics",
+        "encrypt SNS topic DracoProducer with alias/DRACO/Topics",
         "enable rotation of KMS key alias/DRACO-Transit",
         "turn on deletion protection of DynamoDB table DracoProducerJobs",
         "turn on point-in-time recovery of DynamoDB table DracoProducerJobs",
@@ -263,8 +263,8 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
     steps = descriptions(bootstrap.plan_consumer(session, [OTHER, PROD], **options))
     roles = f"arn:aws:iam::{PROD}:role/draco-producer-prod, arn:aws:iam::{OTHER}:role/draco-producer-prod"
     assert steps[:7] == [
-        f"create KMS key alias/DRACO-Topics ({roles}, RDS, EventBridge may publish with it; rotation on)",
-        "create SNS topic DracoConsumer (encrypted with alias/DRACO-Topics)",
+        f"create KMS key alias/DRACO/Topics ({roles}, RDS, EventBridge may publish with it; rotation on)",
+        "create SNS topic DracoConsumer (encrypted with alias/DRACO/Topics)",
         f"set topic policy of DracoConsumer (publish: {roles}, RDS, EventBridge)",
         "create RDS event subscription draco-consumer-db-snapshot (db-snapshot events to DracoConsumer)",
         "create EventBridge rule draco-consumer-ebs-snapshots (matching events to DracoConsumer)",
@@ -294,7 +294,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
     assert peer["Principal"] == {"AWS": [f"arn:aws:iam::{PROD}:root", f"arn:aws:iam::{OTHER}:root"]}
     aliases = [a["AliasName"] for a in session.client("kms").list_aliases()["Aliases"]]
     assert [a for a in aliases if a.startswith("alias/DRACO")] == [
-        "alias/DRACO-Topics"
+        "alias/DRACO/Topics"
     ]  # per-source DR keys are the consumer's to make
 
 

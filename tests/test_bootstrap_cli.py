@@ -155,7 +155,7 @@ def test_dry_run_prints_plan_documents_and_stage_and_changes_nothing(session, as
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"account {PROD} in {REGION}: 13 step(s)" in out
-    assert "  - create SNS topic DracoProducer (encrypted with alias/DRACO-Topics)\n" in out
+    assert "  - create SNS topic DracoProducer (encrypted with alias/DRACO/Topics)\n" in out
     assert '"kms:GrantIsForAWSResource": "true"' in out
     assert f'"aws:SourceAccount": "{PROD}"' in out
     placeholder = f"arn:aws:kms:{REGION}:{PROD}:{bootstrap.NEW_TRANSIT_KEY}"

@@ -90,7 +90,7 @@ def test_an_event_rule_kind_gets_a_rule_and_eventbridge_may_publish_through_it_o
     eventbridge = statements(topic.policy)["DracoEventBridgeRulesSendEvents"]
     assert eventbridge["Principal"] == {"Service": "events.amazonaws.com"}
     assert eventbridge["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule_arn]}}
-    key = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO-Topics")
+    key = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO/Topics")
     services = statements(key.policy)["AwsServicesPublishThisAccountsEvents"]
     assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
     transit = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO-Transit")

@@ -167,12 +167,12 @@ def test_key_policy_and_rotation_drift_is_repaired_on_the_key_found() -> None:
 def test_a_reordered_policy_is_the_same_policy() -> None:
     stack = producer()
     existing = as_wanted(stack)
-    policy = json.loads(existing.keys["alias/DRACO-Topics"].policy)
+    policy = json.loads(existing.keys["alias/DRACO/Topics"].policy)
     policy["Statement"].reverse()
     for statement in policy["Statement"]:
         if isinstance(statement["Action"], list):
             statement["Action"].reverse()
-    existing.keys["alias/DRACO-Topics"] = replace(existing.keys["alias/DRACO-Topics"], policy=json.dumps(policy))
+    existing.keys["alias/DRACO/Topics"] = replace(existing.keys["alias/DRACO/Topics"], policy=json.dumps(policy))
     assert plan(stack, existing) == []
 
 

@@ -68,7 +68,7 @@ def test_removing_the_consumer_leaves_only_keys_and_snapshots(dr, account_state,
 def test_delete_keys_schedules_every_draco_key_for_deletion_in_30_days(dr, account_state) -> None:
     snapshots = account_state(dr)["snapshots"]
     assert remove("consumer", "--yes", "--delete-keys") == 0
-    assert keys(dr) == {"alias/DRACO-Topics": "PendingDeletion", "alias/DRACO-orders": "PendingDeletion"}
+    assert keys(dr) == {"alias/DRACO/Topics": "PendingDeletion", "alias/DRACO-orders": "PendingDeletion"}
     deletion = dr.client("kms").describe_key(KeyId="alias/DRACO-orders")["KeyMetadata"]["DeletionDate"]
     assert deletion - datetime.now(timezone.utc) > timedelta(days=29)
     assert account_state(dr)["snapshots"] == snapshots and f"draco-{PROD}-orders-1" in snapshots
@@ -115,7 +115,7 @@ def test_removing_the_producer_schedules_the_transit_and_topic_keys(session, as_
     as_account(PROD)
     bootstrap.producer(session, DR)
     assert remove("producer", "--yes", "--delete-keys") == 0
-    assert keys(session) == {"alias/DRACO-Topics": "PendingDeletion", "alias/DRACO-Transit": "PendingDeletion"}
+    assert keys(session) == {"alias/DRACO/Topics": "PendingDeletion", "alias/DRACO-Transit": "PendingDeletion"}
     state = account_state(session)
     assert state["topics"] == state["tables"] == state["roles"] == state["alarms"] == []
     with pytest.raises(bootstrap.BootstrapError, match="is PendingDeletion; enable it"):

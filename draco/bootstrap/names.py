@@ -24,9 +24,9 @@ FUNCTIONS = {
 }
 POLLER_FUNCTION = "poll_jobs"
 TRANSIT_KEY_ALIAS = cfg.TRANSIT_KEY_ALIAS
-# DR keys are alias/DRACO-<database>, and RDS keeps database identifiers in lower case,
-# so the capital T keeps this alias apart from any database's.
-TOPIC_KEY_ALIAS = "alias/DRACO-Topics"
+# Outside alias/DRACO-*, the DR keys' names (alias/DRACO-<source or account>): no source can
+# take it, and the consumer's grants to DR keys don't reach it.
+TOPIC_KEY_ALIAS = "alias/DRACO/Topics"
 DR_KEY_ALIAS_PREFIX = "alias/DRACO-"
 ALERT_TOPIC = "DracoAlerts"
 ROLE_POLICY_NAME = "draco"
