@@ -58,8 +58,12 @@ def dr_keys(world: LocalWorld) -> list[str]:
 
 
 def transit_copies(world: LocalWorld) -> list[str]:
-    rds = world.client("rds", PROD)
-    return [s.snapshot_id for kind in KINDS.values() for s in kind.api(rds).owned() if is_transit_id(s.snapshot_id)]
+    return [
+        s.name
+        for kind in KINDS.values()
+        for s in kind.api(world.client(kind.service, PROD)).owned()
+        if is_transit_id(s.name)
+    ]
 
 
 def daily(world: LocalWorld, days: range, *names: str) -> None:
