@@ -15,11 +15,10 @@ or fails that job alone, with AWS's reason; it never stops the round.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,8 +36,8 @@ from chalicelib_shared.report import report
 
 MAX_BACKOFF = timedelta(hours=1)
 QUOTA_WARN_AT = 0.8
-HOURLY = 3600.0  # seconds: quota and recovery-point checks, at most hourly per container
-_last_checked: dict[str, float] = {}  # when each app last made each hourly check
+HOURLY = timedelta(hours=1)  # quota and recovery-point checks, at most hourly per container
+_last_checked: dict[str, datetime] = {}  # when each app last made each hourly check
 
 
 def forget_hourly_checks() -> None:
@@ -47,11 +46,15 @@ def forget_hourly_checks() -> None:
 
 
 def hourly(check: str) -> bool:
-    """True at most once an hour per Lambda container for each named check."""
-    last = _last_checked.get(check)
-    if last is not None and time.monotonic() - last < HOURLY:
+    """True at most once an hour per Lambda container for each named check.
+
+    By ``clock.now()``, which the local world moves, so the checks keep their real
+    rate there too; a clock that went back (a new world) counts as an hour gone.
+    """
+    now, last = clock.now(), _last_checked.get(check)
+    if last is not None and timedelta(0) <= now - last < HOURLY:
         return False
-    _last_checked[check] = time.monotonic()
+    _last_checked[check] = now
     return True
 
 

@@ -22,8 +22,14 @@ What it models, and how:
   (unless ``copy_events`` is off). What differs by kind is in one adapter per
   kind (``draco.world_kinds``), never in this module.
 * **Time**: ``time-machine`` moves the whole process's clock (moto's
-  timestamps and DRACO's alike); ``advance`` runs the pollers every
-  ``poll_interval`` of simulated time.
+  timestamps and DRACO's alike); ``advance`` runs the scheduled functions as
+  EventBridge would: each app's poller every ``poll_interval`` while its rule
+  (``POLLER_RULE``) is enabled, each app's ``wake_poller`` every hour, the
+  production sweep every ``sweep_interval``.
+* **Lambda**: every run is counted by function, with the AWS calls it made,
+  the bytes it logged, the metrics it emitted and the DynamoDB request units
+  it used (``draco.world_meter``); a run is cold when its function did not run
+  in the ``LAMBDA_WARM`` before.
 * **moto's gaps**: filled by ``draco.moto_gaps``.
 """
 
@@ -34,12 +40,10 @@ import importlib
 import json
 import os
 import shutil
-import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,13 +60,15 @@ from moto.sqs.models import sqs_backends
 from chalicelib_shared import aws, clock
 from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.job_table import job_item
-from chalicelib_shared.jobs import POLLED_STATES, Job, State
+from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
-from draco import bootstrap, moto_gaps
-from draco.faults import FaultPlan, Killed, listen, stop
+from draco import bootstrap, moto_gaps, world_meter
+from draco.faults import FaultPlan, listen, stop
 from draco.world_kinds import WORLD_KINDS, Notification, WorldKind
+from draco.world_meter import WorldStats
+from draco.world_runs import WAKE_INTERVAL, Runs
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -90,6 +96,7 @@ class _App:
     topic: str
     client: Client
     sns_handler: str
+    rule: str  # the poller's EventBridge rule; empty: none, the poller always runs
     queue_url: str = ""
 
 
@@ -101,20 +108,7 @@ class _Copy:
     ready_at: datetime
 
 
-@dataclass
-class WorldStats:
-    """What happened, counted as it happened (for reports and benchmarks)."""
-
-    invocations: Counter[str] = field(default_factory=Counter)
-    #: AWS calls the apps made: (run: "sns" | "poll" | "sweep", account, service, operation)
-    calls: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
-    failed_runs: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)  # wall time spent in app runs, by kind of run
-    deliveries: int = 0
-    in_flight_peak: Counter[str] = field(default_factory=Counter)
-
-
-class LocalWorld:
+class LocalWorld(Runs):
     """Use as a context manager; see the module docstring."""
 
     def __init__(
@@ -127,7 +121,6 @@ class LocalWorld:
         poll_interval: timedelta = timedelta(minutes=1),
         copy_events: bool = True,
         every_poll: bool = False,
-        poll_while_busy: bool = False,
         sweep_interval: timedelta = timedelta(hours=6),
         start: datetime = START,
         log_stream: TextIO | None = None,
@@ -143,14 +136,14 @@ class LocalWorld:
         self.poll_interval = poll_interval
         self.copy_events = copy_events
         self.every_poll = every_poll
-        self.poll_while_busy = poll_while_busy
         self.sweep_interval = sweep_interval
         self._next_sweep = start + sweep_interval
+        self._next_wake = start + WAKE_INTERVAL
         self.start = start
         self.faults = faults
         self.transport: Transport = transport or (faults.transport if faults else (lambda deliveries: deliveries))
         self.stats = WorldStats()
-        self._log_stream = log_stream
+        self._log_stream = world_meter.LogTap(log_stream, self._on_log) if log_stream is not None else None
         self._stack = contextlib.ExitStack()
         self.app_env = app_env or {}
         self.region, self.prod_account = REGION, PROD
@@ -161,7 +154,9 @@ class LocalWorld:
         self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
         self._known: set[tuple[str, str, str]] = set()
         self._traveller: Any = None
-        self._running = ""  # which kind of app run is under way, to label the calls it makes
+        self._running = ""  # the function running, to label the calls it makes ("": none)
+        self._running_app: _App | None = None
+        self._last_run: dict[str, datetime] = {}  # when each function last ran
         self.env: dict[str, dict[str, str]] = {}
 
     # --- set-up -------------------------------------------------------------
@@ -193,6 +188,8 @@ class LocalWorld:
         self._bootstrap(workdir)
         listen(self._on_app_call)
         stack.callback(stop, self._on_app_call)
+        world_meter.listen(self._on_units)
+        stack.callback(world_meter.stop, self._on_units)
         return self
 
     def _on_app_call(self, account: str, service: str, operation: str) -> None:
@@ -227,10 +224,12 @@ class LocalWorld:
             shutil.copy(REPO / f"{name}_app" / ".chalice" / "config.json", project / ".chalice" / "config.json")
             env = {**self.env[name], MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
             bootstrap.write_stage_config(project, "local", env)
-            if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches
-                self.client("events", account).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
+            rule = env.get(POLLER_RULE, "")
+            if rule:  # chalice deploy makes the poller's schedule rule, which the app switches
+                self.client("events", account).put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
             app = importlib.import_module(f"{name}_app.app").app
-            self._apps[name] = _App(account, topic, Client(app, stage_name="local", project_dir=str(project)), handler)
+            client = Client(app, stage_name="local", project_dir=str(project))
+            self._apps[name] = _App(account, topic, client, handler, rule)
             self._subscribe(self._apps[name])
 
     def _subscribe(self, app: _App) -> None:
@@ -388,108 +387,7 @@ class LocalWorld:
         app = self._app(account)
         event = app.client.events.generate_sns_event(message=message, subject=subject)
         self.stats.deliveries += 1
-        return self._run(app, app.sns_handler, event, "sns", tries=3)
-
-    def poll(self) -> None:
-        """One scheduled run of both apps' pollers."""
-        self._unpolled = False
-        for app in self._apps.values():
-            self._run(app, "poll_jobs", self._schedule_event(app), "poll", tries=1)
-
-    def sweep(self) -> Any:
-        """One scheduled run of the production sweep."""
-        app = self._app(PROD)
-        return self._run(app, "sweep_snapshots", self._schedule_event(app), "sweep", tries=1)
-
-    @staticmethod
-    def _schedule_event(app: _App) -> dict[str, Any]:
-        return app.client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
-        )
-
-    def _run(self, app: _App, function: str, event: dict[str, Any], label: str, tries: int) -> Any:
-        self._running = label
-        for _ in range(tries):
-            self.stats.invocations[f"{app.topic}:{label}"] += 1
-            started = time.perf_counter()
-            try:
-                with contextlib.redirect_stdout(self._log_stream or sys.stdout):  # Lambda's stdout: the log
-                    return app.client.lambda_.invoke(function, event).payload
-            except (Killed, Exception) as error:  # what Lambda would record as a failed run
-                if self.faults is None:
-                    raise
-                self.stats.failed_runs[type(error).__name__] += 1
-            finally:
-                self.stats.seconds[f"{app.topic}:{label}"] += time.perf_counter() - started
-                self._track_copies()
-        return None
-
-    def advance(self, duration: timedelta) -> None:
-        """Let simulated time pass: copies finish when they finish, pollers run on their schedule.
-
-        A copy becomes available at its own moment, and its copy-finished event
-        (if any) is delivered then; the pollers run on the ``poll_interval`` grid.
-        With ``every_poll`` off, poll runs in which nothing can change (no copy
-        finishes, no job falls due) are skipped: the outcome is the same, faster.
-        """
-        end = clock.now() + duration
-        while clock.now() < end:
-            tick = clock.now() + self._next_step()
-            finishing = min((copy.ready_at for copy in self._copies.values()), default=tick)
-            moment = min(tick, max(finishing, clock.now()), end)
-            self._traveller.shift(moment - clock.now())
-            self._finish_copies()
-            self.deliver()
-            if moment == tick:
-                self._sweep_if_due()
-                self.poll()
-                self.deliver()
-
-    def _sweep_if_due(self) -> None:
-        """The production sweep runs on its own schedule (every six hours by default)."""
-        if clock.now() >= self._next_sweep:
-            self.sweep()
-            self.deliver()
-            while self._next_sweep <= clock.now():
-                self._next_sweep += self.sweep_interval
-
-    def _next_step(self) -> timedelta:
-        """How long until the poller's next run that can change something.
-
-        The pollers run on a fixed schedule, every ``poll_interval`` from the
-        world's start (as EventBridge runs them on the minute), so a copy that
-        finishes between two runs waits for the next one. With ``every_poll`` off,
-        runs in which nothing can change (no copy finishes, no job falls due) are
-        skipped; with ``poll_while_busy`` on, only while no copy is in flight, so
-        what the apps' calls cost is counted in full (an idle run is measured apart).
-        """
-        now = clock.now()
-        moments = [now]
-        active = self.active_jobs()
-        busy = self.poll_while_busy and (self._copies or any(job.state in POLLED_STATES for job in active))
-        if not (self.every_poll or busy):
-            waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
-            waiting += [now] if self._unpolled else []
-            waiting += [clock.parse_iso(job.due) for job in active if job.state not in POLLED_STATES]
-            moments.append(min(waiting))
-        ticks = (max(moments) - self.start) // self.poll_interval + 1
-        return self.start + ticks * self.poll_interval - now
-
-    def run_until_quiet(self, limit: timedelta = timedelta(days=2)) -> bool:
-        """Deliver and poll until no job is active; ``False`` if ``limit`` passed first."""
-        deadline = clock.now() + limit
-        self.deliver()
-        while self.active_jobs():
-            if clock.now() >= deadline:
-                return False
-            self.advance(min(self._next_step(), deadline - clock.now()))
-        return True
-
-    def move_to(self, moment: datetime) -> None:
-        """Jump the clock forward; a sweep that fell due on the way runs once, on arrival."""
-        self._traveller.move_to(moment)
-        self._finish_copies()
-        self._sweep_if_due()
+        return self._run(app, app.sns_handler, event, tries=3)
 
     def state(self) -> dict[str, Any]:
         """Every snapshot, key, alias and job in both accounts: compare two to see what changed."""

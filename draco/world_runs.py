@@ -1,0 +1,218 @@
+"""How the apps run in the local world: Lambda runs, and the schedules EventBridge starts them on.
+
+Each app's poller runs every ``poll_interval`` while its rule (``POLLER_RULE``,
+switched by the app, see ``chalicelib_shared.pacing``) is enabled; each app's
+``wake_poller`` every hour, whatever the rule; the production sweep every
+``sweep_interval``. All run on a grid from the world's start, as EventBridge's
+rate rules run on the minute.
+
+Every run is counted by function, with what it would be billed for: the AWS
+calls it made, the bytes it logged, the custom metrics it emitted (by hour) and
+the DynamoDB request units it used (``draco.world_meter``); a run is cold when
+its function did not run in the ``LAMBDA_WARM`` before.
+
+``LocalWorld`` takes these methods from ``Runs``; they use its apps, jobs, copies and clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from moto.events.models import events_backends
+
+from chalicelib_shared import clock
+from chalicelib_shared.pacing import WINDOW
+from draco import world_meter
+from draco.faults import Killed
+
+if TYPE_CHECKING:
+    from draco.world import LocalWorld
+
+WAKE_INTERVAL = timedelta(hours=1)  # each app's wake_poller: rate(1 hour)
+#: How long Lambda keeps a function's idle environment for its next run. AWS publishes no
+#: figure: an assumption, used only to count cold runs (``WorldStats.cold_runs``).
+LAMBDA_WARM = timedelta(minutes=10)
+
+
+class Runs:
+    """How ``LocalWorld`` runs the apps' functions."""
+
+    def _run(self: LocalWorld, app: Any, function: str, event: dict[str, Any], tries: int) -> Any:
+        self._running, self._running_app = function, app
+        name = f"{app.topic}:{function}"
+        try:
+            for _ in range(tries):
+                self._count_run(name)
+                started = time.perf_counter()
+                try:
+                    with contextlib.redirect_stdout(self._log_stream or sys.stdout):  # Lambda's stdout: the log
+                        return app.client.lambda_.invoke(function, event).payload
+                except (Killed, Exception) as error:  # what Lambda would record as a failed run
+                    if self.faults is None:
+                        raise
+                    self.stats.failed_runs[type(error).__name__] += 1
+                finally:
+                    self.stats.seconds[name] += time.perf_counter() - started
+                    self._track_copies()
+            return None
+        finally:
+            self._running, self._running_app = "", None
+
+    def _count_run(self: LocalWorld, name: str) -> None:
+        now = clock.now()
+        last = self._last_run.get(name)
+        self.stats.invocations[name] += 1
+        self.stats.cold_runs[name] += last is None or now - last > LAMBDA_WARM
+        self._last_run[name] = now
+
+    def _on_units(self: LocalWorld, account: str, kind: str, units: float) -> None:
+        self.stats.units[(account, kind)] += units
+
+    def _on_log(self: LocalWorld, text: str) -> None:
+        app = self._running_app
+        if app is None:
+            return
+        self.stats.log_bytes[f"{app.topic}:{self._running}"] += len(text.encode())
+        hour = clock.now().strftime("%Y-%m-%dT%H")
+        self.stats.metric_hours.update((app.account, name, hour) for name in world_meter.metric_names(text))
+
+    def poll(self: LocalWorld) -> None:
+        """One run of both apps' pollers, whether or not their rules are enabled."""
+        self._unpolled = False
+        for app in self._apps.values():
+            self._run(app, "poll_jobs", self._schedule_event(app), tries=1)
+
+    def wake(self: LocalWorld) -> None:
+        """One run of both apps' hourly ``wake_poller``."""
+        for app in self._apps.values():
+            self._run(app, "wake_poller", self._schedule_event(app), tries=1)
+
+    def sweep(self: LocalWorld) -> Any:
+        """One scheduled run of the production sweep."""
+        app = self._apps["producer"]
+        return self._run(app, "sweep_snapshots", self._schedule_event(app), tries=1)
+
+    @staticmethod
+    def _schedule_event(app: Any) -> dict[str, Any]:
+        return app.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+
+    def advance(self: LocalWorld, duration: timedelta) -> None:
+        """Let simulated time pass: copies finish when they finish, scheduled functions run on their schedules.
+
+        A copy becomes available at its own moment, and its copy-finished event
+        (if any) is delivered then; the scheduled functions run on the
+        ``poll_interval`` grid (``_scheduled``). With ``every_poll`` off, runs in
+        which nothing can change are skipped: the outcome is the same, faster.
+        """
+        end = clock.now() + duration
+        while clock.now() < end:
+            tick = clock.now() + self._next_step()
+            finishing = min((copy.ready_at for copy in self._copies.values()), default=tick)
+            moment = min(tick, max(finishing, clock.now()), end)
+            self._traveller.shift(moment - clock.now())
+            self._finish_copies()
+            self.deliver()
+            if moment == tick:
+                self._scheduled()
+
+    def _scheduled(self: LocalWorld) -> None:
+        """What EventBridge starts at this tick: the sweep and the wake-ups when due, each poller whose rule is on."""
+        self._sweep_if_due()
+        self._wake_if_due()
+        self._unpolled = False
+        for app in self._apps.values():
+            if self.poller_on(app.account):
+                self._run(app, "poll_jobs", self._schedule_event(app), tries=1)
+        self.deliver()
+
+    def _sweep_if_due(self: LocalWorld) -> None:
+        """The production sweep runs on its own schedule (every six hours by default)."""
+        if clock.now() >= self._next_sweep:
+            self.sweep()
+            self.deliver()
+            while self._next_sweep <= clock.now():
+                self._next_sweep += self.sweep_interval
+
+    def _wake_if_due(self: LocalWorld) -> None:
+        """Each app's hourly wake-up; with ``every_poll`` off, only one that has a resting poller to switch on."""
+        if clock.now() < self._next_wake:
+            return
+        for app in self._apps.values():
+            if self.every_poll or self._to_wake(app, clock.now()):
+                self._run(app, "wake_poller", self._schedule_event(app), tries=1)
+        self.deliver()
+        while self._next_wake <= clock.now():
+            self._next_wake += WAKE_INTERVAL
+
+    def poller_on(self: LocalWorld, account: str) -> bool:
+        """Whether EventBridge runs the app's poller: its rule is enabled (an app without one: always)."""
+        app = self._app(account)
+        if not app.rule:
+            return True
+        return events_backends[app.account][self.region].describe_rule(app.rule, None).state == "ENABLED"
+
+    def _due(self: LocalWorld, app: Any) -> datetime | None:
+        """When the app's earliest job with work left falls due (as its ``due`` index lists them)."""
+        return min((clock.parse_iso(job.due) for job in self.jobs(app.account) if job.is_due_work), default=None)
+
+    def _to_wake(self: LocalWorld, app: Any, at: datetime) -> bool:
+        """A wake-up at ``at`` switches the app's resting poller on: a job falls due within the hour."""
+        due = self._due(app)
+        return due is not None and due <= at + WINDOW and not self.poller_on(app.account)
+
+    def _next_step(self: LocalWorld) -> timedelta:
+        """How long until the next tick at which a scheduled function runs (``every_poll``), or can change something.
+
+        The schedules run on a grid from the world's start (as EventBridge runs them
+        on the minute), so a copy that finishes between two ticks waits for the next
+        one. With ``every_poll`` on, every run EventBridge would start happens: each
+        tick while a poller's rule is on, else the next wake-up or sweep. Off, only
+        ticks at which something can change: a copy finished, a job falls due under
+        a running poller, a wake-up switches a resting one on, the sweep.
+        """
+        now = clock.now()
+        resting = [app for app in self._apps.values() if not self.poller_on(app.account)]
+        if self.every_poll:
+            return self._tick_at(min(self._next_wake, self._next_sweep) if len(resting) == len(self._apps) else now)
+        waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
+        waiting += [now] if self._unpolled else []
+        for app in self._apps.values():
+            due = self._due(app)
+            if due is not None:
+                waiting.append(self._first_wake(due - WINDOW) if app in resting else due)
+        return self._tick_at(min(waiting))
+
+    def _first_wake(self: LocalWorld, moment: datetime) -> datetime:
+        """The first wake-up at or after ``moment`` (the next one, if that has passed)."""
+        late = max(timedelta(0), moment - self._next_wake)
+        return self._next_wake - (-late // WAKE_INTERVAL) * WAKE_INTERVAL
+
+    def _tick_at(self: LocalWorld, moment: datetime) -> timedelta:
+        """Time until the first tick at or after ``moment`` that is later than now."""
+        now = clock.now()
+        after = max(moment, now + timedelta(microseconds=1))
+        ticks = -((self.start - after) // self.poll_interval)  # rounded up
+        return self.start + ticks * self.poll_interval - now
+
+    def run_until_quiet(self: LocalWorld, limit: timedelta = timedelta(days=2)) -> bool:
+        """Deliver and poll until no job is active; ``False`` if ``limit`` passed first."""
+        deadline = clock.now() + limit
+        self.deliver()
+        while self.active_jobs():
+            if clock.now() >= deadline:
+                return False
+            self.advance(min(self._next_step(), deadline - clock.now()))
+        return True
+
+    def move_to(self: LocalWorld, moment: datetime) -> None:
+        """Jump the clock forward; a sweep or wake-up that fell due on the way runs once, on arrival."""
+        self._traveller.move_to(moment)
+        self._finish_copies()
+        self._sweep_if_due()
+        self._wake_if_due()
