@@ -107,7 +107,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         key = key_behind(session, alias)
         assert key["KeySpec"] == "SYMMETRIC_DEFAULT" and key["KeyState"] == "Enabled"
         assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
-    dr_use = key_policy(session, "alias/DRACO-Transit")["DrConsumerReadsSharedTransitCopiesThroughRds"]
+    dr_use = key_policy(session, "alias/DRACO-Transit")["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]
     assert dr_use["Principal"] == {"AWS": f"arn:aws:iam::{DR}:root"}
     assert dr_use["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
