@@ -3,12 +3,13 @@
 Two kinds of check here (the policies as documents, resources and conditions,
 are read in ``test_policy_documents.py``):
 
-* **Against the code.** ``called_actions(app)`` reads ``chalicelib_shared`` with ``ast``
-  and finds every AWS operation an app's use-cases call (client methods, and the
-  operation names each ``SnapshotKind`` method reaches through ``getattr``), so adding
-  a call without a permission, or keeping a permission nobody calls, fails here.
-* **Enforced by moto.** Both use-cases run end to end (instance and cluster snapshots,
-  copy, share, DR copy, lifecycle deletion, transit deletion) as IAM roles that hold
+* **Against the code.** ``called_actions(app)`` reads ``chalicelib_shared`` with ``ast``:
+  the calls each app's use-cases make on their ports, followed into the AWS adapter
+  behind each port (the job table, SNS, keys, the poller's switch, every kind's
+  ``SnapshotApi``, whose operations may be named through a kind's table of API names),
+  so adding a call without a permission, or keeping a permission nobody calls, fails here.
+* **Enforced by moto.** Both use-cases run end to end (instance, cluster and EBS snapshots,
+  copy, share, DR copy, lifecycle deletion, EBS locks, transit deletion) as IAM roles that hold
   the generated policies (bootstrap makes both roles; each gets its policy widened), with
   moto's IAM enforcement on. Because moto compares every
   statement's Resource with "*", the roles get the policies with each Resource widened
