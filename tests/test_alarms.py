@@ -52,7 +52,8 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "create SNS topic DracoAlerts (alarm notifications)",
         "subscribe ops@example.com to DracoAlerts (AWS e-mails a confirmation link)",
         "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO RecoveryPointAgeHours Maximum > 30)",
-        "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending (DRACO LifecycleChangesPending Maximum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending "
+        "(DRACO LifecycleChangesPending Maximum > 0)",
         "create CloudWatch alarm draco-consumer-prod-KeysCapped (DRACO KeysCapped Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
