@@ -92,8 +92,8 @@ class WorldStats:
     log_bytes: Counter[str] = field(default_factory=Counter)  # what the runs logged, by function
     #: every (account, metric, hour) in which an app emitted a custom metric
     metric_hours: set[tuple[str, str, str]] = field(default_factory=set)
-    #: DynamoDB request units: (account, "read" | "write")
-    units: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: DynamoDB request units: (function, account, "read" | "write")
+    units: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     deliveries: int = 0
     in_flight_peak: Counter[str] = field(default_factory=Counter)
 
@@ -239,5 +239,7 @@ def metric_names(text: str) -> list[str]:
         document = json.loads(text)
     except ValueError:
         return []
-    directives = document.get("_aws", {}).get("CloudWatchMetrics", []) if isinstance(document, dict) else []
-    return [metric["Name"] for directive in directives for metric in directive.get("Metrics", [])]
+    directive = document.get("_aws") if isinstance(document, dict) else None
+    if not isinstance(directive, dict):
+        return []
+    return [metric["Name"] for group in directive.get("CloudWatchMetrics", []) for metric in group.get("Metrics", [])]

@@ -70,7 +70,7 @@ class Runs:
         self._last_run[name] = now
 
     def _on_units(self: LocalWorld, account: str, kind: str, units: float) -> None:
-        self.stats.units[(account, kind)] += units
+        self.stats.units[(self._running, account, kind)] += units
 
     def _on_log(self: LocalWorld, text: str) -> None:
         app = self._running_app
@@ -105,12 +105,14 @@ class Runs:
     def advance(self: LocalWorld, duration: timedelta) -> None:
         """Let simulated time pass: copies finish when they finish, scheduled functions run on their schedules.
 
-        A copy becomes available at its own moment, and its copy-finished event
-        (if any) is delivered then; the scheduled functions run on the
+        Notifications already published are delivered first. A copy becomes available
+        at its own moment, and its copy-finished event (if any) is delivered then; the
+        scheduled functions run on the
         ``poll_interval`` grid (``_scheduled``). With ``every_poll`` off, runs in
         which nothing can change are skipped: the outcome is the same, faster.
         """
         end = clock.now() + duration
+        self.deliver()  # what was published before now arrives now, not at the next tick
         while clock.now() < end:
             tick = clock.now() + self._next_step()
             finishing = min((copy.ready_at for copy in self._copies.values()), default=tick)

@@ -1,0 +1,89 @@
+"""The local world runs the scheduled functions as EventBridge would: a poller only while its rule is
+on, each app's wake-up every hour, the sweep every six hours, the hourly checks by the simulated clock;
+and a resting poller leaves nothing waiting."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import time_machine
+
+from chalicelib_shared import clock
+from chalicelib_shared.config import POLLER_RULE
+from chalicelib_shared.pipeline import forget_hourly_checks, hourly
+from draco import bench_idle
+from draco.world import DR, PROD, START, Delivery, LocalWorld
+
+IDLE_DAY = {"DracoProducer:wake_poller": 24, "DracoConsumer:wake_poller": 24, "DracoProducer:sweep_snapshots": 4}
+
+
+def copied(world: LocalWorld) -> int:
+    return sum(1 for job in world.jobs(DR) if job.state.value == "done")
+
+
+def test_resting_pollers_cost_an_idle_day_24_wake_ups_each_and_a_new_snapshot_still_goes_through() -> None:
+    with LocalWorld(log_stream=io.StringIO(), every_poll=True, copy_time=timedelta(minutes=30)) as world:
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        world.advance(timedelta(hours=3))
+        world.take_snapshot("orders")
+        world.advance(timedelta(hours=21))
+        assert copied(world) == 1 and not world.poller_on(PROD) and not world.poller_on(DR)
+        world.stats.clear()
+        world.advance(timedelta(days=1))
+        assert world.stats.invocations == IDLE_DAY
+        assert world.stats.cold_runs == IDLE_DAY  # an hour apart, every run starts a new environment
+        world.take_snapshot("orders")
+        world.deliver()  # the handler's new job switches production's poller on at once
+        assert world.poller_on(PROD)
+        world.advance(timedelta(hours=2))
+        assert copied(world) == 2
+
+
+def test_a_job_falling_due_while_the_poller_rests_goes_out_within_a_minute() -> None:
+    waited = bench_idle.waiting(hours=8)
+    # re-sent after 30 min, then 60, 120, 240: the last two fall due while the poller rests
+    assert waited["resends"] == 4 and waited["minutes_resting"] > 4 * 60
+    assert 0 <= waited["latest_seconds"] <= 60 and waited["copied_after"]
+
+
+def test_skipping_idle_ticks_wakes_a_resting_poller_only_to_handle_what_falls_due() -> None:
+    blocked = True
+
+    def to_dr_dropped(deliveries: list[Delivery]) -> list[Delivery]:
+        return [d for d in deliveries if not (blocked and d.account == DR)]
+
+    with LocalWorld(log_stream=io.StringIO(), transport=to_dr_dropped) as world:  # every_poll off
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        world.move_to(world.start + timedelta(hours=3))
+        world.take_snapshot("orders")
+        world.advance(timedelta(hours=8))
+        (job,) = world.jobs(PROD)
+        assert job.attempts == 4  # as many re-sends as when every tick runs
+        assert world.stats.invocations["DracoProducer:wake_poller"] < 8  # only the wake-ups that switch it on
+        blocked = False
+        assert world.run_until_quiet() and copied(world) == 1
+
+
+def test_the_hourly_checks_run_hourly_by_the_simulated_clock() -> None:
+    always_on = {"producer": {POLLER_RULE: ""}, "consumer": {POLLER_RULE: ""}}
+    quota = [("poll_jobs", account, "rds", "DescribeAccountAttributes") for account in (PROD, DR)]
+    with LocalWorld(log_stream=io.StringIO(), every_poll=True, app_env=always_on) as world:
+        world.advance(timedelta(hours=1))
+        first_hour = [world.stats.calls[key] for key in quota]
+        world.advance(timedelta(hours=2))
+        assert world.stats.invocations["DracoProducer:poll_jobs"] == 180  # every minute: the rule is not switched
+        assert all(first_hour) and [world.stats.calls[key] for key in quota] == [3 * n for n in first_hour]
+
+
+def test_hourly_is_true_once_an_hour_by_the_clock_and_again_after_the_clock_went_back() -> None:
+    forget_hourly_checks()
+    with time_machine.travel(START, tick=False) as traveller:
+        assert hourly("check") and not hourly("check")
+        traveller.shift(timedelta(minutes=59))
+        assert not hourly("check") and hourly("other")
+        traveller.shift(timedelta(minutes=1))
+        assert hourly("check")
+        traveller.move_to(START - timedelta(days=1))
+        assert hourly("check") and clock.now() < START
+    forget_hourly_checks()
