@@ -14,7 +14,9 @@ the rule's state, and an idle account costs 24 short runs a day instead of
 A flag item in the job table remembers the switch's state, so a wake is one
 conditional write, and EnableRule is called only when the flag flips; switching
 off re-checks the due jobs afterwards, so a job created meanwhile is never left
-behind a switched-off rule.
+behind a switched-off rule. Should a call be lost between the flag and the rule
+(an AWS error, a run that dies), the next hourly wake-up or poll round mends it
+(``RuleSwitch.settle``).
 """
 
 from __future__ import annotations
@@ -78,18 +80,32 @@ class RuleSwitch:
             logger.info("poller switched on", rule=self._rule)
 
     def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+        """See ``Switch.settle``; the flag and the rule can disagree after a lost call, and each case mends it.
+
+        A lost EnableRule leaves the flag on and the rule off: the hourly wake-up enables the
+        rule whenever work falls due, whatever the flag says. A lost DisableRule leaves the
+        flag off and the rule on: a poll round that finds the flag off ran all the same, so it
+        disables the rule again.
+        """
         if _soon(next_due()):
             if wake_up:
-                self.wake()
+                self._switch_on()
             return
-        if not self._flags.flip(FLAG, ON, OFF):
-            return
+        if not self._flags.flip(FLAG, ON, OFF) and wake_up:
+            return  # resting already
         self._awake = False
         self._events.disable_rule(Name=self._rule)
         if _soon(next_due()):  # a job came while switching off: switch back on
-            self.wake()
+            self._switch_on()
             return
         logger.info("poller resting until work is due", rule=self._rule)
+
+    def _switch_on(self) -> None:
+        """Enable the rule, then say so in the flag (a wake that found the flag on enabled nothing)."""
+        self._awake = True
+        self._events.enable_rule(Name=self._rule)
+        if self._flags.flip(FLAG, OFF, ON):
+            logger.info("poller switched on", rule=self._rule)
 
 
 def _soon(due: datetime | None) -> bool:

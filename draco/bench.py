@@ -100,6 +100,7 @@ def steady_state(size: dict[str, Any], progress: Progress | None, assume: costs.
         stats = world.stats
         result = {
             "sources": len(sources),
+            "warmup_days": warmup,
             "days_measured": days,
             "snapshots": snapshots,
             "copy_time_minutes": COPY_TIME.total_seconds() / 60,

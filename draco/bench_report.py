@@ -73,7 +73,7 @@ def _cost(r: dict[str, Any]) -> list[str]:
         "## 1. Cost",
         "",
         f"{st['sources']} RDS instances, a daily automated snapshot each, Standard lifecycle, measured over "
-        f"{st['days_measured']} days ({st['snapshots']} snapshots) after {min(10, st['days_measured'])} days filled "
+        f"{st['days_measured']} days ({st['snapshots']} snapshots) after {st['warmup_days']} days filled "
         f"the history, then {st['idle_days']} days with nothing to copy. A snapshot's own cost is the measured "
         "days' cost less that many idle days; the idle days' cost is shared among the databases. Dollars, "
         "us-east-1, no free tier.",

@@ -51,8 +51,21 @@ def test_a_poll_round_with_nothing_due_within_the_hour_lets_the_poller_rest(part
     switch, flags, events = parts
     switch.settle(due_in(due), wake_up=False)
     assert events.calls == [("disable", "draco-consumer-prod-poll_jobs-event")] and flags.values["poller"] == OFF
-    switch.settle(due_in(due), wake_up=False)  # resting already: nothing more to do
+    switch.settle(due_in(due), wake_up=True)  # the hourly wake-up: resting already, nothing more to do
     assert len(events.calls) == 1
+
+
+def test_a_lost_enable_rule_is_made_good_by_the_next_hourly_wake_up(parts) -> None:
+    switch, flags, events = parts  # the flag says on (never switched off), but the rule is off
+    switch.settle(due_in(timedelta(minutes=10)), wake_up=True)
+    assert events.calls == [("enable", "draco-consumer-prod-poll_jobs-event")] and flags.values.get("poller", ON) == ON
+
+
+def test_a_lost_disable_rule_is_made_good_by_the_next_poll_round(parts) -> None:
+    switch, flags, events = parts
+    flags.values["poller"] = OFF  # the flag says off, yet a poll round runs: the rule is on
+    switch.settle(due_in(None), wake_up=False)
+    assert events.calls == [("disable", "draco-consumer-prod-poll_jobs-event")] and flags.values["poller"] == OFF
 
 
 @pytest.mark.parametrize("due", [timedelta(0), timedelta(minutes=59), -timedelta(days=1)])
