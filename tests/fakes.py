@@ -37,7 +37,7 @@ from chalicelib_shared.kinds import KINDS, Phase, Snapshot
 from chalicelib_shared.kinds.base import CopyStart, Quota
 from chalicelib_shared.kinds.rds import SWEPT_TYPES
 from chalicelib_shared.messages import SUBJECT, EventType, Message, parse_message
-from chalicelib_shared.naming import LIFECYCLE_TAG, transit_id
+from chalicelib_shared.naming import LIFECYCLE_TAG, dr_copy_id, transit_id
 from chalicelib_shared.producer import Producer
 from chalicelib_shared.rejection import Rejection
 from chalicelib_shared.sources import SourceRecord
@@ -538,3 +538,25 @@ def copy_shared(source: Snapshot, transit: Snapshot, kind: str = "RDS", **change
         encrypted=transit.encrypted,
     )
     return replace(message, **changes)
+
+
+def job_of(source: Snapshot, state: State, *, dr: bool = False, kind: str = "RDS", **changes: Any) -> Job:
+    """The job of ``source`` in ``state`` as stored (version 1, due now): production's, or DR's (``dr``)."""
+    now = clock.iso(clock.now())
+    job = Job(
+        job_id=dr_copy_id(source.owner, source.snapshot_id) if dr else transit_id(source.snapshot_id),
+        state=state,
+        kind=kind,
+        source_acct=source.owner,
+        source_arn=source.arn,
+        source_id=source.snapshot_id,
+        source_name=source.source_name,
+        source_time=clock.iso(source.created),
+        tags=dict(source.tags),
+        size_gb=source.size_gb,
+        created=now,
+        updated=now,
+        due=now,
+        version=1,
+    )
+    return replace(job, **changes)
