@@ -203,7 +203,7 @@ class Side:
         if job.state not in POLLED_STATES:  # no copy is running: its slot is free again
             for pool in self.rooms(job):
                 self.slots.release(pool, [job.job_id])
-        backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
+        backoff = min(MAX_BACKOFF, timedelta(minutes=2 ** (job.attempts + 1)))  # 2, 4, 8 ... minutes
         state = wait_in or job.state
         self.jobs.advance(job, state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
         logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))

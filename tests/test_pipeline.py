@@ -7,8 +7,9 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
-from chalicelib_shared import metrics
+from chalicelib_shared import clock, metrics
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.naming import transit_id
 from chalicelib_shared.outcomes import Outcome
@@ -123,6 +124,32 @@ def test_a_slot_held_by_a_copy_still_running_is_kept() -> None:
 
 
 # --- waiting out AWS errors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("attempts", "minutes"), [(0, 2), (1, 4), (2, 8), (4, 32), (5, 60), (6, 60)])
+def test_an_error_worth_waiting_out_backs_off_doubling_up_to_an_hour(attempts: int, minutes: int) -> None:
+    rig = build_producer()
+    job = queued(rig, "snap-1", attempts=attempts)
+    rig.snaps().fail("copy", "Throttling", "Rate exceeded")
+    assert rig.app.poll() == Counter({Outcome.RETRYING: 1})
+    waiting = rig.table.get(job.job_id)
+    assert waiting is not None and waiting.state is State.TRANSIT_QUEUED
+    assert (waiting.attempts, waiting.due) == (attempts + 1, clock.iso(T0 + timedelta(minutes=minutes)))
+    assert waiting.reason == "copy: Throttling: Rate exceeded"
+    assert rig.table.holders("RDS") == set() and rig.table.holders(TRANSIT_POOL) == set()  # no copy runs
+
+
+def test_the_job_is_tried_again_when_its_backoff_is_over(travel) -> None:
+    rig = build_producer()
+    job = queued(rig, "snap-1")
+    rig.snaps().fail("copy", EndpointConnectionError(endpoint_url="https://rds"))  # no answer at all
+    assert rig.app.poll() == Counter({Outcome.RETRYING: 1})
+    travel.shift(timedelta(minutes=1))
+    assert rig.app.poll() == Counter()  # not due yet
+    travel.shift(timedelta(minutes=1))
+    assert rig.app.poll() == Counter({Outcome.STARTED: 1})
+    started = rig.table.get(job.job_id)
+    assert started is not None and (started.state, started.attempts, started.reason) == (State.TRANSIT_COPYING, 0, "")
 
 
 def test_max_attempts_fails_the_job_with_the_last_error() -> None:
