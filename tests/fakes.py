@@ -520,7 +520,7 @@ def share_transit(cloud: FakeCloud, source: Snapshot, kind: str = "RDS") -> Snap
     """Production's transit copy of ``source``, ready and shared with ``DR``, as the producer leaves it."""
     api = cloud.api(source.owner, kind)
     name = transit_id(source.snapshot_id)
-    api.copy(source.arn, name, TRANSIT_KEY, {})
+    api.copy(source.arn, name, TRANSIT_KEY if source.encrypted or api.kind.encrypts_on_copy else None, {})
     api.finish(name)
     api.share(name, DR)
     api.calls.clear()
