@@ -209,6 +209,24 @@ def test_a_finish_another_run_recorded_first_keeps_the_slot_it_released() -> Non
     assert stored is not None and stored.reason == "another poller"
 
 
+@pytest.mark.parametrize("code", ["InvalidParameterValue", "Throttling"])
+def test_an_error_on_a_job_another_run_moved_on_leaves_that_run_s_copy_and_slots(code: str) -> None:
+    rig = build_producer()
+    job = queued(rig, "snap-1")
+    rig.snaps().fail("copy", code, "refused or throttled")
+
+    def another_run_starts_the_copy() -> None:  # between this run's read and its write
+        stored = rig.table.get(job.job_id)
+        assert stored is not None
+        rig.table.advance(stored, State.TRANSIT_COPYING, transit_id=transit_id("snap-1"))
+
+    rig.table.before_next_write(job.job_id, another_run_starts_the_copy)
+    assert rig.app.poll() == Counter({Outcome.DUPLICATE: 1})
+    assert rig.table.state(job.job_id) is State.TRANSIT_COPYING
+    assert rig.table.holders("RDS") == rig.table.holders(TRANSIT_POOL) == {job.job_id}
+    assert metric("JobsFailed") == []
+
+
 # --- the quota watch ---------------------------------------------------------------------------
 
 
