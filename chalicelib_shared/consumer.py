@@ -226,8 +226,8 @@ class Consumer(Side):
         reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
         metrics.count("KeysCapped")
         logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
-        self.slots.release(job.kind, [job.job_id])
-        if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
+        wait = clock.now() + KEY_WAIT
+        if self.jobs.advance(job, State.COPY_QUEUED, due=wait, release=[job.kind], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
 

@@ -398,14 +398,16 @@ def test_new_keys_are_capped_per_account_and_day_and_the_copy_waits(travel, log)
     assert rig.table.state(job_id) is State.COPYING and rig.keys.created == ["db1", "db2"]
 
 
-def test_a_wait_for_a_key_another_run_moved_first_is_a_no_op() -> None:
+def test_a_wait_for_a_key_another_run_moved_first_leaves_that_run_s_copy_its_slot() -> None:
     rig = build_consumer(KEY_CAP="1")
     copying(rig, "snap-a", name="db1")
     snapshot = source(rig, "snap-b", name="db2")
     on(rig, copy_request(snapshot))
     message = shared(rig, snapshot)
-    rig.table.race(dr_copy_id(PROD, "snap-b"), State.FAILED, reason="operator", failed_from="initiated")
+    job_id = dr_copy_id(PROD, "snap-b")
+    rig.table.race(job_id, State.COPYING, copy_id=job_id)  # it got a key before the cap was reached
     assert on(rig, message) == Result(Outcome.DUPLICATE, "moved by another run", snapshot.arn)
+    assert rig.table.state(job_id) is State.COPYING and job_id in rig.table.holders("RDS")
 
 
 def test_an_unencrypted_cluster_copy_needs_no_key(log) -> None:
