@@ -134,19 +134,29 @@ def test_junk_is_rejected_never_raises_and_changes_nothing(subject: Any, body: A
         assert rig.snaps().ops() == []
 
 
-def test_an_invalid_configuration_is_logged_once_and_nothing_is_done(monkeypatch, log) -> None:
-    monkeypatch.setenv("DR_ACCT", "not-an-account")
-    monkeypatch.delenv("DR_TOPIC_ARN", raising=False)
-    monkeypatch.delenv("TRANSIT_KEY_ARN", raising=False)
+@pytest.mark.parametrize(
+    ("app", "variable", "value", "problem"),
+    [
+        ("producer", "DR_ACCT", "not-an-account", "DR_ACCT='not-an-account'"),
+        ("consumer", "SOURCE_ACCTS", "", "SOURCE_ACCTS is empty"),
+    ],
+)
+def test_an_invalid_configuration_is_logged_once_and_nothing_is_done(monkeypatch, log, app, variable, value, problem):
+    for name in {**PRODUCER_ENV, **CONSUMER_ENV}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, value)
     built = []
-    monkeypatch.setattr(handlers, "make_producer", lambda *args: built.append(args))
+    monkeypatch.setattr(handlers, f"make_{app}", lambda *args: built.append(args))
+    build = getattr(handlers, app)
     for _ in range(2):
-        assert on_sns(handlers.producer, SUBJECT, "{}") == "ignored: invalid configuration"
-        assert on_schedule(handlers.producer) == {} and on_sweep(handlers.producer) == {}
+        assert on_sns(build, SUBJECT, "{}") == "ignored: invalid configuration"
+        assert on_schedule(build) == {}
     assert built == []
     errors = [line for line in log() if line["message"].startswith("configuration is invalid")]
-    assert len(errors) == 1 and errors[0]["service"] == "draco-producer"
-    assert any("DR_ACCT='not-an-account'" in problem for problem in errors[0]["problems"])
+    assert len(errors) == 1 and errors[0]["service"] == f"draco-{app}"
+    assert any(problem in text for text in errors[0]["problems"])
+    if app == "producer":
+        assert on_sweep(build) == {}
 
 
 # --- the schedules ---------------------------------------------------------------------------------
