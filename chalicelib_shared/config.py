@@ -38,6 +38,12 @@ TRANSIT_KEEP_DAYS = "TRANSIT_KEEP_DAYS"
 RETENTION_LOCK = "RETENTION_LOCK"
 MIN_KEEP = "MIN_KEEP"
 KEY_CAP = "KEY_CAP"
+KEY_SCOPE = "KEY_SCOPE"
+POLLER_RULE = "POLLER_RULE"
+SOURCE_REGION = "SOURCE_REGION"
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
+_RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
+KEY_SCOPES = ("database", "account")
 
 PRODUCER_TOPIC = "DracoProducer"
 CONSUMER_TOPIC = "DracoConsumer"
@@ -68,6 +74,15 @@ def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: li
     return int(raw)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], problems: list[str]) -> str:
+    """One of ``choices`` (the first by default)."""
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        problems.append(f"{name}={raw!r} must be one of {', '.join(choices)}")
+        return choices[0]
+    return raw
+
+
 def _switch(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
     """An on/off setting that is on unless set to ``off``: a typo must not switch a safeguard off."""
     raw = env.get(name, "").strip().lower()
@@ -78,10 +93,15 @@ def _switch(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
 
 @dataclass(frozen=True)
 class Limits:
-    """How hard each app pushes: copies in flight per kind, attempts before a job fails."""
+    """How hard each app pushes: copies in flight per kind, attempts before a job fails.
+
+    Also the poller's EventBridge rule (``POLLER_RULE``, written by bootstrap), which
+    the app switches off while idle (``chalicelib_shared.pacing``); empty: always on.
+    """
 
     copies: Mapping[str, int]  # by SnapshotType, each kind's own setting (e.g. INSTANCE_COPY_LIMIT)
     max_attempts: int
+    poller_rule: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
@@ -91,7 +111,22 @@ class Limits:
                 for kind in KINDS.values()
             },
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
+            poller_rule=_rule_name(env, problems),
         )
+
+
+def _region(env: Mapping[str, str], name: str, problems: list[str]) -> str:
+    region = env.get(name, "").strip()
+    if region and not _REGION.match(region):
+        problems.append(f"{name}={region!r} is not an AWS Region name")
+    return region
+
+
+def _rule_name(env: Mapping[str, str], problems: list[str]) -> str:
+    rule = env.get(POLLER_RULE, "").strip()
+    if rule and not _RULE_NAME.match(rule):
+        problems.append(f"{POLLER_RULE}={rule!r} is not an EventBridge rule name")
+    return rule
 
 
 def _tag(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
@@ -146,6 +181,11 @@ class ProducerConfig:
     transit_keep_days: int  # a failed job's transit copy is deleted after this, if its source still exists
     problems: tuple[str, ...] = field(default=())
 
+    @property
+    def dr_region(self) -> str:
+        """The DR account's Region: its topic's."""
+        return self.dr_topic_arn.split(":")[3] if self.dr_topic_arn.count(":") >= 5 else ""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerConfig:
         env = os.environ if env is None else env
@@ -194,6 +234,8 @@ class ConsumerConfig:
     retention_lock: bool  # shortening a lifecycle needs approval in DR
     min_keep: int  # no lifecycle deletes one of a source's newest MIN_KEEP copies
     key_cap: int  # new DR keys per source account and day
+    key_scope: str  # "database": one DR key per source; "account": one per source account
+    source_region: str  # the production snapshots' Region, when not DR's own ("")
     locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
     problems: tuple[str, ...] = field(default=())
 
@@ -239,6 +281,8 @@ class ConsumerConfig:
             retention_lock=_switch(env, RETENTION_LOCK, problems),
             min_keep=_int(env, MIN_KEEP, 3, 1000, problems, bottom=0),
             key_cap=_int(env, KEY_CAP, 10, 1000, problems),
+            key_scope=_choice(env, KEY_SCOPE, KEY_SCOPES, problems),
+            source_region=_region(env, SOURCE_REGION, problems),
             locks=_locks(env, problems),
             problems=tuple(problems),
         )

@@ -26,7 +26,7 @@ source has, not on the size of the DR account.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
-from chalicelib_shared.kinds import EventType, Phase, Snapshot, SnapshotEvent
+from chalicelib_shared.kinds import KINDS, EventType, Phase, Snapshot, SnapshotApi, SnapshotEvent
 from chalicelib_shared.lifecycles import plan_pass
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import EventType as Msg
@@ -60,14 +60,31 @@ SHARE_TIMEOUT = timedelta(days=3)
 #: A message may claim a time this far ahead of DR's clock (clock skew), no further.
 CLOCK_SKEW = timedelta(minutes=5)
 KEY_WAIT = timedelta(hours=1)
+#: DR's key in the source Region, for relay copies across Regions: ``alias/DRACO-Relay``.
+RELAY_KEY = "Relay"
 
 
 @dataclass
 class Consumer(Side):
     config: ConsumerConfig
-    keys: KeyStore
+    keys: KeyStore  # DR keys, in DR's Region
     inventory: Inventory
-    region: str
+    region: str  # DR's Region
+    relay_keys: KeyStore | None = field(default=None, kw_only=True)  # across Regions: in the source Region
+
+    @property
+    def source_region(self) -> str:
+        """Where production's snapshots and transit copies are (``SOURCE_REGION``, else DR's own)."""
+        return self.config.source_region or self.region
+
+    def two_steps(self, job: Job) -> bool:
+        """Across Regions, a kind AWS can't copy from another account into another Region in one step."""
+        return self.source_region != self.region and not KINDS[job.kind].one_step_across_regions
+
+    def copy_region(self, job: Job) -> str:
+        """The first of two steps lands in the source Region; anything else in DR's."""
+        first = job.state in (State.INITIATED, State.COPY_QUEUED, State.COPYING)
+        return self.source_region if first and self.two_steps(job) else ""
 
     # --- messages from production -------------------------------------------------------
     def on_message(self, message: Message) -> Result | Rejection:
@@ -85,8 +102,8 @@ class Consumer(Side):
             return Rejection(f"account {message.source_acct} is not an allowed source account")
         for arn in filter(None, (message.source_arn, message.transit_arn)):
             parsed = message.kind.parse_arn(arn)
-            if parsed is None or parsed.region != self.region:
-                return Rejection(f"{arn} is not in the source Region ({self.region})")
+            if parsed is None or parsed.region != self.source_region:
+                return Rejection(f"{arn} is not in the source Region ({self.source_region})")
         if message.source_time and message.source_time > clock.now() + CLOCK_SKEW:
             return Rejection(f"SourceTime {clock.iso(message.source_time)} is in the future")
         return None
@@ -139,7 +156,7 @@ class Consumer(Side):
 
     def copy_shared(self, message: Message) -> Result | Rejection:
         """Verify the shared transit copy, then copy it (now if a slot is free, else queued)."""
-        transit = self.api(message.snapshot_type).shared(message.transit_arn)
+        transit = self.api(message.snapshot_type, self._elsewhere(self.source_region)).shared(message.transit_arn)
         refusal = self._verify(message, transit)
         if refusal or transit is None:
             return refusal or Rejection("transit copy not found")
@@ -185,12 +202,50 @@ class Consumer(Side):
 
     # --- the DR copy -------------------------------------------------------------------
     def start_copy(self, job: Job) -> Result:
-        """Copy the verified transit copy into this account under the source's DR key."""
+        """Copy the verified transit copy into this account under the source's DR key.
+
+        Across Regions, a kind AWS copies in one step lands straight in DR's Region; any
+        other is first copied in the source Region under DR's relay key there (the relay
+        copy), then from there into DR's Region (``_start_relay``).
+        """
+        if job.state is State.RELAY_QUEUED:
+            return self._start_relay(job)
+        first = self.two_steps(job)
+        key = job.target_key
+        if job.encrypted and not key:
+            key = self._relay_key() if first else self._key(job)
+            if not key:
+                return self._wait_for_key(job)
+        tags = self._tags(job)
+        api = self.api(job.kind, self.copy_region(job))
+        across = self.source_region if self.source_region != self.region and not first else ""
+        copy = api.copy(job.transit_arn, job.job_id, key or None, tags, across)
+        if not copy.started:
+            existing = api.find_copy(job.job_id)
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
+        if first:
+            return self.started(job, State.COPYING, relay_id=copy.copy_id, relay_arn=copy.arn or _arn_of(api, job))
+        return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
+
+    def _start_relay(self, job: Job) -> Result:
+        """The second step: DR's relay copy, from the source Region into DR's, under the source's DR key."""
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
                 return self._wait_for_key(job)
+        api = self.api(job.kind)
+        copy = api.copy(job.relay_arn, job.job_id, key or None, self._tags(job), self.source_region)
+        return self.started(job, State.RELAYING, copy_id=copy.copy_id, target_key=key)
+
+    def _relay_key(self) -> str:
+        """DR's one key in the source Region, for relay copies (made once, like a DR key)."""
+        if self.relay_keys is None:
+            raise RuntimeError("copies across Regions in two steps need the relay key store")
+        return self.relay_keys.find(RELAY_KEY) or self.relay_keys.create(RELAY_KEY)
+
+    def _tags(self, job: Job) -> dict[str, str]:
         own = {
             self.config.tag_key: self.config.tag_value,
             SOURCE_ARN_TAG: job.source_arn,
@@ -203,23 +258,22 @@ class Consumer(Side):
             logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped)
         if not job.encrypted:
             logger.warning("unencrypted snapshot that can't be encrypted by copying: the DR copy stays unencrypted")
-        api = self.api(job.kind)
-        copy = api.copy(job.transit_arn, job.job_id, key or None, tags)
-        if not copy.started:
-            existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
-                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
+        return tags
 
     def _key(self, job: Job) -> str:
-        """The source's DR key; a new one only within ``KEY_CAP`` a day per source account ("": capped)."""
-        key = self.keys.find(job.source_name)
+        """The job's DR key; a new one only within ``KEY_CAP`` a day per source account ("": capped).
+
+        ``KEY_SCOPE`` says whose key: the source's (``alias/DRACO-<source>``, as the original),
+        or the source account's (``alias/DRACO-<account>``).
+        """
+        owner = job.source_acct if self.config.key_scope == "account" else job.source_name
+        key = self.keys.find(owner)
         if key:
             return key
         day = clock.now().strftime("%Y-%m-%d")
         if not self.slots.count(f"keys#{job.source_acct}#{day}", self.config.key_cap):
             return ""
-        return self.keys.create(job.source_name)
+        return self.keys.create(owner)
 
     def _wait_for_key(self, job: Job) -> Result:
         """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""
@@ -244,20 +298,35 @@ class Consumer(Side):
         return self.attempt(job, lambda job: self.check_copy(job, copy))
 
     def copy_id(self, job: Job) -> str:
+        if self.copy_region(job):
+            return job.relay_id or job.job_id
         return job.copy_id or job.job_id
 
     def check_copy(self, job: Job, copy: Snapshot | None) -> Result:
         """Once the DR copy is ready: release the transit copy, lock the copy, apply the lifecycle."""
-        ready = self.ready(job, "DR copy", copy)  # failed: the transit copy is kept
+        ready = self.ready(job, "relay copy" if self.copy_region(job) else "DR copy", copy)  # failed: all kept
         if not isinstance(ready, Snapshot):
             return ready
+        if self.copy_region(job):
+            return self._relay_ready(job)
         locked_until = self._lock(job)
-        self.send(job.message(Msg.DELETE_SHARED))
+        if job.state is State.RELAYING:  # the transit copy went when the relay copy was ready
+            self.api(job.kind, self.source_region).delete(job.relay_id)
+        else:
+            self.send(job.message(Msg.DELETE_SHARED))
         done = self.finished(job, State.DONE, reason="", locked_until=locked_until)
         if done is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         self.apply_lifecycle(done.inventory_key)
         return Result(Outcome.COPIED, self.copy_id(job), job.source_arn)
+
+    def _relay_ready(self, job: Job) -> Result:
+        """DR holds its relay copy: production's transit copy can go; start the copy into DR's Region."""
+        self.send(job.message(Msg.DELETE_SHARED))
+        queued = self.finished(job, State.RELAY_QUEUED, reason="")
+        if queued is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
+        return self.start_or_queue(queued, State.RELAY_QUEUED)
 
     def _lock(self, job: Job) -> str:
         """Lock the DR copy against deletion for the kind's lock days, if set and the kind can."""
@@ -346,6 +415,10 @@ class Consumer(Side):
             self.report_recovery_point()
         return outcomes
 
+    def hourly_checks(self) -> None:
+        super().hourly_checks()
+        self.report_recovery_point()
+
     def report_recovery_point(self) -> dict[str, float]:
         """Each source's newest copy's age in hours; never negative, whatever a time claims."""
         now = clock.now()
@@ -367,7 +440,17 @@ class Consumer(Side):
         return self.fail(job, f"no transit copy was shared within {SHARE_TIMEOUT.days} days")
 
     def _topic(self, message: Message) -> str:
-        """The producer topic of the message's own source account."""
+        """The producer topic of the message's own source account, in the source Region."""
         partition = message.source_arn.split(":")[1]
-        return f"arn:{partition}:sns:{self.region}:{message.source_acct}:{self.config.producer_topic_name}"
+        return f"arn:{partition}:sns:{self.source_region}:{message.source_acct}:{self.config.producer_topic_name}"
+
+    def _elsewhere(self, region: str) -> str:
+        """``region`` when it is not DR's own ("": DR's)."""
+        return "" if region == self.region else region
+
+
+def _arn_of(api: SnapshotApi, job: Job) -> str:
+    """A relay copy's ARN, when AWS answered a copy with its id only."""
+    found = api.find_copy(job.job_id)
+    return found.arn if found else ""
 

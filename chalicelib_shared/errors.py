@@ -29,6 +29,7 @@ WAIT_CODES = frozenset(
         "InvalidDBSnapshotStateFault",
         "InvalidDBClusterSnapshotStateFault",
         "KMSKeyNotAccessibleFault",
+        "ResourceLimitExceeded",  # EBS: 20 copies in flight per destination Region
     }
 )
 #: AWS words a copy limit as a parameter error; its message says so.

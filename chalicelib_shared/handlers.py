@@ -23,7 +23,8 @@ from chalicelib_shared.kinds import KINDS, SnapshotEvent, read_notice
 from chalicelib_shared.log import correlated, for_app, logger
 from chalicelib_shared.messages import SUBJECT, Message, parse_message
 from chalicelib_shared.outcomes import Outcome, Result
-from chalicelib_shared.ports import SnsPublisher
+from chalicelib_shared.pacing import AlwaysOn, PacedJobs, RuleSwitch, Switch
+from chalicelib_shared.ports import Snapshots, SnsPublisher
 from chalicelib_shared.producer import Producer
 from chalicelib_shared.rejection import Rejection
 from chalicelib_shared.report import report
@@ -39,6 +40,7 @@ class Service(Protocol):
     def on_message(self, message: Message) -> Result | Rejection: ...
     def on_event(self, event: SnapshotEvent) -> Result: ...
     def poll(self) -> Counter[Outcome]: ...
+    def wake_up(self) -> None: ...
 
 
 def _schedule(variable: str, default: int, top: int) -> int:
@@ -63,32 +65,48 @@ def _usable(app: str, problems: tuple[str, ...]) -> bool:
     return not problems
 
 
-Clients = Callable[[str], Any]
-"""A boto3 client for a service name, in the account and Region the app acts in."""
+Clients = Callable[[str, str], Any]
+"""A boto3 client for a service name in a Region, in the account the app acts in."""
 
 
-def make_producer(config: ProducerConfig, client: Clients, table: Any) -> Producer:
+def _switch(config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable) -> Switch:
+    rule = config.limits.poller_rule
+    return RuleSwitch(client("events", region), rule, jobs) if rule else AlwaysOn()
+
+
+def _snapshots(client: Clients, region: str) -> Snapshots:
+    """Each kind's snapshots in the app's account: in its Region, or in the one named."""
+    return lambda kind, where="": KINDS[kind].api(client(KINDS[kind].service, where or region))
+
+
+def make_producer(config: ProducerConfig, client: Clients, table: Any, region: str) -> Producer:
     """The producer on AWS: its ports are the job table, SNS and each kind's API."""
     jobs = JobTable(table)
+    switch = _switch(config, client, region, jobs)
     return Producer(
         config=config,
-        jobs=jobs,
+        jobs=PacedJobs(jobs, switch),
         slots=jobs,
-        publisher=SnsPublisher(client("sns")),
-        snapshots=lambda kind: KINDS[kind].api(client(KINDS[kind].service)),
+        publisher=SnsPublisher(lambda where: client("sns", where)),
+        snapshots=_snapshots(client, region),
+        switch=switch,
     )
 
 
 def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: str) -> Consumer:
-    """The consumer on AWS: as the producer, plus KMS for the per-source keys."""
+    """The consumer on AWS: as the producer, plus KMS for the DR keys (and the relay key across Regions)."""
     jobs = JobTable(table, inventory=True)
+    switch = _switch(config, client, region, jobs)
+    source_region = config.source_region or region
     return Consumer(
         config=config,
-        jobs=jobs,
+        jobs=PacedJobs(jobs, switch),
         slots=jobs,
-        publisher=SnsPublisher(client("sns")),
-        snapshots=lambda kind: KINDS[kind].api(client(KINDS[kind].service)),
-        keys=SourceKeys(client("kms"), client("sts"), config.consumer_role_arn),
+        publisher=SnsPublisher(lambda where: client("sns", where)),
+        snapshots=_snapshots(client, region),
+        switch=switch,
+        relay_keys=SourceKeys(client("kms", source_region), client("sts", region), config.consumer_role_arn),
+        keys=SourceKeys(client("kms", region), client("sts", region), config.consumer_role_arn),
         inventory=jobs,
         region=region,
     )
@@ -100,7 +118,7 @@ def producer() -> Producer | None:
     if not _usable(PRODUCER_SERVICE, config.problems):
         return None
     region = aws.region()
-    return make_producer(config, lambda service: aws.client(service, region), aws.table(config.job_table, region))
+    return make_producer(config, aws.client, aws.table(config.job_table, region), region)
 
 
 def consumer() -> Consumer | None:
@@ -109,8 +127,7 @@ def consumer() -> Consumer | None:
     if not _usable(CONSUMER_SERVICE, config.problems):
         return None
     region = aws.region()
-    client = lambda service: aws.client(service, region)  # noqa: E731
-    return make_consumer(config, client, aws.table(config.job_table, region), region)
+    return make_consumer(config, aws.client, aws.table(config.job_table, region), region)
 
 
 def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:
@@ -160,7 +177,18 @@ def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
     return counts
 
 
+def on_wake(build: Callable[[], Service | None]) -> None:
+    """The hourly wake-up: hourly checks, and the poller switched on if work falls due (``pacing``)."""
+    service = build()
+    if service is not None:
+        try:
+            service.wake_up()
+        finally:
+            metrics.flush()
+
+
 def on_schedule(build: Callable[[], Service | None]) -> dict[str, int]:
+    """A poll round (every minute, while work is due)."""
     service = build()
     if service is None:
         return {}

@@ -43,6 +43,7 @@ SOURCES = "#sources"
 SOURCE_PREFIX = "#source#"
 SLOT_PREFIX = "#slots#"
 COUNTER_PREFIX = "#count#"
+FLAG_PREFIX = "#flag#"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -207,6 +208,23 @@ class JobTable:
                 ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
                 ExpressionAttributeNames={"#n": "count"},
                 ExpressionAttributeValues={":one": 1, ":limit": limit},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def flip(self, name: str, expected: str, value: str) -> bool:
+        """Set flag ``name`` to ``value`` if it is ``expected``; a flag never set counts as ``"on"``."""
+        condition = "#v = :expected" + (" OR attribute_not_exists(#v)" if expected == "on" else "")
+        try:
+            self._table.update_item(
+                Key={KEY: FLAG_PREFIX + name},
+                UpdateExpression="SET #v = :value",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "value"},
+                ExpressionAttributeValues={":value": value, ":expected": expected},
             )
         except ClientError as err:
             if _code(err) == "ConditionalCheckFailedException":

@@ -32,6 +32,8 @@ class State(enum.StrEnum):
     INITIATED = "initiated"
     COPY_QUEUED = "copy-queued"
     COPYING = "copying"
+    RELAY_QUEUED = "relay-queued"
+    RELAYING = "relaying"
     DONE = "done"
     EXPIRED = "expired"
     SKIPPED = "skipped"
@@ -62,7 +64,17 @@ STATES: Mapping[State, StateDoc] = {
     State.COPY_QUEUED: StateDoc(
         "consumer", "transit copy verified; no copy slot (or no new key) free", "poller, as slots free"
     ),
-    State.COPYING: StateDoc("consumer", "DR copy running", "poller, copy-finished event"),
+    State.COPYING: StateDoc(
+        "consumer",
+        "DR copy running (or, across Regions for kinds AWS copies there in two steps, the copy in the source Region)",
+        "poller, copy-finished event",
+    ),
+    State.RELAY_QUEUED: StateDoc(
+        "consumer", "copy in the source Region ready; no copy slot free in the DR Region", "poller, as slots free"
+    ),
+    State.RELAYING: StateDoc(
+        "consumer", "copying DR's copy from the source Region into the DR Region", "poller, copy-finished event"
+    ),
     State.DONE: StateDoc("both", "finished (consumer: the DR copy exists)", "consumer: lifecycle"),
     State.EXPIRED: StateDoc("consumer", "DR copy deleted by its lifecycle", ""),
     State.SKIPPED: StateDoc("both", "not copied, with the reason", "consumer: a later message that says copy"),
@@ -80,7 +92,9 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.SHARED: frozenset({State.SHARED, State.DONE}),
     State.INITIATED: frozenset({State.INITIATED, State.COPY_QUEUED, State.COPYING, State.SKIPPED}),
     State.COPY_QUEUED: frozenset({State.COPY_QUEUED, State.COPYING}),
-    State.COPYING: frozenset({State.COPYING, State.DONE}),
+    State.COPYING: frozenset({State.COPYING, State.DONE, State.RELAY_QUEUED, State.RELAYING}),
+    State.RELAY_QUEUED: frozenset({State.RELAY_QUEUED, State.RELAYING}),
+    State.RELAYING: frozenset({State.RELAYING, State.DONE}),
     State.DONE: frozenset({State.EXPIRED}),
     State.EXPIRED: frozenset(),
     State.SKIPPED: frozenset({State.INITIATED, State.SKIPPED}),
@@ -90,9 +104,9 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
 """State -> the states it may move to. Any active state may also fail (``can_move``)."""
 
 #: Copies in flight: the poller looks at the snapshot until it is ready.
-POLLED_STATES = frozenset({State.TRANSIT_COPYING, State.COPYING})
+POLLED_STATES = frozenset({State.TRANSIT_COPYING, State.COPYING, State.RELAYING})
 #: Copies waiting for a slot: the poller starts them as slots free.
-QUEUED_STATES = frozenset({State.TRANSIT_QUEUED, State.COPY_QUEUED})
+QUEUED_STATES = frozenset({State.TRANSIT_QUEUED, State.COPY_QUEUED, State.RELAY_QUEUED})
 #: Waiting for the other account: the producer re-sends, the consumer times out.
 WAITING_STATES = frozenset({State.REQUESTED, State.SHARED, State.INITIATED})
 ACTIVE_STATES = POLLED_STATES | QUEUED_STATES | WAITING_STATES
@@ -143,6 +157,8 @@ class Job:
     transit_id: str = ""  # the transit copy in production
     transit_arn: str = ""
     copy_id: str = ""  # consumer: the DR copy's id (for kinds whose ids AWS chooses, unlike the job's)
+    relay_id: str = ""  # consumer, across Regions in two steps: DR's copy in the source Region
+    relay_arn: str = ""
     target_key: str = ""  # consumer: the per-source DR key
     encrypted: bool = True  # the transit copy is encrypted (not for an unencrypted cluster)
     size_gb: int = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from chalicelib_shared.kinds import KINDS, Phase, Snapshot, SnapshotApi
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import Message
 from chalicelib_shared.outcomes import Outcome, Result
+from chalicelib_shared.pacing import AlwaysOn, Switch
 from chalicelib_shared.ports import JobStore, Publisher, SlotStore, Snapshots
 from chalicelib_shared.report import report
 
@@ -63,6 +64,7 @@ class Side:
     slots: SlotStore
     publisher: Publisher
     snapshots: Snapshots  # SnapshotType -> that kind's snapshots in this account and Region
+    switch: Switch = field(default_factory=AlwaysOn, kw_only=True)  # the poller's schedule (``pacing``)
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
@@ -86,23 +88,36 @@ class Side:
         raise NotImplementedError
 
     def take_room(self, job: Job) -> str:
-        """Take what a copy needs besides its kind's slot; empty when taken, else why it must wait."""
+        """Take what a copy needs besides its copy slot; empty when taken, else why it must wait."""
+        return ""
+
+    def slot(self, job: Job) -> str:
+        """The pool of copy slots the job's copy takes: its kind's, in the Region the copy lands in.
+
+        AWS limits copies in flight per kind, account and destination Region; the app's own
+        Region's pool is named by the kind alone (``copy_region``).
+        """
+        region = self.copy_region(job)
+        return f"{job.kind}@{region}" if region else job.kind
+
+    def copy_region(self, job: Job) -> str:
+        """The Region the job's copy lands in, when not the app's own ("")."""
         return ""
 
     def rooms(self, job: Job) -> tuple[str, ...]:
-        """The slot pools a job holds while it copies: its kind's, and any ``take_room`` took."""
-        return (job.kind,)
+        """The slot pools a job holds while it copies: its copy slot's, and any ``take_room`` took."""
+        return (self.slot(job),)
 
     # --- the poll round -----------------------------------------------------------
     def poll(self) -> Counter[Outcome]:
-        """Advance every job that is due; count the outcomes."""
+        """Advance every job that is due; count the outcomes; let the poller rest when idle (``pacing``)."""
         due = list(self.jobs.due_jobs(clock.now()))
         self.watch_quota()
         results: list[Result] = []
         copying = [job for job in due if job.state in POLLED_STATES]
         copies, unread = self._look_up(copying)
         for job in copying:
-            if job.kind in unread:  # each job looks at its own copy
+            if (job.kind, self.copy_region(job)) in unread:  # each job looks at its own copy
                 results.append(self.attempt(job, self._check))
             else:
                 copy = copies.get(self.copy_id(job))
@@ -112,39 +127,52 @@ class Side:
         results += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
         for result in results:
             report(result, quiet=result.outcome in (Outcome.IN_PROGRESS, Outcome.DUPLICATE))
+        self.switch.settle(self.jobs.next_due, wake_up=False)
         return Counter(result.outcome for result in results)
+
+    def wake_up(self) -> None:
+        """The hourly wake-up: the hourly checks, and the poller switched on if work falls due within the hour."""
+        self.hourly_checks()
+        self.switch.settle(self.jobs.next_due, wake_up=True)
+
+    def hourly_checks(self) -> None:
+        self.watch_quota(force=True)
 
     def on_failed(self, job: Job) -> Result:
         """A failed job listed as due: only the producer's transit cleanup does that."""
         return Result(Outcome.IGNORED, "failed job", job.source_arn)
 
-    def _look_up(self, copying: list[Job]) -> tuple[dict[str, Snapshot], set[str]]:
-        """The copies in flight, one Describe per kind, and the kinds that could not be read."""
+    def _look_up(self, copying: list[Job]) -> tuple[dict[str, Snapshot], set[tuple[str, str]]]:
+        """The copies in flight, one Describe per kind and Region, and the (kind, Region) that could not be read."""
         found: dict[str, Snapshot] = {}
-        unread: set[str] = set()
-        for kind in sorted({job.kind for job in copying}):
-            ids = [self.copy_id(job) for job in copying if job.kind == kind and self.copy_id(job)]
+        unread: set[tuple[str, str]] = set()
+        for kind, region in sorted({(job.kind, self.copy_region(job)) for job in copying}):
+            ids = [
+                self.copy_id(job)
+                for job in copying
+                if (job.kind, self.copy_region(job)) == (kind, region) and self.copy_id(job)
+            ]
             try:
-                found.update(self.api(kind).describe_many(ids))
+                found.update(self.api(kind, region).describe_many(ids))
             except (ClientError, BotoCoreError) as error:
                 logger.warning("could not look at the copies in flight", kind=kind, error=errors.describe(error))
-                unread.add(kind)
+                unread.add((kind, region))
         return found, unread
 
     def _check(self, job: Job) -> Result:
         copy_id = self.copy_id(job)
-        return self.check_copy(job, self.api(job.kind).describe(copy_id) if copy_id else None)
+        return self.check_copy(job, self.api(job.kind, self.copy_region(job)).describe(copy_id) if copy_id else None)
 
     def _start_queued(self, queued: list[Job], due: list[Job]) -> list[Result]:
-        """Start queued copies, oldest first, while their kind has free slots."""
+        """Start queued copies, oldest first, while their pool has free slots."""
         results = []
-        for kind in sorted({job.kind for job in queued}):
-            waiting = sorted((job for job in queued if job.kind == kind), key=lambda job: job.created)
-            copying = {job.job_id for job in due if job.kind == kind and job.state in SLOT_STATES}
-            holders = self.slots.holders(kind)
+        for pool in sorted({self.slot(job) for job in queued}):
+            waiting = sorted((job for job in queued if self.slot(job) == pool), key=lambda job: job.created)
+            copying = {job.job_id for job in due if self.slot(job) == pool and job.state in SLOT_STATES}
+            holders = self.slots.holders(pool)
             stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
-            self.slots.release(kind, stale)
-            free = self.config.limits.copies[kind] - len((holders - set(stale)) & copying)
+            self.slots.release(pool, stale)
+            free = self.config.limits.copies[waiting[0].kind] - len((holders - set(stale)) & copying)
             for job in waiting:
                 if free <= 0 and job.job_id not in holders:
                     results.append(Result(Outcome.QUEUED, "", job.source_arn))
@@ -160,11 +188,11 @@ class Side:
 
     def start_queued(self, job: Job) -> Result:
         """Take a slot (and the side's room) for a queued job and start its copy; else it waits."""
-        if not self.slots.take(job.kind, job.job_id, self.config.limits.copies[job.kind]):
+        if not self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
             return Result(Outcome.QUEUED, "", job.source_arn)
         wait = self.take_room(job)
         if wait:
-            self.slots.release(job.kind, [job.job_id])
+            self.slots.release(self.slot(job), [job.job_id])
             return Result(Outcome.QUEUED, wait, job.source_arn)
         return self.start_copy(job)
 
@@ -174,11 +202,11 @@ class Side:
         ``job`` may carry, in memory, what the copy needs (the consumer's verified
         transit copy); whichever way it goes, the write that moves the job stores it.
         """
-        if self.slots.take(job.kind, job.job_id, self.config.limits.copies[job.kind]):
+        if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
             wait = self.take_room(job)
             if not wait:
                 return self.attempt(job, self.start_copy, wait_in=queued)
-            self.slots.release(job.kind, [job.job_id])
+            self.slots.release(self.slot(job), [job.job_id])
         else:
             wait = ""
         if self.jobs.advance(job, queued, attempts=0, reason=wait) is None:
@@ -239,8 +267,8 @@ class Side:
         return Result(Outcome.STARTED, f"{state.value} {self.copy_id(moved)}", job.source_arn)
 
     def finished(self, job: Job, state: State, **changes: Any) -> Job | None:
-        """A copy is ready: move its job on and give its kind's slot back, in one write."""
-        moved = self.jobs.advance(job, state, release=[job.kind], **changes)
+        """A copy is ready: move its job on and give its copy slot back, in one write."""
+        moved = self.jobs.advance(job, state, release=[self.slot(job)], **changes)
         if moved is not None:
             metrics.seconds("CopyDurationSeconds", (clock.now() - clock.parse_iso(job.updated)).total_seconds())
         return moved
@@ -249,8 +277,9 @@ class Side:
         self.publisher.publish(self._topic(message), message)
         logger.info("sent", event_type=message.event_type.value)
 
-    def api(self, kind: str) -> SnapshotApi:
-        return self.snapshots(kind)
+    def api(self, kind: str, region: str = "") -> SnapshotApi:
+        """A kind's snapshots in this account: in the app's Region, or in ``region``."""
+        return self.snapshots(kind, region) if region else self.snapshots(kind)
 
     # --- the manual snapshot quota ------------------------------------------------
     def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:

@@ -75,15 +75,15 @@ class KeyStore(Protocol):
         """Make the source's DR key (rotation on, alias last) and return its ARN."""
 
 
-#: A kind's snapshots in this account, by SnapshotType; ``region`` another Region's ("": the app's).
+#: A kind's snapshots in this account, by SnapshotType; a second argument names another Region.
 Snapshots = Callable[..., SnapshotApi]
 
 
 class SnsPublisher:
-    """Publishes DRACO messages with an SNS client."""
+    """Publishes DRACO messages with an SNS client of the topic's own Region (the peer may be in another)."""
 
-    def __init__(self, sns: Any) -> None:
+    def __init__(self, sns: Callable[[str], Any]) -> None:
         self._sns = sns
 
     def publish(self, topic_arn: str, message: Message) -> None:
-        publish(self._sns, topic_arn, message)
+        publish(self._sns(topic_arn.split(":")[3]), topic_arn, message)

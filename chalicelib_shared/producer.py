@@ -159,7 +159,7 @@ class Producer(Side):
         return ""
 
     def rooms(self, job: Job) -> tuple[str, ...]:
-        return (job.kind, TRANSIT_POOL)
+        return (self.slot(job), TRANSIT_POOL)
 
     def start_copy(self, job: Job) -> Result:
         """Copy the source into a transit copy under the transit key, which DR may use."""
@@ -182,6 +182,9 @@ class Producer(Side):
             if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
                 return self.fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
             arn = existing.arn
+        source = kind.parse_arn(job.source_arn)
+        if not arn and source is not None:  # AWS gave the id only: the copy is in the source's account and Region
+            arn = kind.arn(source.partition, source.region, source.account, copy.copy_id)
         return self.started(job, State.TRANSIT_COPYING, transit_id=copy.copy_id, transit_arn=arn)
 
     def copy_id(self, job: Job) -> str:
@@ -250,7 +253,7 @@ class Producer(Side):
         return super().fail(job, reason, resume, **changes)
 
     def rooms_after_failure(self, job: Job) -> tuple[str, ...]:
-        return (job.kind,) if job.transit_id else self.rooms(job)
+        return (self.slot(job),) if job.transit_id else self.rooms(job)
 
     def on_failed(self, job: Job) -> Result:
         """A failed job's keep time is over: delete its transit copy if the source still exists."""

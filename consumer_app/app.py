@@ -18,3 +18,9 @@ def on_consumer_topic(event):
 def poll_jobs(event):
     """Advance DR copies and re-send unanswered messages."""
     return handlers.on_schedule(handlers.consumer)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def wake_poller(event):
+    """Hourly, whether or not the poller rests: hourly checks, and the poller switched on when work is due."""
+    return handlers.on_wake(handlers.consumer)

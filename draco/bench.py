@@ -4,10 +4,10 @@ Every number comes from counting what happens in the local world: the AWS calls
 both apps make (by account, service and operation, as botocore sends them),
 their Lambda runs, and simulated time. Figures for the original DRACO's design
 are derived from its documented flow, and each derivation is written next to
-its number (``ORIGINAL``). Results go to ``benchmarks/RESULTS.md`` and, with
-``--json``, to stdout.
+its number (``ORIGINAL``). ``markdown`` makes the tables of ``benchmarks/RESULTS.md``;
+the command (``draco.bench_cli``) writes them there only when asked.
 
-Scenarios (``--size small`` keeps each to seconds, for CI):
+Scenarios (size ``small`` keeps each to seconds; ``full`` takes about half an hour):
 
 1. steady state: daily snapshots of many sources under Standard, per snapshot;
 2. inventory growth: one more snapshot when DR already holds many copies;
@@ -19,9 +19,7 @@ Scenarios (``--size small`` keeps each to seconds, for CI):
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import math
 import os
 import platform
@@ -33,7 +31,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.progress import Progress
 
 from chalicelib_shared import clock
@@ -43,7 +40,6 @@ from draco.bench_retention import run as retention_benchmark
 from draco.world import DR, PROD, LocalWorld
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SIZES: dict[str, dict[str, Any]] = {
     "small": {"sources": 3, "days": 5, "inventory": (100, 300), "burst": (24, 6), "retention": 10_000},
     "full": {"sources": 20, "days": 60, "inventory": (100, 1_000, 10_000), "burst": (160, 40), "retention": 100_000},
@@ -233,11 +229,10 @@ def burst(size: dict[str, Any]) -> dict[str, Any]:
         for n in range(instances):
             world.take_snapshot(f"db{n}")
         for n in range(clusters):
-            world.take_snapshot(f"cl{n}", cluster=True)
+            world.take_snapshot(f"cl{n}")
         world.run_until_quiet(limit=timedelta(days=7))
         finished = max(clock.parse_iso(job.updated) for job in world.jobs(DR) if job.state is State.DONE)
-        dr = world.client("rds", DR)
-        copied = sum(len(list(kind.api(dr).owned())) for kind in KINDS.values())
+        copied = sum(len(list(kind.api(world.client(kind.service, DR)).owned())) for kind in KINDS.values())
         peaks = dict(world.stats.in_flight_peak)
     bound = max((math.ceil(n / limit) + 1) * COPY_TIME for n, limit in ((instances, 20), (clusters, 5)) if n)
     makespan = finished - began
@@ -264,7 +259,7 @@ def added_latency() -> list[dict[str, Any]]:
             world.move_to(world.start + timedelta(hours=3, seconds=17))  # not on a poll tick
             taken = clock.now()
             world.take_snapshot("orders")
-            world.take_snapshot("ledger", cluster=True)
+            world.take_snapshot("ledger")
             world.run_until_quiet()
             for job in world.jobs(DR):
                 added = clock.parse_iso(job.updated) - taken - 2 * COPY_TIME
@@ -493,23 +488,3 @@ def markdown(r: dict[str, Any]) -> str:
 def _ms(timings: dict[str, float], word: str) -> str:
     value = next((v for k, v in timings.items() if word in k.lower()), None)
     return f"{value * 1000:.0f} ms" if value is not None else "-"
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("bench", help="measure cost, latency and throughput in the local world")
-    parser.add_argument("--size", choices=sorted(SIZES), default="full", help="full (default) or small (seconds)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"where to write the tables (default {RESULTS})")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        results = run_all(args.size, progress)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(results))
-    if args.json:
-        print(json.dumps(results, indent=2, default=str))
-    else:
-        print(f"wrote {args.out}")
-    return 0

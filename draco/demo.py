@@ -1,8 +1,9 @@
 """``python -m draco demo``: DRACO at work in the local two-account world.
 
 Bootstraps both accounts, creates five production databases (DB instances and
-Aurora clusters, each lifecycle kind, one untagged), takes a snapshot of each
-every simulated day, and lets both apps carry them to DR. Ends with one row per
+Aurora clusters, each lifecycle kind, one untagged) and an EBS volume (tagged
+on the volume, unencrypted), takes a snapshot of each every simulated day, and
+lets both apps carry them to DR. Ends with one row per
 source, then the operator's status table of the DR account (``draco.status``);
 ``--json`` prints the same as one JSON document on stdout (the status under
 ``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
@@ -16,9 +17,9 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -27,30 +28,30 @@ from chalicelib_shared import clock
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
-from chalicelib_shared.retention import apply_policy, resolve_lifecycle
 from draco import status as draco_status
-from draco.world import DR, PROD, LocalWorld
+from draco.local_aws import without_aws_profile
+from draco.outputs import OutputError, check_writable, progress, write_text
+
+if TYPE_CHECKING:
+    from draco.world import LocalWorld
 
 
 @dataclass(frozen=True)
 class DemoSource:
-    name: str
-    cluster: bool
+    name: str  # the database's identifier; for a volume, its Name tag (its id is the source name)
+    kind: str  # SnapshotType
     tags: dict[str, str] = field(default_factory=dict)
     automated: bool = True
     encrypted: bool = True
 
-    @property
-    def kind(self) -> str:
-        return "RDS Cluster" if self.cluster else "RDS"
-
 
 SOURCES = (
-    DemoSource("orders", cluster=False, tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
-    DemoSource("staging", cluster=False, tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
-    DemoSource("ledger", cluster=True, tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
-    DemoSource("analytics", cluster=True, tags={LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
-    DemoSource("scratch", cluster=False),
+    DemoSource("orders", "RDS", tags={LIFECYCLE_TAG: "Standard", "aws:cloudformation:stack-name": "shop"}),
+    DemoSource("staging", "RDS", tags={LIFECYCLE_TAG: "Test"}, automated=False, encrypted=False),
+    DemoSource("ledger", "RDS Cluster", tags={LIFECYCLE_TAG: "Weekly", "team": "finance"}),
+    DemoSource("analytics", "RDS Cluster", {LIFECYCLE_TAG: "daily=3 weekly=2"}, automated=False, encrypted=False),
+    DemoSource("scratch", "RDS"),
+    DemoSource("fileserver", "EBS", tags={LIFECYCLE_TAG: "Test", "team": "storage"}, automated=False, encrypted=False),
 )
 SNAPSHOT_HOUR = 3
 
@@ -59,61 +60,73 @@ def simulate(
     days: int, live: bool, log: TextIO, progress: Progress | None = None
 ) -> tuple[dict[str, Any], draco_status.Status]:
     """Run the demo; return the report and the DR account's status at the end."""
+    from draco.world import LocalWorld
+
     with LocalWorld(live=live, log_stream=log) as world:
-        for source in SOURCES:
-            add = world.add_cluster if source.cluster else world.add_instance
-            add(source.name, source.tags, encrypted=source.encrypted)
+        names = {
+            source.name: world.add_source(source.kind, source.name, source.tags, source.encrypted) for source in SOURCES
+        }
         taken = {source.name: 0 for source in SOURCES}
         task = progress.add_task("simulated days", total=days) if progress else None
         for day in range(days):
             world.move_to(world.start + timedelta(days=day, hours=SNAPSHOT_HOUR))
             for source in SOURCES:
-                world.take_snapshot(source.name, cluster=source.cluster, automated=source.automated)
+                world.take_snapshot(names[source.name], automated=source.automated)
                 taken[source.name] += 1
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
         status = draco_status.from_world(world)
-        report = _report(world, taken, live)
+        report = _report(world, names, taken, live, status)
         report["status"] = draco_status.to_json(status)
         return report, status
 
 
-def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, Any]:
+def _report(
+    world: LocalWorld, names: dict[str, str], taken: dict[str, int], live: bool, status: draco_status.Status
+) -> dict[str, Any]:
+    """One row per source (``names``: each demo source's source name, a volume's id). The lifecycle and what
+    it would delete come from the status, which decides as the consumer does; ``encrypted`` says whether
+    the DR copies are (None: not copied), ``key_alias`` (only for encrypted ones) the key they are under."""
+    from draco.world import DR, PROD
+
     dr_jobs = world.jobs(DR)
     prod_jobs = world.jobs(PROD)
     aliases = {a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
+    protected = {(s.kind, s.source_name): s for s in status.sources if s.source_acct == PROD}
     rows = []
     for source in SOURCES:
-        jobs = [job for job in dr_jobs if job.source_name == source.name and job.kind == source.kind]
+        name, kind = names[source.name], KINDS[source.kind]
+        jobs = [job for job in dr_jobs if job.source_name == name and job.kind == source.kind]
         retained = [
             snap
-            for snap in KINDS[source.kind].api(world.client("rds", DR)).owned()
-            if snap.tags.get(SOURCE_NAME_TAG) == source.name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
+            for snap in kind.api(world.client(kind.service, DR)).owned()
+            if snap.tags.get(SOURCE_NAME_TAG) == name and f":{PROD}:" in snap.tags.get(SOURCE_ARN_TAG, "")
         ]
-        policy = resolve_lifecycle(source.tags.get(LIFECYCLE_TAG))
         copied = [job for job in jobs if job.state in (State.DONE, State.EXPIRED)]
-        kept_now = [(job.job_id, job.source_created) for job in jobs if job.state is State.DONE]
-        would_delete = 0
-        if kept_now and not live and not (policy.ignore or policy.keep_all):
-            would_delete = len(apply_policy(policy, kept_now).delete)
         newest = max((job.source_created for job in copied), default=None)
-        rows.append(
-            {
-                "source": source.name,
-                "kind": source.kind,
-                "policy": "not copied" if policy.ignore else (policy.name or policy.describe()),
-                "taken": taken[source.name],
-                "copied": len(copied),
-                "retained": len(retained),
-                "deleted": sum(job.state is State.EXPIRED for job in jobs),
-                "would_delete": would_delete,
-                "key_alias": key_alias(source.name) if key_alias(source.name) in aliases else "",
-                "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
-            }
-        )
-    prod = world.client("rds", PROD)
-    transit_left = sum(is_transit_id(snap.snapshot_id) for kind in KINDS.values() for snap in kind.api(prod).owned())
+        seen = protected.get((source.kind, name))
+        row = {
+            "source": source.name,
+            "source_name": name,
+            "kind": source.kind,
+            "policy": (seen.policy.name or seen.policy.describe()) if seen else "not copied",
+            "taken": taken[source.name],
+            "copied": len(copied),
+            "retained": len(retained),
+            "deleted": sum(job.state is State.EXPIRED for job in jobs),
+            "would_delete": len(seen.would_delete) if seen and not live else 0,
+            "encrypted": seen.encrypted if seen else None,
+            "newest_copy_age_hours": round((clock.now() - newest).total_seconds() / 3600, 1) if newest else None,
+        }
+        if row["encrypted"] and key_alias(name) in aliases:
+            row["key_alias"] = key_alias(name)
+        rows.append(row)
+    transit_left = sum(
+        is_transit_id(snap.name)
+        for kind in KINDS.values()
+        for snap in kind.api(world.client(kind.service, PROD)).owned()
+    )
     all_jobs = dr_jobs + prod_jobs
     return {
         "live": live,
@@ -125,15 +138,42 @@ def _report(world: LocalWorld, taken: dict[str, int], live: bool) -> dict[str, A
     }
 
 
-def _table(report: dict[str, Any]) -> Table:
+#: (report field, header, right-aligned, the narrowest terminal that shows it)
+_COLUMNS = (
+    ("source", "source", False, 0),
+    ("kind", "kind", False, 100),
+    ("policy", "policy", False, 0),
+    ("taken", "taken", True, 0),
+    ("copied", "copied", True, 0),
+    ("retained", "kept", True, 0),
+    ("deleted", "deleted", True, 0),
+    ("would_delete", "would delete", True, 0),
+    ("encrypted", "encrypted", False, 0),
+    ("key_alias", "DR key", False, 120),
+    ("newest_copy_age_hours", "newest DR copy", True, 110),
+)
+
+
+def _cell(row: dict[str, Any], field: str) -> str:
+    value = row.get(field)
+    if field == "encrypted":
+        return {True: "yes", False: "no", None: "-"}[value]
+    if field == "newest_copy_age_hours":
+        return "-" if value is None else f"{value} h old"
+    return "-" if value in (None, "") else str(value)
+
+
+def _table(report: dict[str, Any], width: int) -> Table:
+    """The demo's rows, with as many columns as a terminal ``width`` wide shows."""
     mode = "live: deletions made" if report["live"] else "dry run: nothing deleted"
-    table = Table(title=f"DRACO demo ({mode})")
-    columns = ("source", "kind", "policy", "taken", "copied", "retained", "deleted", "would_delete", "key_alias")
-    for column in (*columns, "newest DR copy"):
-        table.add_column(column.replace("_", " "), justify="right" if column in columns[3:8] else "left", no_wrap=True)
+    table = Table(
+        title=f"DRACO demo ({mode})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
+    shown = [column for column in _COLUMNS if width >= column[3]]
+    for _, header, right, _ in shown:
+        table.add_column(header, justify="right" if right else "left", overflow="fold")
     for row in report["sources"]:
-        age = row["newest_copy_age_hours"]
-        table.add_row(*(str(row[c]) for c in columns), f"{age} h old" if age is not None else "-")
+        table.add_row(*(_cell(row, field) for field, *_ in shown))
     return table
 
 
@@ -149,24 +189,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 3660:
-        print("demo: --days must be from 1 to 3660", file=sys.stderr)
+        print("draco demo: --days must be from 1 to 3660", file=sys.stderr)
         return 2
-    log_path = args.log or tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
+    try:
+        page = check_writable(args.html) if args.html else None
+        log_path = check_writable(args.log) if args.log else None
+    except OutputError as err:
+        print(f"draco demo: {err}", file=sys.stderr)
+        return 2
+    if log_path is None:
+        log_path = tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
     err = Console(stderr=True)
-    with open(log_path, "w") as log, Progress(console=err, transient=True, disable=args.json) as progress:
-        report, status = simulate(args.days, args.live, log, progress)
-    if args.html:
+    with without_aws_profile(), open(log_path, "w") as log, progress(quiet=args.json) as shown:
+        report, status = simulate(args.days, args.live, log, shown)
+    if page:
         try:
-            Path(args.html).write_text(draco_status.render_html(status))
-        except OSError as error:
-            print(f"demo: cannot write {args.html}: {error}", file=sys.stderr)
+            write_text(page, draco_status.render_html(status))
+        except OutputError as error:
+            print(f"draco demo: {error}", file=sys.stderr)
             return 2
-        err.print(f"wrote the status report to {args.html}")
+        err.print(f"wrote the status report to {page}")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    console = Console(width=max(Console().width, 132))
-    console.print(_table(report))
+    console = Console()
+    console.print(_table(report, console.width))
     console.print(
         f"transit copies left: {report['transit_left']}   pending jobs: {report['pending']}   "
         f"failed jobs: {report['failed']}"

@@ -35,6 +35,7 @@ AWS_ERRORS: tuple[tuple[str, int, str, tuple[str, ...]], ...] = (
         "Cannot copy snapshot: too many concurrent copies in progress",
         ("CopyDBSnapshot", "CopyDBClusterSnapshot"),
     ),
+    ("ResourceLimitExceeded", 400, "Too many snapshot copies in progress", ("CopySnapshot",)),
     (
         "SnapshotQuotaExceeded",
         400,

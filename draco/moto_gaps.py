@@ -12,6 +12,24 @@
 3. **DescribeAccountAttributes.** moto lacks it. The fill reports the
    ``ManualSnapshots`` and ``ManualClusterSnapshots`` quotas, used against
    moto's own snapshot limit (``MOTO_RDS_SNAPSHOT_LIMIT``), as AWS reports them.
+4. **EBS: copying a snapshot shared from another account.** moto's
+   CopySnapshot looks the source up in the caller's own account only. The fill
+   also finds a snapshot of another account that grants the caller
+   ``createVolumePermission`` (or ``all``), and, as AWS does, gives the copy the
+   placeholder volume ``vol-ffffffff`` (a copy names no volume).
+5. **EBS: DescribeSnapshots.** moto ignores ``OwnerIds`` and
+   ``RestorableByUserIds`` (``OwnerIds=["self"]`` returns some 1,300 public
+   snapshots), never shows a snapshot another account shared with the caller,
+   and shows the owner's tags to everyone. The fill honours both parameters,
+   shows shared snapshots, and shows tags to their owner only (tags belong to
+   the account that set them).
+6. **EBS snapshot lock.** moto lacks LockSnapshot and DescribeLockedSnapshots,
+   and its DeleteSnapshot deletes a locked snapshot. The fill keeps locks per
+   account and Region (governance or compliance, for ``LockDuration`` days or
+   until ``ExpirationDate``; a compliance lock can only be extended) and
+   refuses to delete a snapshot under an unexpired lock. The error code AWS
+   returns then is **not confirmed** by AWS's documentation: the fill says
+   ``SnapshotLocked``, and DRACO handles any error of a delete alike.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.
 """
@@ -19,9 +37,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotIdError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.ec2.utils import generic_filter, random_snapshot_id
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
@@ -77,11 +102,162 @@ def _describe_account_attributes(self: RDSResponse) -> ActionResult:
     )
 
 
+# --- EBS ------------------------------------------------------------------------------------
+COPY_VOLUME = "vol-ffffffff"
+LOCK_MODES = ("governance", "compliance")
+
+
+@dataclass(frozen=True)
+class _NoVolume:
+    """What a copied snapshot names as its volume: AWS's placeholder, with the source's size."""
+
+    size: int
+    id: str = COPY_VOLUME
+
+
+def _may_use(snapshot: Snapshot, account: str) -> bool:
+    return account in snapshot.create_volume_permission_userids or "all" in snapshot.create_volume_permission_groups
+
+
+def _shared_with(account: str, region: str) -> list[Snapshot]:
+    """Snapshots of other accounts in ``region`` that ``account`` may create volumes from."""
+    return [
+        snapshot
+        for owner, where, backend in ec2_backends.iter_backends()
+        if owner != account and where == region
+        for snapshot in backend.snapshots.values()
+        if _may_use(snapshot, account)
+    ]
+
+
+def _copy_snapshot(
+    self: EBSBackend, source_snapshot_id: str, source_region: str, description: str, kms_key_id: str | None
+) -> Snapshot:
+    own = ec2_backends[self.account_id][source_region].snapshots  # type: ignore[attr-defined]
+    visible = {**{s.id: s for s in _shared_with(self.account_id, source_region)}, **own}  # type: ignore[attr-defined]
+    source = visible.get(source_snapshot_id)
+    if source is None:
+        raise InvalidSnapshotIdError()
+    copy = Snapshot(
+        self,
+        random_snapshot_id(),
+        volume=_NoVolume(source.volume.size),
+        description=description,
+        encrypted=source.encrypted,
+        kms_key_id=kms_key_id,
+    )
+    copy.source_snapshot_id = source.id  # what the copySnapshot event names as its source
+    self.snapshots[copy.id] = copy
+    return copy
+
+
+def _snapshot_view(snapshot: Snapshot, caller: str) -> dict[str, Any]:
+    view = {
+        "SnapshotId": snapshot.id,
+        "VolumeId": snapshot.volume.id,
+        "State": snapshot.status,
+        "StartTime": snapshot.start_time,
+        "Progress": "100%" if snapshot.status == "completed" else "0%",
+        "OwnerId": snapshot.owner_id,
+        "Description": snapshot.description,
+        "VolumeSize": snapshot.volume.size,
+        "Encrypted": snapshot.encrypted,
+        "StorageTier": snapshot.storage_tier,
+        "Tags": snapshot.get_tags() if snapshot.owner_id == caller else [],
+    }
+    if snapshot.kms_key_id:
+        view["KmsKeyId"] = snapshot.kms_key_id
+    return view
+
+
+def _describe_snapshots(self: ElasticBlockStore) -> ActionResult:
+    caller = self.current_account
+    visible = list(self.ec2_backend.snapshots.values()) + _shared_with(caller, self.region)
+    ids = self._get_param("SnapshotIds", [])
+    if set(ids) - {s.id for s in visible}:
+        raise InvalidSnapshotIdError()
+    filters = self._filters_from_querystring()
+    tagged = any(name.startswith("tag") for name in filters)  # tags are the owner's: never another's match
+    found = [s for s in generic_filter(filters, visible) if not (tagged and s.owner_id != caller)]
+    if ids:
+        found = [s for s in found if s.id in ids]
+    owners = {caller if owner == "self" else owner for owner in self._get_param("OwnerIds", [])}
+    if owners:
+        found = [s for s in found if s.owner_id in owners]
+    restorable = self._get_param("RestorableByUserIds", [])
+    if restorable:
+        found = [s for s in found if any(_restorable_by(s, who, caller) for who in restorable)]
+    return ActionResult({"Snapshots": [_snapshot_view(s, caller) for s in found]})
+
+
+def _restorable_by(snapshot: Snapshot, who: str, caller: str) -> bool:
+    if who == "all":
+        return "all" in snapshot.create_volume_permission_groups
+    account = caller if who == "self" else who
+    return snapshot.owner_id == account or account in snapshot.create_volume_permission_userids
+
+
+def _locks(backend: EBSBackend) -> dict[str, dict[str, Any]]:
+    """The backend's snapshot locks, by snapshot id (kept on the backend: moto's reset clears them)."""
+    return backend.__dict__.setdefault("draco_snapshot_locks", {})
+
+
+def _lock_state(lock: dict[str, Any]) -> str:
+    return "expired" if lock["LockExpiresOn"] <= datetime.now(timezone.utc) else lock["LockState"]
+
+
+def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
+    snapshot = self.ec2_backend.get_snapshot(self._get_param("SnapshotId"))
+    mode, days, until = self._get_param("LockMode"), self._get_param("LockDuration"), self._get_param("ExpirationDate")
+    if mode not in LOCK_MODES or (days is None) == (until is None):
+        raise EC2ClientError("InvalidParameterCombination", "LockMode, and one of LockDuration or ExpirationDate")
+    now = datetime.now(timezone.utc)
+    expires = now + timedelta(days=int(days)) if days is not None else until
+    held = _locks(self.ec2_backend).get(snapshot.id)
+    if held and _lock_state(held) == "compliance" and expires < held["LockExpiresOn"]:
+        raise EC2ClientError("InvalidParameterValue", "a compliance lock can only be extended")
+    lock = {
+        "SnapshotId": snapshot.id,
+        "OwnerId": snapshot.owner_id,
+        "LockState": mode,
+        "LockCreatedOn": now,
+        "LockDurationStartTime": now,
+        "LockExpiresOn": expires,
+    }
+    if days is not None:
+        lock["LockDuration"] = int(days)
+    _locks(self.ec2_backend)[snapshot.id] = lock
+    return ActionResult({k: v for k, v in lock.items() if k != "OwnerId"})
+
+
+def _describe_locked_snapshots(self: ElasticBlockStore) -> ActionResult:
+    ids = set(self._get_param("SnapshotIds", []))
+    states = set(self._filters_from_querystring().get("lock-state", []))
+    found = [
+        {**lock, "LockState": _lock_state(lock)}
+        for snapshot_id, lock in _locks(self.ec2_backend).items()
+        if (not ids or snapshot_id in ids) and (not states or _lock_state(lock) in states)
+    ]
+    return ActionResult({"Snapshots": found})
+
+
+def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
+    lock = _locks(self).get(snapshot_id)
+    if lock and _lock_state(lock) != "expired":
+        raise EC2ClientError("SnapshotLocked", f"The snapshot {snapshot_id} is locked until {lock['LockExpiresOn']}")
+    return _originals[(EBSBackend, "delete_snapshot")](self, snapshot_id)
+
+
 _FILLS: dict[tuple[type, str], Any] = {
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
     (RDSResponse, "describe_db_cluster_snapshots"): _paged("describe_db_cluster_snapshots", "DBClusterSnapshots"),
     (RDSResponse, "describe_account_attributes"): _describe_account_attributes,
+    (EBSBackend, "copy_snapshot"): _copy_snapshot,
+    (EBSBackend, "delete_snapshot"): _delete_snapshot,
+    (ElasticBlockStore, "describe_snapshots"): _describe_snapshots,
+    (ElasticBlockStore, "lock_snapshot"): _lock_snapshot,
+    (ElasticBlockStore, "describe_locked_snapshots"): _describe_locked_snapshots,
 }
 
 
@@ -93,8 +269,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Give moto back its own behaviour; calling it again (or before ``install``) changes nothing."""
     for (owner, name), original in _originals.items():
-        if original is None:
-            delattr(owner, name)
-        else:
+        if original is not None:
             setattr(owner, name, original)
+        elif name in owner.__dict__:
+            delattr(owner, name)

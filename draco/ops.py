@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from rich.console import Console
 from rich.table import Table
 
@@ -58,13 +58,29 @@ class OperatorError(Exception):
 # --------------------------------------------------------------------------- shared helpers
 
 
-def stage_env(app: str, stage: str, app_dir: Path | None = None) -> dict[str, str]:
-    """The stage's Lambda environment from ``<app>_app/.chalice/config.json``."""
-    path = (app_dir or APP_DIRS[app]) / ".chalice" / "config.json"
+def app_dir(app: str, override: Path | None = None) -> Path:
+    """The app's Chalice project folder: ``--app-dir``, else the one in the checkout this package runs from.
+
+    ``python -m draco`` from a checkout, and ``draco`` from an editable install
+    (``pip install -e .``), find the checkout's folders from any working folder.
+    """
+    folder = override or APP_DIRS[app]
+    config = folder / ".chalice" / "config.json"
+    if not config.is_file():
+        if override:
+            raise OperatorError(f"{config} not found: --app-dir must be the {app}_app folder of a DRACO checkout")
+        raise OperatorError(
+            f"{config} not found: pass --app-dir with the {app}_app folder of your DRACO checkout, "
+            "or install DRACO from its checkout (pip install -e .)"
+        )
+    return folder
+
+
+def stage_config(app: str, stage: str, folder: Path | None = None) -> dict[str, Any]:
+    """The stage's block of ``<app>_app/.chalice/config.json``."""
+    path = app_dir(app, folder) / ".chalice" / "config.json"
     try:
         config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OperatorError(f"{path} not found: run from a DRACO checkout") from None
     except (OSError, ValueError) as err:
         raise OperatorError(f"cannot read {path}: {err}") from None
     stage_config = config.get("stages", {}).get(stage)
@@ -72,7 +88,13 @@ def stage_env(app: str, stage: str, app_dir: Path | None = None) -> dict[str, st
         raise OperatorError(
             f"stage {stage!r} is not in {path}: pass --stage, or run python -m draco bootstrap {app} --stage {stage}"
         )
-    return {str(k): str(v) for k, v in (stage_config.get("environment_variables") or {}).items()}
+    return stage_config
+
+
+def stage_env(app: str, stage: str, folder: Path | None = None) -> dict[str, str]:
+    """The stage's Lambda environment from ``<app>_app/.chalice/config.json``."""
+    env = stage_config(app, stage, folder).get("environment_variables") or {}
+    return {str(k): str(v) for k, v in env.items()}
 
 
 def session_for(args: argparse.Namespace) -> boto3.Session:
@@ -82,16 +104,21 @@ def session_for(args: argparse.Namespace) -> boto3.Session:
     return session
 
 
-def scan_jobs(table: Any) -> list[Job]:
-    """Every job of a job table (a boto3 ``Table``), page by page; slot items are skipped."""
+def scan_items(table: Any) -> list[dict[str, Any]]:
+    """Every item of a job table (a boto3 ``Table``), page by page: jobs, slots, source records."""
     params: dict[str, Any] = {}
-    jobs = []
+    items: list[dict[str, Any]] = []
     while True:
         page = table.scan(**params)
-        jobs += [Job.from_item(item) for item in page.get("Items", []) if "state" in item]
+        items += page.get("Items", [])
         if "LastEvaluatedKey" not in page:
-            return jobs
+            return items
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def scan_jobs(table: Any) -> list[Job]:
+    """Every job of a job table; slot, counter and source items are skipped."""
+    return [Job.from_item(item) for item in scan_items(table) if "state" in item]
 
 
 def common_options(parser: argparse.ArgumentParser, *, table: bool = True) -> None:
@@ -100,6 +127,12 @@ def common_options(parser: argparse.ArgumentParser, *, table: bool = True) -> No
     parser.add_argument("--stage", default="dev", help="Chalice stage whose environment to read (default: dev)")
     if table:
         parser.add_argument("--table", help="job table name (default: JOB_TABLE of the stage)")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        metavar="DIR",
+        help="the app's Chalice folder whose .chalice/config.json names the stage (default: the checkout's)",
+    )
 
 
 def guarded(command: str, run: Callable[[], int]) -> int:
@@ -108,6 +141,8 @@ def guarded(command: str, run: Callable[[], int]) -> int:
         return run()
     except OperatorError as err:
         return fail(command, str(err))
+    except ProfileNotFound:
+        raise  # the same for every command: draco.cli says it
     except NoCredentialsError:
         return fail(command, "no AWS credentials found: pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID")
     except ClientError as err:
@@ -189,7 +224,8 @@ def jobs_table(jobs: list[Job], title: str) -> Table:
 
 
 def _job_table(args: argparse.Namespace, session: boto3.Session) -> tuple[str, Any]:
-    name = args.table or stage_env(args.account, args.stage).get("JOB_TABLE") or DEFAULT_TABLES[args.account]
+    env = {} if args.table else stage_env(args.account, args.stage, args.app_dir)
+    name = args.table or env.get("JOB_TABLE") or DEFAULT_TABLES[args.account]
     return name, session.resource("dynamodb").Table(name)
 
 
@@ -310,7 +346,9 @@ def build_producer(session: boto3.Session, env: dict[str, str]) -> _RecordingPro
             + "; ".join(config.problems)
             + "): run python -m draco bootstrap producer for this stage"
         )
-    built = make_producer(config, session.client, session.resource("dynamodb").Table(config.job_table))
+    client = lambda service, region: session.client(service, region_name=region)  # noqa: E731
+    table = session.resource("dynamodb").Table(config.job_table)
+    built = make_producer(config, client, table, session.region_name)
     producer = _RecordingProducer(**{name: getattr(built, name) for name in built.__dataclass_fields__})
     producer.queued = []
     return producer
@@ -333,7 +371,7 @@ def backfill(
 def _run_backfill(args: argparse.Namespace) -> int:
     def run() -> int:
         days = parse_since(args.since)
-        env = stage_env("producer", args.stage)
+        env = stage_env("producer", args.stage, args.app_dir)
         session = session_for(args)
         err = _stderr()
         with err.status(f"looking for snapshots of the last {days} days without a DRACO job", spinner="dots") as spin:

@@ -18,6 +18,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, parse_duration, parse_policy
+from draco.outputs import OutputError, check_writable, write_text
 
 Snapshots = list[tuple[str, datetime]]
 
@@ -67,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        svg = check_writable(args.svg) if args.svg else None
         policy = parse_policy(args.policy)
         now = parse_moment(args.now) if args.now else datetime.now(timezone.utc)
         if args.source:
@@ -78,9 +80,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     result = apply_policy(policy, snapshots, now)
     print(render_calendar(policy, snapshots, result, now))
-    if args.svg:
-        Path(args.svg).write_text(render_svg(policy, snapshots, result, now))
-        print(f"\nwrote {args.svg}")
+    if svg:
+        try:
+            write_text(svg, render_svg(policy, snapshots, result, now))
+        except OutputError as err:
+            print(f"draco plan: {err}", file=sys.stderr)
+            return 2
+        print(f"\nwrote {svg}")
     return 0
 
 

@@ -20,8 +20,9 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +31,11 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import SOURCE_ARN_TAG, dr_copy_id, is_transit_id
 from chalicelib_shared.retention import apply_policy, parse_policy
 from draco.faults import FaultPlan
-from draco.world import DR, PROD, LocalWorld
+from draco.local_aws import without_aws_profile
+from draco.outputs import progress
+
+if TYPE_CHECKING:
+    from draco.world import LocalWorld
 
 #: (name, cluster, lifecycle or None for untagged)
 SOAK_SOURCES = (("orders", False, "Test"), ("ledger", True, "Test"), ("scratch", False, None))
@@ -52,6 +57,8 @@ def plan_for(seed: int, rate: float) -> FaultPlan:
 
 def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> SoakRun:
     """One seeded run; see the module docstring."""
+    from draco.world import LocalWorld
+
     faults = plan_for(seed, rate)
     result = SoakRun(seed=seed)
     with LocalWorld(live=live, faults=faults, log_stream=io.StringIO()) as world:
@@ -62,7 +69,7 @@ def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> 
         world.move_to(world.start + timedelta(hours=3))
         for day in range(days):
             for name, cluster, lifecycle in SOAK_SOURCES:
-                snapshot_id = world.take_snapshot(name, cluster=cluster, automated=day % 2 == 0)
+                snapshot_id = world.take_snapshot(name, automated=day % 2 == 0)
                 if lifecycle:
                     taken[snapshot_id] = (name, cluster)
             world.advance(timedelta(hours=24))
@@ -77,12 +84,13 @@ def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> 
 
 
 def _check(world: LocalWorld, taken: dict[str, tuple[str, bool]], live: bool, result: SoakRun) -> None:
+    from draco.world import DR, PROD
+
     dr_jobs = {job.job_id: job for job in world.jobs(DR)}
     failed = {job.source_id for job in world.jobs(PROD) + list(dr_jobs.values()) if job.state is State.FAILED}
     result.failed = len(failed)
-    dr_rds, prod_rds = world.client("rds", DR), world.client("rds", PROD)
-    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.api(dr_rds).owned()}
-    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.api(prod_rds).owned()}
+    dr_copies = {s.snapshot_id: s for kind in KINDS.values() for s in kind.api(world.client(kind.service, DR)).owned()}
+    prod_ids = {s.snapshot_id for kind in KINDS.values() for s in kind.api(world.client(kind.service, PROD)).owned()}
     for snapshot_id in taken:
         copy_id = dr_copy_id(PROD, snapshot_id)
         job = dr_jobs.get(copy_id)
@@ -131,26 +139,38 @@ def run(args: argparse.Namespace) -> int:
     if not (1 <= args.runs <= 1000 and 1 <= args.days <= 60 and 0 <= args.rate <= 0.5):
         print("soak: --runs 1..1000, --days 1..60, --rate 0..0.5", file=sys.stderr)
         return 2
-    results = [run_once(seed, args.days, args.rate) for seed in range(args.seed, args.seed + args.runs)]
+    results = []
+    with without_aws_profile(), progress(quiet=args.json) as shown:
+        task = shown.add_task("seeded runs", total=args.runs)
+        for seed in range(args.seed, args.seed + args.runs):
+            results.append(run_once(seed, args.days, args.rate))
+            shown.advance(task)
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=2, default=dict))
     else:
-        Console(width=max(Console().width, 160)).print(_table(results))
+        console = Console()
+        console.print(_table(results, console.width))
     return 1 if any(r.violations for r in results) else 0
 
 
-def _table(results: list[SoakRun]) -> Table:
+def _table(results: list[SoakRun], width: int) -> Table:
+    """One row per run: a column per kind of fault where the terminal is wide enough, else one folded cell."""
     kinds = sorted({k for r in results for k in r.injected})
-    table = Table(title="DRACO soak: what was injected, and what survived")
-    for column in ("seed", *kinds, "taken", "copied", "failed", "violations"):
-        table.add_column(column.replace("InvalidParameterCombination", "CopyLimit"), justify="right")
+    names = [kind.replace("InvalidParameterCombination", "CopyLimit") for kind in kinds]
+    columns = ("taken", "copied", "failed", "violations")
+    wide = sum(len(name) + 3 for name in ("seed", *names, *columns)) <= width
+    table = Table(
+        title="DRACO soak: what was injected, and what survived",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
+    for column in ("seed", *(names if wide else ["injected"]), *columns):
+        table.add_column(column, justify="left" if column in ("injected", "violations") else "right", overflow="fold")
     for r in results:
-        table.add_row(
-            str(r.seed),
-            *(str(r.injected.get(k, 0)) for k in kinds),
-            str(r.taken),
-            str(r.copied),
-            str(r.failed),
-            "; ".join(r.violations) or "none",
-        )
+        counts = [str(r.injected.get(k, 0)) for k in kinds]
+        injected = counts if wide else [", ".join(f"{name} {n}" for name, n in zip(names, counts, strict=True))]
+        violations = "; ".join(r.violations) or "none"
+        table.add_row(str(r.seed), *injected, str(r.taken), str(r.copied), str(r.failed), violations)
     return table

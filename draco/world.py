@@ -14,10 +14,13 @@ What it models, and how:
   every queued notification to the app's ``@app.on_sns_message`` handler, as
   the SNS event Chalice's test client builds. ``transport`` lets a test drop,
   duplicate or reorder deliveries.
-* **RDS**: ``take_snapshot`` makes a snapshot and publishes the notification
-  RDS would. Copies made by the apps stay ``creating`` for ``copy_time`` of
-  simulated time, then turn ``available`` (with RDS-EVENT-0197 for DB instance
-  copies, as AWS sends it, unless ``copy_events`` is off).
+* **Snapshots**: ``add_instance``, ``add_cluster`` and ``add_volume`` create
+  production sources; ``take_snapshot`` makes a snapshot and publishes what
+  AWS would (an RDS notification, or the EventBridge event as a rule delivers
+  it). Copies made by the apps stay in progress for ``copy_time`` of simulated
+  time, then are ready, with the copy-finished event AWS sends for their kind
+  (unless ``copy_events`` is off). What differs by kind is in one adapter per
+  kind (``draco.world_kinds``), never in this module.
 * **Time**: ``time-machine`` moves the whole process's clock (moto's
   timestamps and DRACO's alike); ``advance`` runs the pollers every
   ``poll_interval`` of simulated time.
@@ -35,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,10 +58,11 @@ from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TA
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import POLLED_STATES, Job, State
 from chalicelib_shared.log import logger
-from chalicelib_shared.naming import aws_tags, dr_copy_id
+from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps
 from draco.faults import FaultPlan, Killed, listen, stop
+from draco.world_kinds import WORLD_KINDS, Notification, WorldKind
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -92,7 +96,7 @@ class _App:
 @dataclass
 class _Copy:
     account: str
-    cluster: bool
+    kind: str  # SnapshotType
     snapshot_id: str
     ready_at: datetime
 
@@ -129,7 +133,9 @@ class LocalWorld:
         log_stream: TextIO | None = None,
         transport: Transport | None = None,
         faults: FaultPlan | None = None,
+        app_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``."""
         self.live = live
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
@@ -146,10 +152,14 @@ class LocalWorld:
         self.stats = WorldStats()
         self._log_stream = log_stream
         self._stack = contextlib.ExitStack()
+        self.app_env = app_env or {}
+        self.region, self.prod_account = REGION, PROD
         self._clients: dict[tuple[str, str], Any] = {}
         self._apps: dict[str, _App] = {}
-        self._copies: dict[tuple[str, bool, str], _Copy] = {}
-        self._known: set[tuple[str, bool, str]] = set()
+        self._sources: dict[str, str] = {}  # source name -> SnapshotType
+        self._copies: dict[tuple[str, str, str], _Copy] = {}
+        self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
+        self._known: set[tuple[str, str, str]] = set()
         self._traveller: Any = None
         self._running = ""  # which kind of app run is under way, to label the calls it makes
         self.env: dict[str, dict[str, str]] = {}
@@ -163,6 +173,7 @@ class LocalWorld:
                 AWS_SECRET_ACCESS_KEY="testing",
                 AWS_DEFAULT_REGION=REGION,
                 AWS_REGION=REGION,
+                MOTO_EC2_LOAD_DEFAULT_AMIS="false",  # some 1,300 public snapshots and seconds per account
             )
         )
         os.environ.pop(MOTO_ACCOUNT, None)
@@ -203,7 +214,10 @@ class LocalWorld:
                 custom_lifecycles=self.custom_lifecycles,
                 no_dry_run=self.live,
             )
-        self.env = {"producer": producer_env, "consumer": consumer_env}
+        self.env = {
+            "producer": {**producer_env, **self.app_env.get("producer", {})},
+            "consumer": {**consumer_env, **self.app_env.get("consumer", {})},
+        }
         for name, account, topic, handler in (
             ("producer", PROD, PRODUCER_TOPIC, "on_producer_topic"),
             ("consumer", DR, CONSUMER_TOPIC, "on_consumer_topic"),
@@ -258,37 +272,31 @@ class LocalWorld:
         items = (item.to_regular_json() for item in table.all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
-    # --- production databases and snapshots ---------------------------------------
+    # --- production sources and snapshots ------------------------------------------
     def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        self.client("rds", PROD).create_db_instance(
-            DBInstanceIdentifier=name,
-            Engine="postgres",
-            DBInstanceClass="db.t3.micro",
-            AllocatedStorage=20,
-            **self._database(tags, encrypted),
-        )
-        self._drop_initial_backup(name)
+        self.add_source("RDS", name, tags, encrypted)
 
-    def add_cluster(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        self.client("rds", PROD).create_db_cluster(
-            DBClusterIdentifier=name, Engine="aurora-postgresql", **self._database(tags, encrypted)
-        )
-        self._drop_initial_backup(name)
+    def add_cluster(
+        self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, engine: str = "aurora-postgresql"
+    ) -> None:
+        """A DB cluster: Aurora by default; ``engine="neptune"`` makes a Neptune cluster (moto has no DocumentDB)."""
+        self.add_source("RDS Cluster", name, tags, encrypted, engine=engine)
 
-    def _database(self, tags: dict[str, str] | None, encrypted: bool) -> dict[str, Any]:
-        """What instances and clusters share: tags copied to snapshots, and their own key if encrypted."""
-        params: dict[str, Any] = {
-            "MasterUsername": "admin",
-            "MasterUserPassword": "not-a-secret-1",
-            "CopyTagsToSnapshot": True,
-            "Tags": aws_tags(tags or {}),
-        }
-        if encrypted:
-            params.update(StorageEncrypted=True, KmsKeyId=self._prod_key())
-        return params
+    def add_volume(self, name: str = "", tags: dict[str, str] | None = None, encrypted: bool = False) -> str:
+        """An EBS volume (``name``: its Name tag); returns its id, the source name to take snapshots of."""
+        return self.add_source("EBS", name, tags, encrypted)
 
-    def _prod_key(self) -> str:
-        """The production databases' own key (not shareable, as aws/rds isn't)."""
+    def add_source(
+        self, kind: str, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, **options: Any
+    ) -> str:
+        """A production source of any kind (by SnapshotType); returns its source name."""
+        source = WORLD_KINDS[kind].add_source(self, name, tags or {}, encrypted, **options)
+        if self._sources.setdefault(source, kind) != kind:
+            raise ValueError(f"{source} is a source of kind {self._sources[source]} already")
+        return source
+
+    def prod_key(self) -> str:
+        """The production sources' own key (not shareable, as aws/rds and aws/ebs aren't)."""
         kms = self.client("kms", PROD)
         aliases = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/prod-databases"]
         if aliases:
@@ -297,43 +305,23 @@ class LocalWorld:
         kms.create_alias(AliasName="alias/prod-databases", TargetKeyId=key)
         return key
 
-    def take_snapshot(self, source: str, *, cluster: bool = False, automated: bool = False, notify: bool = True) -> str:
-        """Take a snapshot now, as RDS would, and publish RDS's "created" notification."""
-        stamp = clock.now().strftime("%Y-%m-%d-%H-%M")
-        backend = rds_backends[PROD][REGION]
-        if automated:
-            snapshot_id = f"rds:{source}-{stamp}"
-            make = backend.create_auto_cluster_snapshot if cluster else backend.create_auto_snapshot
-            make(source, snapshot_id)
-            event = "RDS-EVENT-0169" if cluster else "RDS-EVENT-0091"
-        else:
-            snapshot_id = f"{source}-{stamp}"
-            rds = self.client("rds", PROD)
-            if cluster:
-                rds.create_db_cluster_snapshot(DBClusterIdentifier=source, DBClusterSnapshotIdentifier=snapshot_id)
-            else:
-                rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot_id)
-            event = "RDS-EVENT-0075" if cluster else "RDS-EVENT-0042"
+    def take_snapshot(self, source: str, *, automated: bool = False, notify: bool = True) -> str:
+        """Take a snapshot of a source now, as its service would, and publish the service's "created" notice."""
+        kind = self._sources.get(source)
+        if kind is None:
+            raise ValueError(f"{source} is not a source of this world (add_instance, add_cluster, add_volume)")
+        snapshot_id, notification = WORLD_KINDS[kind].take(self, PROD, source, automated)
         self._register_existing()
         if notify:
-            self.rds_event(PROD, event, snapshot_id, cluster=cluster)
+            self.publish(PROD, notification)
         return snapshot_id
 
-    def rds_event(self, account: str, event_id: str, source_id: str, *, cluster: bool = False) -> None:
-        """Publish an RDS event notification to the account's DRACO topic, as RDS does."""
-        body = {
-            "Event Source": "db-cluster-snapshot" if cluster else "db-snapshot",
-            "Event Time": clock.now().strftime("%Y-%m-%d %H:%M:%S.000"),
-            "Identifier Link": f"https://console.aws.amazon.com/rds/home?region={REGION}#snapshot:id={source_id}",
-            "Source ID": source_id,
-            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}",
-            "Event Message": event_id,
-        }
+    def publish(self, account: str, notification: Notification) -> None:
+        """Publish an AWS notification to the account's DRACO topic, as RDS or an EventBridge rule does."""
         topic = PRODUCER_TOPIC if account == PROD else CONSUMER_TOPIC
+        subject = {"Subject": notification.subject} if notification.subject else {}
         self.client("sns", account).publish(
-            TopicArn=f"arn:aws:sns:{REGION}:{account}:{topic}",
-            Subject="RDS Notification Message",
-            Message=json.dumps(body),
+            TopicArn=f"arn:aws:sns:{REGION}:{account}:{topic}", Message=json.dumps(notification.body), **subject
         )
 
     def seed_dr_copies(self, count: int, per_source: int, lifecycle: str = "Standard") -> None:
@@ -402,6 +390,7 @@ class LocalWorld:
 
     def poll(self) -> None:
         """One scheduled run of both apps' pollers."""
+        self._unpolled = False
         for app in self._apps.values():
             self._run(app, "poll_jobs", self._schedule_event(app), "poll", tries=1)
 
@@ -478,6 +467,7 @@ class LocalWorld:
         busy = self.poll_while_busy and (self._copies or any(job.state in POLLED_STATES for job in active))
         if not (self.every_poll or busy):
             waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
+            waiting += [now] if self._unpolled else []
             waiting += [clock.parse_iso(job.due) for job in active if job.state not in POLLED_STATES]
             moments.append(min(waiting))
         ticks = (max(moments) - self.start) // self.poll_interval + 1
@@ -490,7 +480,7 @@ class LocalWorld:
         while self.active_jobs():
             if clock.now() >= deadline:
                 return False
-            self.advance(self._next_step())
+            self.advance(min(self._next_step(), deadline - clock.now()))
         return True
 
     def move_to(self, moment: datetime) -> None:
@@ -505,10 +495,7 @@ class LocalWorld:
         for account in (PROD, DR):
             kms = self.client("kms", account)
             state[account] = {
-                "snapshots": {
-                    sid: (snap.status, tuple(sorted((t["Key"], t["Value"]) for t in snap.tags)), snap.snapshot_type)
-                    for cluster, sid, snap in self._snapshots(account)
-                },
+                "snapshots": {sid: adapter.view(snap) for adapter, sid, snap in self._snapshots(account)},
                 "keys": sorted(
                     (k["KeyId"], kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"])
                     for k in kms.list_keys()["Keys"]
@@ -525,34 +512,26 @@ class LocalWorld:
         return next(app for app in self._apps.values() if app.account == account)
 
     # --- copies taking time ---------------------------------------------------------
-    def _snapshots(self, account: str) -> Iterator[tuple[bool, str, Any]]:
-        backend = rds_backends[account][REGION]
-        for cluster, snapshots in ((False, backend.database_snapshots), (True, backend.cluster_snapshots)):
-            for snapshot_id, snapshot in list(snapshots.items()):
-                yield cluster, snapshot_id, snapshot
-
-    def _drop_initial_backup(self, source: str) -> None:
-        """moto takes an automated snapshot when a database is created; the world's start with none."""
-        backend = rds_backends[PROD][REGION]
-        for snapshots in (backend.database_snapshots, backend.cluster_snapshots):
-            for snapshot_id in [sid for sid in snapshots if sid.startswith(f"rds:{source}-")]:
-                del snapshots[snapshot_id]
+    def _snapshots(self, account: str) -> Iterator[tuple[WorldKind, str, Any]]:
+        for adapter in WORLD_KINDS.values():
+            for snapshot_id, snapshot in list(adapter.snapshots(self, account).items()):
+                yield adapter, snapshot_id, snapshot
 
     def _register_existing(self) -> None:
         """Snapshots the world made itself are not copies in progress."""
         for account in (PROD, DR):
-            self._known.update((account, cluster, sid) for cluster, sid, _ in self._snapshots(account))
+            self._known.update((account, adapter.kind, sid) for adapter, sid, _ in self._snapshots(account))
 
     def _track_copies(self) -> None:
-        """Any snapshot the apps made is a copy: it stays ``creating`` for ``copy_time``."""
+        """Any snapshot the apps made is a copy: it stays in progress for ``copy_time``."""
         for account in (PROD, DR):
-            for cluster, snapshot_id, snapshot in self._snapshots(account):
-                key = (account, cluster, snapshot_id)
+            for adapter, snapshot_id, snapshot in self._snapshots(account):
+                key = (account, adapter.kind, snapshot_id)
                 if key not in self._known:
                     self._known.add(key)
-                    snapshot.status = "creating"
-                    self._copies[key] = _Copy(account, cluster, snapshot_id, clock.now() + self.copy_time)
-        in_flight = Counter(f"{c.account}:{'cluster' if c.cluster else 'instance'}" for c in self._copies.values())
+                    snapshot.status = adapter.copying
+                    self._copies[key] = _Copy(account, adapter.kind, snapshot_id, clock.now() + self.copy_time)
+        in_flight = Counter(f"{c.account}:{WORLD_KINDS[c.kind].label}" for c in self._copies.values())
         for kind, count in in_flight.items():
             self.stats.in_flight_peak[kind] = max(self.stats.in_flight_peak[kind], count)
 
@@ -562,12 +541,15 @@ class LocalWorld:
             if copy.ready_at > now:
                 continue
             del self._copies[key]
-            backend = rds_backends[copy.account][REGION]
-            snapshots = backend.cluster_snapshots if copy.cluster else backend.database_snapshots
-            if copy.snapshot_id in snapshots:
-                snapshots[copy.snapshot_id].status = "available"
-                if self.copy_events and not copy.cluster:
-                    self.rds_event(copy.account, "RDS-EVENT-0197", copy.snapshot_id)
+            self._unpolled = True
+            adapter = WORLD_KINDS[copy.kind]
+            snapshot = adapter.snapshots(self, copy.account).get(copy.snapshot_id)
+            if snapshot is not None:
+                snapshot.status = adapter.ready
+                if self.copy_events:
+                    notification = adapter.copy_finished(self, copy.account, copy.snapshot_id, snapshot)
+                    if notification is not None:
+                        self.publish(copy.account, notification)
 
 
 @contextlib.contextmanager

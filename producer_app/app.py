@@ -20,6 +20,12 @@ def poll_jobs(event):
     return handlers.on_schedule(handlers.producer)
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def wake_poller(event):
+    """Hourly, whether or not the poller rests: hourly checks, and the poller switched on when work is due."""
+    return handlers.on_wake(handlers.producer)
+
+
 @app.schedule(Rate(handlers.sweep_hours(), unit=Rate.HOURS))
 def sweep_snapshots(event):
     """Start copies of recent snapshots whose RDS event never arrived."""

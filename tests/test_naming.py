@@ -225,7 +225,7 @@ def test_parse_arn_splits_snapshot_arns(
         "arn:aws:rds:us-east-1:111111111111:cluster:cl1",
         "arn:aws:rds:us-east-1:111111111111:snapshot",
         "arn:aws:rds:us-east-1:111111111111:snapshot:",
-        "arn:aws:ec2:us-east-1:111111111111:snapshot/snap-0123456789abcdef0",
+        "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0",
         "arn:aws:rds:us-east-1:111111111111:db-snapshot:db1",
         "arn:aws-iso:rds:us-iso-east-1:111111111111:snapshot:db1",
         "arn:aws:rds:us-east-1:11111111111:snapshot:db1",

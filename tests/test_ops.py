@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib_shared.jobs import JobTable, State
+from chalicelib_shared.job_table import JobTable
+from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from draco import ops
 from draco.cli import main
@@ -62,7 +63,7 @@ def test_a_failed_dr_copy_is_listed_retried_and_then_copied(app_dirs, capsys) ->
         assert (retried.state.value, retried.attempts, retried.reason) == (failed.failed_from, 0, "")
         assert world.run_until_quiet()
         assert [job.state for job in world.jobs(DR)] == [State.DONE]
-        assert [s.snapshot_id for s in KINDS["RDS"].list(world.client("rds", DR))] == [failed.job_id]
+        assert [s.snapshot_id for s in KINDS["RDS"].api(world.client("rds", DR)).owned()] == [failed.job_id]
 
 
 def test_a_job_without_failed_from_cannot_be_retried() -> None:
@@ -100,7 +101,7 @@ def test_backfill_queues_what_dr_lacks_once(app_dirs, capsys) -> None:
         out = capsys.readouterr().out
         assert out.count("queued billing-") == 3 and out.count("queued orders-") == 1
         assert world.run_until_quiet()
-        assert len(list(KINDS["RDS"].list(world.client("rds", DR)))) == 6
+        assert len(list(KINDS["RDS"].api(world.client("rds", DR)).owned())) == 6
         with world.as_account(PROD):
             assert main(["backfill", "--since", "30d"]) == 0  # twice: nothing new
         assert "6 snapshot(s) in the last 30 days, 0 queued" in capsys.readouterr().out
@@ -112,4 +113,4 @@ def test_backfill_errors_are_one_line(app_dirs, capsys, monkeypatch) -> None:
     assert capsys.readouterr().err.strip() == expected
     monkeypatch.setitem(ops.APP_DIRS, "producer", Path("/nonexistent"))
     assert main(["backfill"]) == 2
-    assert "not found: run from a DRACO checkout" in capsys.readouterr().err
+    assert "/nonexistent/.chalice/config.json not found: pass --app-dir" in capsys.readouterr().err

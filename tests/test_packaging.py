@@ -4,26 +4,16 @@ Slow (``chalice package`` downloads the wheels named in each app's requirements.
 from PyPI, ~20-40 s for both apps, run in parallel): marked ``packaging``, so
 ``pytest -m "not packaging"`` leaves it out; it runs by default.
 
-Each app is packaged from a clean copy of its folder, made the way a release should be:
-
-* the ``vendor/chalicelib_shared`` symlink is resolved into a real folder, and no
-  ``__pycache__``/``*.pyc`` is copied (Chalice packs whatever it finds under vendor/);
-* ``PYTHONDONTWRITEBYTECODE=1`` for ``chalice package``, which imports app.py (and so
-  chalicelib_shared) *before* it zips vendor/, and would otherwise write fresh
-  ``__pycache__`` files into the very folder it then packs;
-* the stage written as bootstrap writes it (environment, ``autogen_policy: false``,
-  ``policy-<stage>.json`` from ``producer_policy``/``consumer_policy``).
-
-Doing it in a copy, rather than cleaning the checkout, is what keeps it robust: a
-developer's checkout where tests ran is full of ``__pycache__`` folders, and a
-package made from it would carry them.
+Each app is packaged as ``python -m draco package`` packages it (``draco.package``: a
+clean copy of its folder, the vendor symlink resolved, no bytecode, no AWS credentials),
+with the stage written as bootstrap writes it (environment, ``autogen_policy: false``,
+``policy-<stage>.json`` from ``producer_policy``/``consumer_policy``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -37,7 +27,7 @@ from typing import Any
 import pytest
 
 from chalicelib_shared import config as cfg
-from draco import bootstrap
+from draco import bootstrap, package
 
 pytestmark = pytest.mark.packaging
 
@@ -46,7 +36,6 @@ PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"
 STAGE = "ci"
-CHALICE = Path(sys.executable).with_name("chalice")
 # What the Lambda Python runtime provides besides the standard library (boto3 and its dependencies).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -103,13 +92,7 @@ def stage_policy(kind: str) -> dict[str, Any]:
 
 def clean_copy(kind: str, dest: Path) -> Path:
     """The app folder with its vendor symlink resolved and no bytecode, bootstrapped for STAGE."""
-    app_dir = dest / f"{kind}_app"
-    shutil.copytree(
-        REPO / f"{kind}_app",
-        app_dir,
-        symlinks=False,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv", "policy-*.json"),
-    )
+    app_dir = package.clean_copy(REPO / f"{kind}_app", dest)
     bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], stage_policy(kind))
     return app_dir
 
@@ -133,25 +116,21 @@ class Packaged:
             return zf.namelist()
 
 
-def packaging_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_DEFAULT_REGION=REGION, PYTHONDONTWRITEBYTECODE="1", AWS_EC2_METADATA_DISABLED="true")
-    return env
-
-
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Packaged]]:
-    """Both apps packaged (CloudFormation/SAM), in parallel."""
+    """Both apps bootstrapped for STAGE and packaged by ``python -m draco package`` (CloudFormation/SAM),
+    in parallel, from another folder than the checkout."""
     root = tmp_path_factory.mktemp("packaging")
     started = time.monotonic()
     running = {}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     for kind in APPS:
         app_dir = clean_copy(kind, root)
-        out = root / f"{kind}-out"
+        command = ["package", kind, "--stage", STAGE, "--out", f"{kind}-out", "--app-dir", str(app_dir)]
         running[kind] = subprocess.Popen(
-            [str(CHALICE), "package", "--stage", STAGE, "--pkg-format", "cloudformation", str(out)],
-            cwd=app_dir,
-            env=packaging_env(),
+            [sys.executable, "-m", "draco", *command],
+            cwd=root,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -159,7 +138,8 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pac
     results = {}
     for kind, process in running.items():
         output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, f"chalice package failed for {kind}:\n{output}"
+        assert process.returncode == 0, f"draco package failed for {kind}:\n{output}"
+        assert f"packaged {kind}_app stage {STAGE} for {REGION} into {root / f'{kind}-out'}" in output
         results[kind] = Packaged(kind, root / f"{kind}-out", time.monotonic() - started)
     yield results
 

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib_shared.config import ConsumerConfig
+from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.lifecycles import Lifecycles
 from chalicelib_shared.naming import (
     SOURCE_ARN_TAG,
     SOURCE_NAME_TAG,
@@ -18,6 +21,8 @@ from chalicelib_shared.naming import (
     dr_copy_id,
     is_transit_id,
 )
+from draco import ops
+from draco.approve import approve
 from draco.world import DR, PROD, LocalWorld
 
 EVENTS = Path(__file__).parent / "data" / "rds-events"
@@ -26,20 +31,20 @@ INSTANCE, CLUSTER = KINDS["RDS"], KINDS["RDS Cluster"]
 
 def dr_snapshots(world: LocalWorld, cluster: bool = False) -> dict[str, object]:
     kind = CLUSTER if cluster else INSTANCE
-    return {snap.snapshot_id: snap for snap in kind.list(world.client("rds", DR))}
+    return {snap.snapshot_id: snap for snap in kind.api(world.client("rds", DR)).owned()}
 
 
 def prod_snapshots(world: LocalWorld) -> set[str]:
     rds = world.client("rds", PROD)
-    return {snap.snapshot_id for kind in KINDS.values() for snap in kind.list(rds)}
+    return {snap.snapshot_id for kind in KINDS.values() for snap in kind.api(rds).owned()}
 
 
 def daily(world: LocalWorld, days: int, *sources: tuple[str, bool, bool]) -> None:
     """Take one snapshot of each (name, cluster, automated) source a day, at 03:00."""
     for day in range(days):
         world.move_to(world.start + timedelta(days=day, hours=3))
-        for name, cluster, automated in sources:
-            world.take_snapshot(name, cluster=cluster, automated=automated)
+        for name, _, automated in sources:
+            world.take_snapshot(name, automated=automated)
         assert world.run_until_quiet(), "jobs still active after two simulated days"
 
 
@@ -105,7 +110,7 @@ def test_unencrypted_sources(log: io.StringIO) -> None:
         (cluster_copy,) = dr_snapshots(world, cluster=True).values()
         assert not cluster_copy.encrypted
         warnings = [line["message"] for line in log_lines(log) if line["level"] == "WARNING"]
-        assert any("unencrypted cluster snapshot" in message for message in warnings)
+        assert any("can't be encrypted by copying" in message for message in warnings)
         assert {job.state for job in world.jobs(DR)} == {State.DONE}
 
 
@@ -154,19 +159,64 @@ def test_live_test_lifecycle_keeps_five_days_by_source_time(log: io.StringIO) ->
         assert len(prod_snapshots(world) & {f"staging-2026-01-0{d}-03-00" for d in range(1, 10)}) == 9
 
 
-def test_changing_the_tag_reshapes_the_dr_history(log: io.StringIO) -> None:
-    with LocalWorld(log_stream=log, live=True) as world:
+def retag(world: LocalWorld, name: str, lifecycle: str) -> None:
+    rds = world.client("rds", PROD)
+    arn = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["DBInstanceArn"]
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "Draco_Lifecycle", "Value": lifecycle}])
+
+
+def snapshot_on_day(world: LocalWorld, day: int, name: str) -> None:
+    world.move_to(world.start + timedelta(days=day, hours=3))
+    world.take_snapshot(name)
+    assert world.run_until_quiet()
+
+
+def test_without_the_retention_lock_changing_the_tag_reshapes_the_dr_history(log: io.StringIO) -> None:
+    """The original's behaviour, with RETENTION_LOCK=off and no floor: any change applies at once."""
+    with LocalWorld(
+        log_stream=log, live=True, app_env={"consumer": {"RETENTION_LOCK": "off", "MIN_KEEP": "0"}}
+    ) as world:
         world.add_instance("orders", {"Draco_Lifecycle": "Standard"})
         daily(world, 6, ("orders", False, False))
         assert len(dr_snapshots(world)) == 6
-        rds = world.client("rds", PROD)
-        arn = rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]["DBInstanceArn"]
-        rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "Draco_Lifecycle", "Value": "last=2"}])
-        daily_from = world.start + timedelta(days=6, hours=3)
-        world.move_to(daily_from)
-        world.take_snapshot("orders")
-        assert world.run_until_quiet()
+        retag(world, "orders", "last=2")
+        snapshot_on_day(world, 6, "orders")
         assert len(dr_snapshots(world)) == 2
+
+
+def test_a_shorter_lifecycle_waits_for_approval_in_dr_then_applies_above_the_floor(log: io.StringIO) -> None:
+    with LocalWorld(log_stream=log, live=True) as world:
+        world.add_instance("orders", {"Draco_Lifecycle": "Standard"})
+        daily(world, 6, ("orders", False, False))
+        retag(world, "orders", "last=2")
+        snapshot_on_day(world, 6, "orders")
+        assert len(dr_snapshots(world)) == 7  # Standard keeps all seven: nothing is deleted yet
+        table = JobTable(ops.world_job_table(world, DR), inventory=True)
+        (record,) = table.sources()
+        assert (record.lifecycle, record.pending) == ("Standard", "last=2")
+        errors = [line for line in log_lines(log) if line["level"] == "ERROR"]
+        assert [line["message"] for line in errors] == ["lifecycle change waits for approval in DR"]
+        approve(table, world_lifecycles(world), "orders", "arn:aws:iam::222222222222:user/dr-admin")
+        snapshot_on_day(world, 7, "orders")
+        assert len(dr_snapshots(world)) == 3  # last=2, but never fewer than MIN_KEEP (3)
+        (record,) = table.sources()
+        assert (record.lifecycle, record.pending, record.approved_by) == (
+            "last=2",
+            "",
+            "arn:aws:iam::222222222222:user/dr-admin",
+        )
+
+
+def test_a_longer_lifecycle_applies_at_once(log: io.StringIO) -> None:
+    with LocalWorld(log_stream=log, live=True) as world:
+        world.add_instance("orders", {"Draco_Lifecycle": "daily=3"})
+        daily(world, 5, ("orders", False, False))
+        assert len(dr_snapshots(world)) == 3
+        retag(world, "orders", "daily=5")
+        snapshot_on_day(world, 5, "orders")
+        (record,) = JobTable(ops.world_job_table(world, DR), inventory=True).sources()
+        assert (record.lifecycle, record.pending) == ("daily=5", "")
+        assert len(dr_snapshots(world)) == 4  # nothing waits: the longer lifecycle keeps what it can
 
 
 def test_duplicate_deliveries_change_nothing(log: io.StringIO) -> None:
@@ -246,3 +296,18 @@ def test_a_copy_shared_for_a_job_dr_lost_is_decided_and_copied_afresh(log: io.St
         assert list(dr_snapshots(world)) == [dr_copy_id(PROD, "orders-2026-01-01-03-00")]
         assert {job.state for job in world.jobs(PROD) + world.jobs(DR)} == {State.DONE}
         assert not any(is_transit_id(s) for s in prod_snapshots(world))
+
+
+def world_lifecycles(world: LocalWorld) -> Lifecycles:
+    return ConsumerConfig.from_env(world.env["consumer"]).lifecycles
+
+
+def test_with_key_scope_account_each_source_account_has_one_dr_key(log: io.StringIO) -> None:
+    with LocalWorld(log_stream=log, app_env={"consumer": {"KEY_SCOPE": "account"}}) as world:
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        world.add_cluster("ledger", {"Draco_Lifecycle": "Test"})
+        daily(world, 1, ("orders", False, False), ("ledger", True, False))
+        aliases = {a["AliasName"]: a["TargetKeyId"] for a in world.client("kms", DR).list_aliases()["Aliases"]}
+        assert [alias for alias in aliases if alias.startswith("alias/DRACO-")] == [f"alias/DRACO-{PROD}"]
+        keys = {job.target_key for job in world.jobs(DR)}
+        assert len(keys) == 1 and next(iter(keys)).endswith(aliases[f"alias/DRACO-{PROD}"])

@@ -29,6 +29,8 @@ import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from chalicelib_shared.rds_events import parse_rds_event
+from chalicelib_shared.slots import CopySlots
 from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 from moto.iam.access_control import IAMRequestBase
@@ -45,8 +47,6 @@ from chalicelib_shared.kinds import KINDS, ClusterSnapshots, InstanceSnapshots, 
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.pipeline import forget_hourly_checks
 from chalicelib_shared.producer import Producer
-from chalicelib_shared.rds_events import parse_rds_event
-from chalicelib_shared.slots import CopySlots
 from draco import bootstrap, moto_gaps
 
 PROD = "111111111111"

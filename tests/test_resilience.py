@@ -53,13 +53,13 @@ def test_a_burst_never_exceeds_the_copy_limits() -> None:
         for n in range(30):
             world.take_snapshot(f"db{n}")
         for n in range(8):
-            world.take_snapshot(f"cl{n}", cluster=True)
+            world.take_snapshot(f"cl{n}")
         assert world.run_until_quiet()
         peaks = world.stats.in_flight_peak
         assert peaks[f"{PROD}:instance"] == 20 and peaks[f"{DR}:instance"] == 20
         assert peaks[f"{PROD}:cluster"] == 5 and peaks[f"{DR}:cluster"] == 5
         dr = world.client("rds", DR)
-        assert len(list(KINDS["RDS"].list(dr))) == 30 and len(list(KINDS["RDS Cluster"].list(dr))) == 8
+        assert len(list(KINDS["RDS"].api(dr).owned())) == 30 and len(list(KINDS["RDS Cluster"].api(dr).owned())) == 8
 
 
 def test_a_permanent_refusal_fails_one_job_at_once_and_holds_up_no_other() -> None:
@@ -98,7 +98,7 @@ def test_transient_errors_are_waited_out_with_backoff() -> None:
         assert world.run_until_quiet()
         assert sum(v for k, v in plan.counts.items() if k.startswith("AWS ")) > 5
         assert not [job for job in world.jobs(PROD) + world.jobs(DR) if job.state is State.FAILED]
-        assert len(list(KINDS["RDS"].list(world.client("rds", DR)))) == 3
+        assert len(list(KINDS["RDS"].api(world.client("rds", DR)).owned())) == 3
 
 
 def test_the_sweep_copies_snapshots_whose_event_never_came() -> None:
@@ -109,7 +109,7 @@ def test_the_sweep_copies_snapshots_whose_event_never_came() -> None:
         world.take_snapshot("orders", automated=True, notify=False)
         assert world.sweep() == {"seen": 2, "started": 2}
         assert world.run_until_quiet()
-        assert len(list(KINDS["RDS"].list(world.client("rds", DR)))) == 2
+        assert len(list(KINDS["RDS"].api(world.client("rds", DR)).owned())) == 2
         assert world.sweep() == {"seen": 2, "started": 0}  # twice: nothing new
 
 

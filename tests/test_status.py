@@ -17,10 +17,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from rich.cells import cell_len
 from rich.console import Console
 
 from chalicelib_shared.config import ConsumerConfig
-from chalicelib_shared.jobs import Job, State, table_definition
+from chalicelib_shared.job_table import table_definition
+from chalicelib_shared.jobs import Job, State
 from draco import ops, status
 from draco.faults import FaultPlan
 from draco.world import DR, LocalWorld
@@ -64,7 +66,7 @@ def run() -> Iterator[dict[str, Any]]:
                 armed["on"] = False
             else:
                 world.take_snapshot("orders")
-            world.take_snapshot("ledger", cluster=True)
+            world.take_snapshot("ledger")
             world.take_snapshot("scratch")
             if day < DAYS - 2:
                 world.take_snapshot("billing")
@@ -128,11 +130,31 @@ def test_storage_cost_dry_run_deletions_and_skipped_sources(run) -> None:
     ]
 
 
+def rendered(result: status.Status, width: int) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
+    console.print(status.render_table(result))
+    return console.export_text()
+
+
 def test_the_terminal_table_shows_the_same(run) -> None:
-    console = Console(record=True, width=200)
-    console.print(status.render_table(run["status"]))
-    text = console.export_text()
+    text = rendered(run["status"], 200)
     assert "billing" in text and "late" in text and REFUSAL in text and "scratch" in text
+    assert "$/month" in text and "oldest" in text and "RDS Cluster" in text
+
+
+@pytest.mark.parametrize("width", [80, 100, 132])
+def test_the_terminal_table_fits_narrow_terminals_with_fewer_columns(run, width: int) -> None:
+    lines = rendered(run["status"], width).splitlines()
+    assert max(cell_len(line) for line in lines) <= width
+    header = next(line for line in lines if line.startswith("health"))
+    assert {"source", "lifecycle", "RPO", "copies", "enc.", "failed"} <= set(header.split())
+    assert ("$/month" in header) is False and ("kind" in header) is (width >= 100)
+    assert REFUSAL.split()[-1] in "\n".join(lines)  # the reason is folded, not cut
+
+
+def test_each_source_says_whether_its_dr_copies_are_encrypted(run) -> None:
+    rows = {row["source_name"]: row for row in run["json"]["sources"]}
+    assert {name: row["encrypted"] for name, row in rows.items()} == {"orders": True, "ledger": True, "billing": True}
 
 
 # --------------------------------------------------------------------------- the HTML report in Chromium
@@ -177,7 +199,7 @@ def test_the_html_report_opens_in_chromium_with_the_table_and_timelines(run, tmp
     dom = subprocess.run(
         [chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False
     ).stdout
-    assert '<table id="sources">' in dom
+    assert '<table id="sources">' in dom and "<th>encrypted</th>" in dom
     for key in ("111111111111#RDS#orders", "111111111111#RDS Cluster#ledger", "111111111111#RDS#billing"):
         assert f'<tr data-source="{key}"' in dom and f'<div class="timeline" data-source="{key}"' in dom
     assert dom.count('<div class="timeline"') == 3 and dom.count("<svg") == 3
@@ -221,13 +243,47 @@ def test_an_unknown_lifecycle_deletes_nothing_and_asks_for_a_check() -> None:
     assert row["health"] == "check" and row["would_delete"] == [] and "Goldd" in row["lifecycle_problem"]
 
 
+def test_encryption_comes_from_the_newest_copy_and_is_unknown_before_a_transit_copy_is_shared() -> None:
+    cluster = [job("aurora", n, kind="RDS Cluster", encrypted=False) for n in range(1, 3)]
+    cluster.append(job("aurora", 0, State.COPYING, kind="RDS Cluster", encrypted=False))
+    waiting = [job("fresh", 0, State.INITIATED)]  # the consumer's job before copy-shared: encrypted is its default
+    jobs = cluster + waiting + [job("db", 1), job("db", 0, State.COPYING, encrypted=False)]
+    doc = status.to_json(status.build_status(jobs, None, CONFIG, now=NOW))
+    assert {row["source_name"]: row["encrypted"] for row in doc["sources"]} == {
+        "aurora": False,
+        "fresh": None,
+        "db": True,  # the newest copy's, not the copy still running
+    }
+    only_running = status.build_status([job("new", 0, State.COPYING, encrypted=False)], None, CONFIG, now=NOW)
+    assert status.to_json(only_running)["sources"][0]["encrypted"] is False
+    text = rendered(status.build_status(cluster, None, CONFIG, now=NOW), 80)
+    assert [line.split()[-3] for line in text.splitlines() if line.startswith("ok ")] == ["no"]
+    assert "<th>encrypted</th>" in status.render_html(status.build_status(cluster, None, CONFIG, now=NOW))
+
+
+def test_an_empty_status_says_so() -> None:
+    empty = status.build_status([], {}, CONFIG, now=NOW, table="Jobs")
+    text = rendered(empty, 80)
+    assert text.startswith("No sources yet") and "health" not in text
+    page = status.render_html(empty)
+    assert "No sources yet" in page and '<table id="sources">' not in page and "<svg" not in page
+    doc = status.to_json(empty)
+    assert doc["sources"] == [] and doc["skipped"] == []
+    only_skipped = status.build_status([job("scratch", 0, State.SKIPPED, reason="untagged")], {}, CONFIG, now=NOW)
+    text = rendered(only_skipped, 80)
+    assert text.startswith("No protected sources yet: 1 source(s) seen but not copied") and "untagged" in text
+
+
 def test_custom_lifecycles_and_pending_first_copies() -> None:
     config = ConsumerConfig.from_env({"SOURCE_ACCTS": "111111111111", "CUSTOM_LIFECYCLES": '{"Gold": "last=1"}'})
-    jobs = [job("db", n, tags={"Draco_Lifecycle": "gold"}) for n in range(3)]
+    jobs = [job("db", n, tags={"Draco_Lifecycle": "gold"}) for n in range(5)]
     jobs.append(replace(job("new", 0, State.COPYING), source_time=NOW.strftime("%Y-%m-%dT%H:%M:%SZ")))
     doc = status.to_json(status.build_status(jobs, None, config, now=NOW))
     rows = {row["source_name"]: row for row in doc["sources"]}
+    # last=1 would keep one; the floor (MIN_KEEP 3) keeps the newest three
     assert rows["db"]["lifecycle"] == "Gold (last=1)" and len(rows["db"]["would_delete"]) == 2
+    floor = [copy["reasons"] for copy in rows["db"]["copies"][1:3]]
+    assert floor == [["newest 3 (MIN_KEEP)"], ["newest 3 (MIN_KEEP)"]]
     assert rows["new"]["health"] == "pending" and rows["new"]["pending"] == {"copying": 1}
     assert doc["totals"]["pending_jobs"] == 1
 
@@ -251,7 +307,7 @@ def test_cli_status_json_and_html(mocked_aws, consumer_app, tmp_path: Path, caps
 
     table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("Jobs"))
     for n in range(3):
-        table.put_item(Item=job("db", n, tags={"Draco_Lifecycle": "Gold"}).to_item(inventory=True))
+        table.put_item(Item=job("db", n, tags={"Draco_Lifecycle": "Gold"}).to_item())
     table.put_item(Item={"job_id": "#slots#RDS", "holders": {"x"}})  # not a job
     assert main(["status", "--json", "--html", str(tmp_path / "s.html"), "--rpo-hours", "12"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -259,6 +315,20 @@ def test_cli_status_json_and_html(mocked_aws, consumer_app, tmp_path: Path, caps
     assert row["lifecycle"] == "Gold (daily=2)" and row["missing_copies"] == [j["copy_id"] for j in row["copies"]]
     assert doc["rpo_threshold_hours"] == 12 and doc["table"] == "Jobs"
     assert (tmp_path / "s.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_status_fits_an_80_column_terminal(mocked_aws, consumer_app, monkeypatch, capsys) -> None:
+    from draco.cli import main
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("Jobs"))
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.startswith("No sources yet")
+    for n in range(3):
+        table.put_item(Item=job("a-database-with-a-rather-long-name", n).to_item())
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80 and any(line.startswith("late ") for line in lines)
 
 
 def test_cli_errors_are_one_line_with_what_to_do(mocked_aws, consumer_app, capsys) -> None:
@@ -284,3 +354,14 @@ def test_the_demo_ends_with_the_status_and_keeps_its_json_contract(tmp_path: Pat
     assert {row["source_name"] for row in report["status"]["sources"]} == {"orders", "staging", "ledger", "analytics"}
     assert [row["source_name"] for row in report["status"]["skipped"]] == ["scratch"]
     assert page.read_text().count('<div class="timeline"') == 4
+    # staging: an unencrypted DB instance, encrypted by its transit copy; analytics: an unencrypted Aurora
+    # cluster, whose copies stay unencrypted (its DR key exists all the same: made before the copy-shared)
+    keys = {row["source"]: (row["encrypted"], row.get("key_alias")) for row in report["sources"]}
+    assert keys == {
+        "orders": (True, "alias/DRACO-orders"),
+        "staging": (True, "alias/DRACO-staging"),
+        "ledger": (True, "alias/DRACO-ledger"),
+        "analytics": (False, None),
+        "scratch": (None, None),
+    }
+    assert {row["source_name"]: row["encrypted"] for row in report["status"]["sources"]}["analytics"] is False

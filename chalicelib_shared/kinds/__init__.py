@@ -17,11 +17,12 @@ from chalicelib_shared.kinds.base import (
     SnapshotEvent,
     SnapshotKind,
 )
+from chalicelib_shared.kinds.ebs import EBS
 from chalicelib_shared.kinds.notices import InvalidNotice, parse_notice
 from chalicelib_shared.kinds.rds import CLUSTER, INSTANCE
 from chalicelib_shared.rejection import Rejection
 
-KINDS: dict[str, SnapshotKind] = {kind.name: kind for kind in (INSTANCE, CLUSTER)}
+KINDS: dict[str, SnapshotKind] = {kind.name: kind for kind in (INSTANCE, CLUSTER, EBS)}
 """Every kind, by its ``SnapshotType`` in messages."""
 
 __all__ = [

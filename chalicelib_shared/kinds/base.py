@@ -70,7 +70,7 @@ class CopyStart:
     """A copy asked for: its id, and whether this call started it (``False``: it existed already)."""
 
     copy_id: str
-    arn: str
+    arn: str  # "" when AWS answers with the id only (EC2): the copy is in the caller's account and Region
     started: bool
 
 
@@ -212,6 +212,9 @@ class SnapshotKind(ABC):
     default_copy_limit: int  # AWS's limit
     encrypts_on_copy: bool  # an unencrypted snapshot can be encrypted by copying it
     lock_variable: str = ""  # the setting for how many days DR copies are locked (kinds AWS can lock)
+    #: AWS copies a snapshot another account shared into another Region in one step;
+    #: else DR copies it in the source Region first, then across (``consumer``).
+    one_step_across_regions: bool = True
 
     @abstractmethod
     def parse_arn(self, arn: str) -> SnapshotArn | None:

@@ -12,10 +12,33 @@ filled in by a table of names (``RdsNames``). What differs beyond names:
   (a copy's ``SnapshotCreateTime`` is the copy's own), so the time a message
   claims is only believed up to the transit copy's own creation time;
 * AWS allows 20 DB instance and 5 DB cluster snapshot copies in flight per
-  account and destination Region.
+  account and destination Region;
+* AWS copies a DB instance snapshot shared by another account straight into
+  another Region (CopyDBSnapshot with SourceRegion, in the destination Region);
+  for DB cluster snapshots its Aurora guide still says a shared snapshot is
+  copied across accounts only within its Region, so DR copies those in two
+  steps (into its own account in the source Region, then across Regions).
 
-Aurora, DocumentDB and Neptune cluster snapshots are all served by the RDS API
-as DB cluster snapshots, with the same events.
+Aurora, DocumentDB and Neptune cluster snapshots are all DB cluster snapshots
+of the RDS API (the docdb and neptune APIs are the RDS endpoint), told apart
+only by ``Engine``, so ``RDS Cluster`` carries all three, with no change:
+
+* events: both use RDS's event IDs (Neptune documents RDS-EVENT-0075 and 0169
+  for cluster snapshots; DocumentDB "uses existing Amazon RDS event
+  definitions and IDs") in RDS notifications, so the ``db-cluster-snapshot``
+  subscription hears them; that one subscription made through the RDS API
+  covers every engine is not stated by AWS, and the sweep catches what it misses;
+* encryption: as for Aurora, a key is refused when copying an unencrypted
+  cluster snapshot (both APIs say so), so an unencrypted DocumentDB or Neptune
+  cluster's DR copies stay unencrypted and DRACO warns;
+* sharing: DocumentDB can't share a snapshot under its default key, nor can
+  RDS; DRACO shares only transit copies under the transit key, so it can;
+* limits: five cluster snapshot copies in flight per destination Region for
+  each (``CLUSTER_COPY_LIMIT`` counts all three together); DocumentDB's older
+  guides say a shared snapshot can only be copied in its own Region, which is
+  how DRACO copies;
+* tested: Neptune end to end in the local world; DocumentDB only against a
+  stubbed client (moto can't create a DocumentDB cluster).
 """
 
 from __future__ import annotations
@@ -119,6 +142,7 @@ class RdsKind(SnapshotKind):
         self.copy_limit_variable = limit_variable
         self.default_copy_limit = limit
         self.encrypts_on_copy = encrypts
+        self.one_step_across_regions = names.resource == "snapshot"
 
     # --- ARNs -------------------------------------------------------------------------
     def parse_arn(self, arn: str) -> SnapshotArn | None:

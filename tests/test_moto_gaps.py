@@ -1,0 +1,179 @@
+"""Each gap ``draco.moto_gaps`` fills: moto's own answer first (the gap), then the filled one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from draco import moto_gaps
+
+PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
+
+
+def client(service: str, account: str) -> Any:
+    made = boto3.client(service, region_name=REGION)
+    made.meta.events.register(
+        "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+    )
+    return made
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    """moto without its gaps filled; each test installs the fills itself, after showing the gap."""
+    with mock_aws():
+        try:
+            yield
+        finally:
+            moto_gaps.uninstall()
+
+
+@pytest.fixture
+def no_public_amis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+# --- RDS ------------------------------------------------------------------------------------
+
+
+def rds_snapshot(rds: Any, snapshot_id: str = "snap1") -> str:
+    if not rds.describe_db_instances()["DBInstances"]:
+        rds.create_db_instance(
+            DBInstanceIdentifier="db1",
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="not-a-secret-1",
+        )
+    return rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier=snapshot_id)["DBSnapshot"][
+        "DBSnapshotArn"
+    ]
+
+
+def test_1_rds_copy_of_a_snapshot_shared_from_another_account(aws: None) -> None:
+    prod, dr = client("rds", PROD), client("rds", DR)
+    shared, unshared = rds_snapshot(prod, "shared"), rds_snapshot(prod, "unshared")
+    prod.modify_db_snapshot_attribute(DBSnapshotIdentifier="shared", AttributeName="restore", ValuesToAdd=[DR])
+    with pytest.raises(ClientError, match="DBSnapshotNotFound"):
+        dr.copy_db_snapshot(SourceDBSnapshotIdentifier=shared, TargetDBSnapshotIdentifier="copy")
+    moto_gaps.install()
+    dr.copy_db_snapshot(SourceDBSnapshotIdentifier=shared, TargetDBSnapshotIdentifier="copy")
+    assert dr.describe_db_snapshots(DBSnapshotIdentifier="copy")["DBSnapshots"]
+    with pytest.raises(ClientError, match="DBSnapshotNotFound"):
+        dr.copy_db_snapshot(SourceDBSnapshotIdentifier=unshared, TargetDBSnapshotIdentifier="copy2")
+
+
+def test_2_rds_describe_returns_pages(aws: None) -> None:
+    rds = client("rds", PROD)
+    for n in range(25):
+        rds_snapshot(rds, f"snap{n}")
+    gap = rds.describe_db_snapshots(SnapshotType="manual", MaxRecords=20)
+    assert len(gap["DBSnapshots"]) == 25 and "Marker" not in gap
+    moto_gaps.install()
+    first = rds.describe_db_snapshots(SnapshotType="manual", MaxRecords=20)
+    second = rds.describe_db_snapshots(SnapshotType="manual", MaxRecords=20, Marker=first["Marker"])
+    assert (len(first["DBSnapshots"]), len(second["DBSnapshots"]), "Marker" in second) == (20, 5, False)
+
+
+def test_3_rds_account_attributes_report_the_snapshot_quotas(aws: None) -> None:
+    rds = client("rds", PROD)
+    rds_snapshot(rds)
+    with pytest.raises(NotImplementedError):
+        rds.describe_account_attributes()
+    moto_gaps.install()
+    quotas = {q["AccountQuotaName"]: q for q in rds.describe_account_attributes()["AccountQuotas"]}
+    assert quotas["ManualSnapshots"]["Used"] == 1 and quotas["ManualSnapshots"]["Max"] > 1
+    assert quotas["ManualClusterSnapshots"]["Used"] == 0
+
+
+# --- EBS ------------------------------------------------------------------------------------
+
+
+def ebs_snapshot(ec2: Any, tags: dict[str, str] | None = None) -> str:
+    volume = ec2.create_volume(Size=8, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    spec = [{"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+    return ec2.create_snapshot(VolumeId=volume, TagSpecifications=spec)["SnapshotId"]
+
+
+def share(ec2: Any, snapshot_id: str, account: str) -> None:
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snapshot_id, Attribute="createVolumePermission", OperationType="add", UserIds=[account]
+    )
+
+
+def test_4_ebs_copy_of_a_snapshot_shared_from_another_account(aws: None, no_public_amis: None) -> None:
+    prod, dr = client("ec2", PROD), client("ec2", DR)
+    shared, unshared = ebs_snapshot(prod), ebs_snapshot(prod)
+    share(prod, shared, DR)
+    with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
+        dr.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION)
+    moto_gaps.install()
+    copy = dr.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION, Encrypted=True, KmsKeyId="alias/k")
+    (item,) = dr.describe_snapshots(SnapshotIds=[copy["SnapshotId"]])["Snapshots"]
+    assert (item["OwnerId"], item["VolumeId"], item["VolumeSize"], item["Encrypted"]) == (DR, "vol-ffffffff", 8, True)
+    with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
+        dr.copy_snapshot(SourceSnapshotId=unshared, SourceRegion=REGION)
+
+
+def test_5a_ebs_describe_snapshots_of_self_leaves_out_public_snapshots(aws: None) -> None:
+    """moto's public snapshots (one per AMI it knows) come back for OwnerIds=["self"]."""
+    prod = client("ec2", PROD)
+    own = ebs_snapshot(prod)
+    gap = prod.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert len(gap) > 1000
+    moto_gaps.install()
+    assert [s["SnapshotId"] for s in prod.describe_snapshots(OwnerIds=["self"])["Snapshots"]] == [own]
+
+
+def test_5b_ebs_describe_snapshots_shows_what_is_shared_without_the_owners_tags(
+    aws: None, no_public_amis: None
+) -> None:
+    prod, dr = client("ec2", PROD), client("ec2", DR)
+    shared, unshared = ebs_snapshot(prod, {"secret": "tag"}), ebs_snapshot(prod)
+    share(prod, shared, DR)
+    assert dr.describe_snapshots(RestorableByUserIds=["self"])["Snapshots"] == []
+    moto_gaps.install()
+    (seen,) = dr.describe_snapshots(OwnerIds=[PROD], RestorableByUserIds=["self"])["Snapshots"]
+    assert (seen["SnapshotId"], seen["OwnerId"], seen["Tags"]) == (shared, PROD, [])
+    assert dr.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    assert dr.describe_snapshots(Filters=[{"Name": "tag:secret", "Values": ["tag"]}])["Snapshots"] == []
+    assert prod.describe_snapshots(SnapshotIds=[shared])["Snapshots"][0]["Tags"] == [{"Key": "secret", "Value": "tag"}]
+    with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
+        dr.describe_snapshots(SnapshotIds=[unshared])
+
+
+def test_6_ebs_snapshot_lock_keeps_a_snapshot_until_it_expires(aws: None, no_public_amis: None) -> None:
+    dr = client("ec2", DR)
+    snapshot_id = ebs_snapshot(dr)
+    with pytest.raises(NotImplementedError):
+        dr.lock_snapshot(SnapshotId=snapshot_id, LockMode="governance", LockDuration=1)
+    moto_gaps.install()
+    with time_machine.travel("2026-01-01T00:00:00Z", tick=False) as traveller:
+        locked = dr.lock_snapshot(SnapshotId=snapshot_id, LockMode="compliance", LockDuration=2)
+        assert (locked["LockState"], locked["LockDuration"]) == ("compliance", 2)
+        with pytest.raises(ClientError, match="SnapshotLocked"):
+            dr.delete_snapshot(SnapshotId=snapshot_id)
+        with pytest.raises(ClientError, match="InvalidParameterValue"):  # compliance: extend only
+            dr.lock_snapshot(SnapshotId=snapshot_id, LockMode="compliance", LockDuration=1)
+        assert [s["SnapshotId"] for s in dr.describe_locked_snapshots()["Snapshots"]] == [snapshot_id]
+        traveller.shift(timedelta(days=2, seconds=1))
+        (expired,) = dr.describe_locked_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+        assert expired["LockState"] == "expired"
+        dr.delete_snapshot(SnapshotId=snapshot_id)
+    assert dr.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+
+
+def test_install_twice_and_uninstall_restore_moto(aws: None, no_public_amis: None) -> None:
+    moto_gaps.install()
+    moto_gaps.install()
+    moto_gaps.uninstall()
+    with pytest.raises(NotImplementedError):
+        client("ec2", DR).lock_snapshot(SnapshotId="snap-0123456789abcdef0", LockMode="governance", LockDuration=1)
