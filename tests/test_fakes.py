@@ -14,36 +14,22 @@ from botocore.exceptions import ClientError
 
 from chalicelib_shared import errors
 from chalicelib_shared.job_table import JobTable, table_definition
-from chalicelib_shared.jobs import InvalidTransition, Job, State
+from chalicelib_shared.jobs import InvalidTransition, State
 from chalicelib_shared.kinds import Phase
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
 from tests.fakes import DR, OTHER, PROD, TRANSIT_KEY, FakeCloud, FakeJobTable
+from tests.test_job_table import make_job
 
 pytestmark = pytest.mark.usefixtures("travel")
-
-
-def job(job_id: str, state: State = State.REQUESTED, **changes: Any) -> Job:
-    made = Job(
-        job_id=job_id,
-        state=state,
-        kind="RDS",
-        source_acct=PROD,
-        source_arn=f"arn:aws:rds:us-east-1:{PROD}:snapshot:{job_id}",
-        source_id=job_id,
-        source_name="db1",
-        source_time="2026-03-01T03:00:00Z",
-        tags={"Draco_Lifecycle": "Standard"},
-    )
-    return replace(made, **changes)
 
 
 def scenario(table: Any) -> list[Any]:
     """Every port operation, the refusals included; what each answered, in order."""
     trace: list[Any] = []
-    a = table.create(job("a"), due=T0)
-    b = table.create(job("b", State.COPYING, source_time="2026-03-01T04:00:00Z"), due=T0 - timedelta(hours=1))
-    trace += [a, b, table.create(job("a", State.SKIPPED), due=T0 + timedelta(days=1))]
+    a = table.create(make_job("a"), due=T0)
+    b = table.create(make_job("b", State.COPYING, source_time="2026-03-01T04:00:00Z"), due=T0 - timedelta(hours=1))
+    trace += [a, b, table.create(make_job("a", State.SKIPPED), due=T0 + timedelta(days=1))]
     trace += [[j.job_id for j in table.due_jobs(T0)], table.next_due(), table.existing(["a", "b", "zz"])]
     moved = table.advance(a, State.TRANSIT_COPYING, due=T0 + timedelta(minutes=5), transit_id="t", attempts=2)
     trace += [moved, table.advance(a, State.SKIPPED, reason="stale")]
@@ -53,7 +39,7 @@ def scenario(table: Any) -> list[Any]:
         trace.append(str(refused))
     trace += [table.take("RDS", "b", 1), table.take("RDS", "c", 1), table.take("RDS", "b", 1), table.take("x", "a", 2)]
     done = table.advance(b, State.DONE, release=["RDS"])
-    table.create(job("c", State.DONE, source_time="2026-02-28T03:00:00Z"))  # an older copy, listed first
+    table.create(make_job("c", State.DONE, source_time="2026-02-28T03:00:00Z"))  # an older copy, listed first
     trace += [done, table.holders("RDS"), table.holders("x"), table.inventory(b.inventory_key)]
     table.take("RDS", "b", 1)
     trace += [table.advance(b, State.DONE, release=["RDS"]), table.holders("RDS")]  # stale: the slot stays
@@ -62,13 +48,18 @@ def scenario(table: Any) -> list[Any]:
     failed = table.advance(moved, State.FAILED, cleanup=True, failed_from="transit-copying", reason="r")
     trace += [failed, [j.job_id for j in table.due_jobs(T0 + timedelta(days=1))]]
     trace += [table.advance(done, State.EXPIRED, reason="expired"), table.inventory(b.inventory_key)]
-    trace += [table.advance(job("ghost", version=1), State.SKIPPED), table.advance(job("ghost"), State.SKIPPED)]
+    trace += [
+        table.advance(make_job("ghost", version=1), State.SKIPPED),
+        table.advance(make_job("ghost"), State.SKIPPED),
+    ]
     trace += [table.get("a"), table.get("b"), table.get("ghost"), table.get("nothing")]
     key = b.inventory_key
     first = table.save_source(SourceRecord(key, newest_time="2026-03-01T04:00:00Z", lifecycle="Standard"))
     trace += [table.source("nope"), first, table.save_source(SourceRecord(key, lifecycle="Test"))]
     trace += [table.save_source(replace(first, pending="Test", reported=("c1", "c2"))), table.sources()]
     trace += [table.save_source(SourceRecord(f"{OTHER}#RDS#db0")), [r.inventory_key for r in table.sources()]]
+    trace += [table.flip("poller", "off", "on"), table.flip("poller", "on", "off"), table.flip("poller", "on", "off")]
+    trace += [table.flip("poller", "off", "on"), table.flip("other", "on", "off")]
     return trace
 
 
@@ -82,7 +73,7 @@ def test_the_fake_job_table_answers_as_the_dynamodb_one(mocked_aws: None) -> Non
 
 def test_another_run_wins_between_a_read_and_a_write() -> None:
     table = FakeJobTable()
-    read = table.create(job("a"))
+    read = table.create(make_job("a"))
     assert read is not None
     table.race("a", State.SKIPPED, reason="no-copy came first")
     assert table.advance(read, State.TRANSIT_COPYING) is None

@@ -19,9 +19,10 @@ from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT
-from chalicelib_shared.ports import SnsPublisher
+from chalicelib_shared.pacing import AlwaysOn, PacedJobs, RuleSwitch
 from tests.conftest import T0
-from tests.fakes import CONSUMER_ENV, PROD, PRODUCER_ENV, build_consumer, build_producer, copy_request, job_of
+from tests.fakes import CONSUMER_ENV, DR_TOPIC, ELSEWHERE, PROD, PRODUCER_ENV, copy_request, job_of
+from tests.rigs import build_consumer, build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
 EVENTS = Path(__file__).parent / "data" / "rds-events"
@@ -171,6 +172,13 @@ def test_a_poll_returns_and_logs_its_counts(log) -> None:
     assert next(line for line in log() if line["message"] == "poll")["outcomes"] == {"re-sent": 1}
 
 
+def test_the_hourly_wake_up_makes_the_hourly_checks_unless_the_configuration_is_invalid() -> None:
+    rig = build_consumer()
+    handlers.on_wake(lambda: rig.app)
+    assert rig.snaps().ops() == ["quota"] and metrics.metrics.metric_set == {}  # flushed
+    handlers.on_wake(lambda: None)
+
+
 def test_a_sweep_returns_and_logs_its_counts(log) -> None:
     rig = build_producer()
     rig.snaps().add("snap-1", created=T0)
@@ -195,34 +203,53 @@ def test_schedules_read_from_the_deploying_shell(monkeypatch, raw: str | None, m
 # --- building the apps -------------------------------------------------------------------------------
 
 
-class Clients:
-    """Stand-ins for boto3 clients, one per service, remembered."""
+class StandIn:
+    """A boto3 client of one service in one Region: records each call, answers nothing."""
 
     def __init__(self) -> None:
-        self.made: dict[str, object] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, service: str) -> object:
-        return self.made.setdefault(service, object())
+    def __getattr__(self, operation: str) -> Any:
+        return lambda **params: self.calls.append((operation, params)) or {}
+
+
+class Clients:
+    """Stand-ins for boto3 clients, one per service and Region, remembered."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], StandIn] = {}
+
+    def __call__(self, service: str, region: str) -> StandIn:
+        return self.made.setdefault((service, region), StandIn())
 
 
 class TableStandIn:
     name = "Jobs"
 
 
-def test_make_producer_wires_the_ports_to_aws() -> None:
-    rig, clients, table = build_producer(), Clients(), TableStandIn()
-    app = handlers.make_producer(rig.app.config, clients, table)
-    assert isinstance(app.jobs, JobTable) and app.slots is app.jobs and isinstance(app.publisher, SnsPublisher)
+def test_make_producer_wires_the_ports_to_aws_in_its_region() -> None:
+    rig, clients = build_producer(), Clients()
+    app = handlers.make_producer(rig.app.config, clients, TableStandIn(), "eu-west-1")
+    assert isinstance(app.jobs, PacedJobs) and isinstance(app.slots, JobTable) and isinstance(app.switch, AlwaysOn)
     api = app.snapshots("RDS Cluster")
-    assert api.kind is KINDS["RDS Cluster"] and api._rds is clients.made["rds"]  # type: ignore[attr-defined]
-    assert set(clients.made) == {"sns", "rds"}
+    assert api.kind is KINDS["RDS Cluster"] and api._rds is clients.made[("rds", "eu-west-1")]  # type: ignore[attr-defined]
+    assert app.api("EBS", "us-west-2")._ec2 is clients.made[("ec2", "us-west-2")]  # type: ignore[attr-defined]
+    app.publisher.publish(DR_TOPIC, copy_request(rig.snaps().add("snap-1")))
+    assert [call[0] for call in clients.made[("sns", "us-east-1")].calls] == ["publish"]  # the topic's Region
 
 
-def test_make_consumer_wires_the_ports_to_aws() -> None:
-    rig, clients = build_consumer(), Clients()
-    app = handlers.make_consumer(rig.app.config, clients, TableStandIn(), "eu-west-1")
-    assert app.inventory is app.jobs is app.slots and isinstance(app.jobs, JobTable) and app.region == "eu-west-1"
-    assert app.keys._kms is clients.made["kms"] and app.keys._sts is clients.made["sts"]  # type: ignore[attr-defined]
+def test_make_consumer_wires_dr_keys_in_its_region_and_the_relay_key_in_the_source_region() -> None:
+    rig, clients = build_consumer(SOURCE_REGION=ELSEWHERE), Clients()
+    app = handlers.make_consumer(rig.app.config, clients, TableStandIn(), "us-east-1")
+    assert app.inventory is app.slots and isinstance(app.slots, JobTable) and app.region == "us-east-1"
+    assert app.keys._kms is clients.made[("kms", "us-east-1")]  # type: ignore[attr-defined]
+    assert app.relay_keys._kms is clients.made[("kms", ELSEWHERE)]  # type: ignore[union-attr]
+
+
+def test_a_poller_rule_is_switched_through_eventbridge_in_the_app_s_region() -> None:
+    rig, clients = build_producer(POLLER_RULE="draco-producer-poll"), Clients()
+    app = handlers.make_producer(rig.app.config, clients, TableStandIn(), "eu-west-1")
+    assert isinstance(app.switch, RuleSwitch) and app.switch._events is clients.made[("events", "eu-west-1")]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -231,7 +258,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str
     for name, value in {**PRODUCER_ENV, **CONSUMER_ENV, "AWS_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
     asked: list[tuple[str, str]] = []
-    monkeypatch.setattr(handlers.aws, "client", lambda service, region: asked.append((service, region)) or object())
+    monkeypatch.setattr(handlers.aws, "client", lambda service, region: asked.append((service, region)) or StandIn())
     monkeypatch.setattr(handlers.aws, "table", lambda name, region: asked.append((name, region)) or TableStandIn())
     yield asked
 
@@ -257,3 +284,6 @@ def test_the_chalice_apps_route_their_topic_and_schedule_to_the_handlers(monkeyp
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )
         assert client.lambda_.invoke("poll_jobs", tick).payload == {}
+        rig.snaps().calls.clear()
+        assert client.lambda_.invoke("wake_poller", tick).payload is None
+        assert rig.snaps().ops() == ["quota"]  # the hourly checks

@@ -18,7 +18,8 @@ from chalicelib_shared.lifecycles import Lifecycles, keeps_at_least, plan_pass
 from chalicelib_shared.retention import KEYS, LIFECYCLES, Duration, apply_policy, parse_policy
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
-from tests.fakes import PROD, ConsumerRig, build_consumer, job_of
+from tests.fakes import PROD, job_of
+from tests.rigs import ConsumerRig, build_consumer
 
 KEY = f"{PROD}#RDS#db1"
 SETTINGS = Lifecycles(custom={"Gold": "daily=35 monthly=24"})

@@ -4,7 +4,8 @@ AWS errors with backoff, failing one job alone, races with another run, the quot
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -15,8 +16,10 @@ from chalicelib_shared.naming import transit_id
 from chalicelib_shared.outcomes import Outcome
 from chalicelib_shared.pipeline import forget_hourly_checks, hourly
 from chalicelib_shared.producer import TRANSIT_POOL
+from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
-from tests.fakes import TRANSIT_KEY, ProducerRig, build_consumer, build_producer, job_of
+from tests.fakes import PROD, TRANSIT_KEY, job_of
+from tests.rigs import ProducerRig, build_consumer, build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
 
@@ -29,7 +32,7 @@ def copying(rig: ProducerRig, snapshot_id: str, kind: str = "RDS", ready: bool =
     if ready:
         api.finish(start.copy_id)
     api.calls.clear()
-    job = job_of(source, State.TRANSIT_COPYING, kind=kind, transit_id=start.copy_id, transit_arn=start.arn, **changes)
+    job = job_of(source, State.TRANSIT_COPYING, transit_id=start.copy_id, transit_arn=start.arn, **changes)
     for pool in rig.app.rooms(job):
         rig.table.take(pool, job.job_id, 100)
     return rig.table.put(job)
@@ -257,6 +260,37 @@ def test_a_quota_that_cannot_be_read_is_skipped_with_a_warning(log) -> None:
 def test_no_quota_reported_means_no_metric() -> None:
     assert build_producer().app.watch_quota(force=True) == {}
     assert metric("SnapshotQuotaUsedPercent") == []
+
+
+class RecordingSwitch:
+    """The poller's switch, as the use-cases drive it."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[datetime | None, bool]] = []
+
+    def wake(self) -> None:
+        raise AssertionError("the use-cases never wake the poller themselves: the job store does")
+
+    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+        self.settled.append((next_due(), wake_up))
+
+
+def test_a_poll_round_then_settles_the_poller_on_the_next_due_job() -> None:
+    rig = build_producer()
+    rig.app.switch = switch = RecordingSwitch()
+    queued(rig, "snap-1", due="2026-03-02T12:30:00Z")
+    rig.app.poll()
+    assert switch.settled == [(T0 + timedelta(minutes=30), False)]
+
+
+def test_the_hourly_wake_up_makes_the_hourly_checks_and_settles_the_poller(log) -> None:
+    rig = build_consumer()
+    rig.app.switch = switch = RecordingSwitch()
+    rig.table.save_source(SourceRecord(f"{PROD}#RDS#db1", newest_time="2026-03-02T10:00:00Z"))
+    rig.app.wake_up()
+    assert switch.settled == [(None, True)]
+    assert rig.snaps().ops() == ["quota"] and rig.snaps("RDS Cluster").ops() == ["quota"]
+    assert metric("RecoveryPointAgeHours") == [2.0]
 
 
 def test_hourly_checks_run_once_an_hour_per_name() -> None:

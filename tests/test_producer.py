@@ -1,62 +1,28 @@
-"""The production account's use-cases on fakes: every branch, with its effects on jobs, slots,
-messages sent and snapshots copied, shared and deleted."""
+"""The production account's use-cases on fakes, up to the transit copy shared: events, the sweep,
+messages from DR, copy slots, transit room and the quota ceiling, with their effects on jobs, slots,
+messages sent and snapshots copied and shared. How jobs end: ``test_producer_endings``."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from chalicelib_shared import clock
-from chalicelib_shared.jobs import Job, State
+from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import EventType, Phase, SnapshotEvent
 from chalicelib_shared.messages import EventType as Msg
 from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG
 from chalicelib_shared.outcomes import Outcome, Result
-from chalicelib_shared.producer import MAX_RESENDS, TRANSIT_POOL, resend_delay
+from chalicelib_shared.producer import TRANSIT_POOL
 from chalicelib_shared.rejection import Rejection
 from tests.conftest import T0
-from tests.fakes import DR, DR_TOPIC, OTHER, PROD, TRANSIT_KEY, FakeCloud, ProducerRig, build_producer, job_of
+from tests.fakes import DR, DR_TOPIC, OTHER, TRANSIT_KEY, job_of
+from tests.rigs import build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
 TRANSIT = "draco-transit-snap-1"
-
-
-def requested(rig: ProducerRig, snapshot_id: str = "snap-1", kind: str = "RDS", **snapshot: object) -> Job:
-    """A new snapshot, announced by its RDS event: its job asks DR."""
-    rig.snaps(kind).add(snapshot_id, created=T0 - timedelta(minutes=10), **snapshot)  # type: ignore[arg-type]
-    assert rig.app.on_event(SnapshotEvent(kind, EventType.CREATED, snapshot_id)).outcome is Outcome.COPY_REQUESTED
-    job = rig.table.get(f"draco-transit-{snapshot_id}")
-    assert job is not None
-    return job
-
-
-def answer(rig: ProducerRig, job: Job, event_type: Msg, **fields: object) -> Result:
-    """What came of DR's answer about ``job``'s snapshot (as the job stands now)."""
-    stored = rig.table.get(job.job_id) or job
-    result = rig.app.on_message(stored.message(event_type, **fields))
-    assert isinstance(result, Result), result
-    return result
-
-
-def copying(rig: ProducerRig, snapshot_id: str = "snap-1", kind: str = "RDS", **snapshot: object) -> Job:
-    job = requested(rig, snapshot_id, kind, **snapshot)
-    assert answer(rig, job, Msg.COPY_INITIATE).outcome is Outcome.STARTED
-    stored = rig.table.get(job.job_id)
-    assert stored is not None and stored.state is State.TRANSIT_COPYING
-    return stored
-
-
-def shared(rig: ProducerRig, travel, snapshot_id: str = "snap-1") -> Job:
-    job = copying(rig, snapshot_id)
-    travel.shift(timedelta(minutes=20))
-    rig.snaps().finish(job.transit_id)
-    assert rig.app.poll() == Counter({Outcome.SHARED: 1})
-    stored = rig.table.get(job.job_id)
-    assert stored is not None
-    return stored
 
 
 # --- snapshots created ----------------------------------------------------------------------------
@@ -64,7 +30,7 @@ def shared(rig: ProducerRig, travel, snapshot_id: str = "snap-1") -> Job:
 
 def test_a_new_snapshot_asks_dr_whether_to_copy_it() -> None:
     rig = build_producer()
-    job = requested(rig, tags={"Draco_Lifecycle": "Weekly", "team": "shop"}, size_gb=50)
+    job = rig.announce(tags={"Draco_Lifecycle": "Weekly", "team": "shop"}, size_gb=50)
     assert (job.state, job.due, job.size_gb, job.encrypted) == (State.REQUESTED, "2026-03-02T12:30:00Z", 50, True)
     assert [(topic, m.event_type) for topic, m in rig.sent.sent] == [(DR_TOPIC, Msg.COPY_REQUEST)]
     request = rig.sent.last()
@@ -74,7 +40,7 @@ def test_a_new_snapshot_asks_dr_whether_to_copy_it() -> None:
 
 def test_a_repeated_event_is_a_no_op() -> None:
     rig = build_producer()
-    requested(rig)
+    rig.announce()
     again = rig.app.on_event(SnapshotEvent("RDS", EventType.CREATED, "snap-1"))
     assert again.outcome is Outcome.DUPLICATE and len(rig.sent.sent) == 1
 
@@ -98,12 +64,12 @@ def test_draco_s_own_transit_copies_are_not_copied(snapshot_id: str, tags: dict[
 @pytest.mark.parametrize(("kind", "encrypted"), [("RDS", True), ("RDS Cluster", False)])
 def test_an_unencrypted_snapshot_is_encrypted_by_copying_where_its_kind_can_be(kind: str, encrypted: bool) -> None:
     rig = build_producer()
-    assert requested(rig, "plain", kind, encrypted=False).encrypted is encrypted
+    assert rig.announce("plain", kind, encrypted=False).encrypted is encrypted
 
 
 def test_an_unencrypted_cluster_snapshot_is_copied_without_a_key(log) -> None:
     rig = build_producer()
-    job = copying(rig, "plain", "RDS Cluster", encrypted=False)
+    job = rig.start("plain", "RDS Cluster", encrypted=False)
     assert rig.snaps("RDS Cluster").called("copy")[0][2] is None
     assert not rig.snaps("RDS Cluster").snapshots[job.transit_id].encrypted
     assert any("unencrypted snapshot" in line["message"] for line in log())
@@ -111,7 +77,7 @@ def test_an_unencrypted_cluster_snapshot_is_copied_without_a_key(log) -> None:
 
 def test_a_copy_finished_event_shares_the_transit_copy() -> None:
     rig = build_producer()
-    job = copying(rig)
+    job = rig.start()
     rig.snaps().finish(job.transit_id)
     result = rig.app.on_event(SnapshotEvent("RDS", EventType.COPY_FINISHED, job.transit_id))
     assert result.outcome is Outcome.SHARED and rig.table.state(job.job_id) is State.SHARED
@@ -120,7 +86,7 @@ def test_a_copy_finished_event_shares_the_transit_copy() -> None:
 def test_a_copy_finished_event_for_anything_but_a_transit_copy_in_progress_is_ignored() -> None:
     rig = build_producer()
     rig.snaps().add("someone-elses-copy")
-    job = requested(rig)
+    job = rig.announce()
     rig.snaps().add(job.job_id)  # a snapshot named like the job, whose job is not copying
     for snapshot_id in ("someone-elses-copy", job.job_id):
         result = rig.app.on_event(SnapshotEvent("RDS", EventType.COPY_FINISHED, snapshot_id))
@@ -134,7 +100,7 @@ def test_a_copy_finished_event_for_anything_but_a_transit_copy_in_progress_is_ig
 def test_the_sweep_starts_jobs_for_recent_snapshots_without_one_and_twice_starts_nothing() -> None:
     rig = build_producer()
     api = rig.snaps()
-    requested(rig, "has-a-job")
+    rig.announce("has-a-job")
     api.add("manual-1", created=T0 - timedelta(days=1))
     api.add("rds:db1-2026-03-01", created=T0 - timedelta(days=2), snapshot_type="automated")
     rig.snaps("RDS Cluster").add("cluster-1", "c1", created=T0 - timedelta(days=3))
@@ -177,14 +143,14 @@ def test_a_sweep_skips_a_snapshot_aws_errs_on_and_goes_on(log) -> None:
 
 def test_a_message_for_the_consumer_is_rejected() -> None:
     rig = build_producer()
-    job = requested(rig)
+    job = rig.announce()
     refused = rig.app.on_message(job.message(Msg.COPY_REQUEST))
     assert isinstance(refused, Rejection) and "not a message for the producer" in refused.reason
 
 
 def test_a_message_about_a_snapshot_the_producer_has_no_job_for_is_rejected() -> None:
     rig = build_producer()
-    job = requested(rig)
+    job = rig.announce()
     stranger = job_of(rig.snaps().add("never-announced"), State.REQUESTED)
     other_account = job.message(Msg.COPY_INITIATE, source_acct=OTHER, source_arn=job.source_arn.replace("1111", "3333"))
     for message in (stranger.message(Msg.COPY_INITIATE), other_account):
@@ -198,8 +164,8 @@ def test_a_message_about_a_snapshot_the_producer_has_no_job_for_is_rejected() ->
 
 def test_copy_initiate_starts_the_transit_copy_under_the_transit_key() -> None:
     rig = build_producer()
-    job = copying(rig)
-    ((source_arn, name, key, tags),) = rig.snaps().called("copy")
+    job = rig.start()
+    ((source_arn, name, key, tags, _),) = rig.snaps().called("copy")
     assert (source_arn, name, key) == (job.source_arn, TRANSIT, TRANSIT_KEY)
     assert tags == {TRANSIT_TAG: "true", SOURCE_ARN_TAG: job.source_arn, COPY_NAME_TAG: TRANSIT, "Draco_Copy": "DR"}
     assert (job.transit_id, job.transit_arn) == (TRANSIT, rig.snaps().arn(TRANSIT))
@@ -209,31 +175,31 @@ def test_copy_initiate_starts_the_transit_copy_under_the_transit_key() -> None:
 
 def test_a_repeated_copy_initiate_is_a_no_op() -> None:
     rig = build_producer()
-    job = copying(rig)
-    assert answer(rig, job, Msg.COPY_INITIATE) == Result(Outcome.DUPLICATE, "job is transit-copying", job.source_arn)
+    job = rig.start()
+    assert rig.answer(job, Msg.COPY_INITIATE) == Result(Outcome.DUPLICATE, "job is transit-copying", job.source_arn)
     assert len(rig.snaps().called("copy")) == 1
 
 
 def test_without_a_free_copy_slot_the_transit_copy_waits() -> None:
     rig = build_producer(INSTANCE_COPY_LIMIT="1")
-    copying(rig, "first")
-    job = requested(rig)
-    assert answer(rig, job, Msg.COPY_INITIATE) == Result(Outcome.QUEUED, "", job.source_arn)
+    rig.start("first")
+    job = rig.announce()
+    assert rig.answer(job, Msg.COPY_INITIATE) == Result(Outcome.QUEUED, "", job.source_arn)
     assert rig.table.state(job.job_id) is State.TRANSIT_QUEUED
     assert rig.table.holders(TRANSIT_POOL) == {"draco-transit-first"}
 
 
 def test_transit_limit_holds_copies_back_until_a_transit_copy_is_deleted(travel) -> None:
     rig = build_producer(TRANSIT_LIMIT="1")
-    first = shared(rig, travel, "first")  # its transit copy exists until DR has its own
-    job = requested(rig)
-    result = answer(rig, job, Msg.COPY_INITIATE)
+    first = rig.share(travel, "first")  # its transit copy exists until DR has its own
+    job = rig.announce()
+    result = rig.answer(job, Msg.COPY_INITIATE)
     assert result == Result(Outcome.QUEUED, "1 transit copies exist (TRANSIT_LIMIT)", job.source_arn)
     waiting = rig.table.get(job.job_id)
     assert waiting is not None and waiting.reason == result.detail
     assert rig.table.holders("RDS") == set()  # the kind's slot went back
     assert rig.app.poll()[Outcome.QUEUED] == 1
-    assert answer(rig, first, Msg.DELETE_SHARED).outcome is Outcome.TRANSIT_DELETED
+    assert rig.answer(first, Msg.DELETE_SHARED).outcome is Outcome.TRANSIT_DELETED
     assert rig.app.poll()[Outcome.STARTED] == 1
     assert rig.table.state(job.job_id) is State.TRANSIT_COPYING
 
@@ -242,10 +208,10 @@ def test_transit_limit_holds_copies_back_until_a_transit_copy_is_deleted(travel)
 def test_no_transit_copy_starts_past_80_percent_of_the_snapshot_quota(manual: int, outcome: Outcome) -> None:
     rig = build_producer()
     rig.snaps().quota_max = 10
-    job = requested(rig)  # a manual snapshot itself
+    job = rig.announce()  # a manual snapshot itself
     for n in range(manual - 1):
         rig.snaps().add(f"manual-{n}")
-    result = answer(rig, job, Msg.COPY_INITIATE)
+    result = rig.answer(job, Msg.COPY_INITIATE)
     assert result.outcome is outcome
     if outcome is Outcome.QUEUED:
         assert result.detail == "manual snapshot quota at 8 of 10: waiting below 80%"
@@ -254,10 +220,10 @@ def test_no_transit_copy_starts_past_80_percent_of_the_snapshot_quota(manual: in
 
 def test_a_queue_write_another_run_made_first_is_a_no_op() -> None:
     rig = build_producer(INSTANCE_COPY_LIMIT="1")
-    copying(rig, "first")
-    job = requested(rig)
+    rig.start("first")
+    job = rig.announce()
     rig.table.race(job.job_id, State.SKIPPED, reason="no-copy arrived first")
-    result = answer(rig, job, Msg.COPY_INITIATE)
+    result = rig.answer(job, Msg.COPY_INITIATE)
     assert result == Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
     assert rig.table.state(job.job_id) is State.SKIPPED
 
@@ -265,8 +231,8 @@ def test_a_queue_write_another_run_made_first_is_a_no_op() -> None:
 def test_a_transit_name_taken_by_another_snapshot_fails_the_job_and_deletes_nothing() -> None:
     rig = build_producer()
     rig.snaps().add(TRANSIT, tags={SOURCE_ARN_TAG: "arn:aws:rds:us-east-1:111111111111:snapshot:other"})
-    job = requested(rig)
-    result = answer(rig, job, Msg.COPY_INITIATE)
+    job = rig.announce()
+    result = rig.answer(job, Msg.COPY_INITIATE)
     assert result.outcome is Outcome.FAILED
     failed = rig.table.get(job.job_id)
     assert failed is not None and failed.reason == f"snapshot {TRANSIT} exists and is not this source's transit copy"
@@ -277,9 +243,9 @@ def test_a_transit_name_taken_by_another_snapshot_fails_the_job_and_deletes_noth
 
 def test_a_transit_copy_a_run_started_before_it_died_is_taken_up() -> None:
     rig = build_producer()
-    job = requested(rig)
+    job = rig.announce()
     rig.snaps().copy(job.source_arn, TRANSIT, TRANSIT_KEY, {SOURCE_ARN_TAG: job.source_arn})
-    assert answer(rig, job, Msg.COPY_INITIATE).outcome is Outcome.STARTED
+    assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.STARTED
     stored = rig.table.get(job.job_id)
     assert stored is not None and (stored.state, stored.transit_arn) == (
         State.TRANSIT_COPYING,
@@ -289,9 +255,9 @@ def test_a_transit_copy_a_run_started_before_it_died_is_taken_up() -> None:
 
 def test_a_throttled_transit_copy_waits_in_the_queue_with_its_slots_free() -> None:
     rig = build_producer()
-    job = requested(rig)
+    job = rig.announce()
     rig.snaps().fail("copy", "SnapshotQuotaExceeded")
-    assert answer(rig, job, Msg.COPY_INITIATE).outcome is Outcome.RETRYING
+    assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.RETRYING
     waiting = rig.table.get(job.job_id)
     assert waiting is not None and (waiting.state, waiting.attempts) == (State.TRANSIT_QUEUED, 1)
     assert waiting.due == clock.iso(T0 + timedelta(minutes=2))
@@ -300,9 +266,9 @@ def test_a_throttled_transit_copy_waits_in_the_queue_with_its_slots_free() -> No
 
 def test_a_transit_copy_aws_refuses_fails_at_once_where_a_retry_resumes_it() -> None:
     rig = build_producer()
-    job = requested(rig)
+    job = rig.announce()
     rig.snaps().fail("copy", "InvalidParameterCombination", "option group has a permanent option")
-    assert answer(rig, job, Msg.COPY_INITIATE).outcome is Outcome.FAILED
+    assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.FAILED
     failed = rig.table.get(job.job_id)
     assert failed is not None and failed.failed_from == "transit-queued"
     assert failed.reason == "copy: InvalidParameterCombination: option group has a permanent option"
@@ -313,7 +279,7 @@ def test_a_transit_copy_aws_refuses_fails_at_once_where_a_retry_resumes_it() -> 
 
 def test_a_ready_transit_copy_is_shared_with_dr_and_dr_is_told(travel) -> None:
     rig = build_producer()
-    job = shared(rig, travel)
+    job = rig.share(travel)
     assert rig.snaps().called("share") == [(TRANSIT, DR)]
     assert rig.sent.types() == [Msg.COPY_REQUEST, Msg.COPY_SHARED]
     message = rig.sent.last()
@@ -326,7 +292,7 @@ def test_a_ready_transit_copy_is_shared_with_dr_and_dr_is_told(travel) -> None:
 @pytest.mark.parametrize("end", ["failed", "vanished"])
 def test_a_failed_or_vanished_transit_copy_fails_the_job_and_its_copy_waits_for_cleanup(end: str) -> None:
     rig = build_producer()
-    job = copying(rig)
+    job = rig.start()
     if end == "failed":
         rig.snaps().finish(TRANSIT, Phase.FAILED)
     else:
@@ -344,160 +310,10 @@ def test_a_failed_or_vanished_transit_copy_fails_the_job_and_its_copy_waits_for_
 
 def test_a_transit_copy_aws_will_not_share_fails_the_job() -> None:
     rig = build_producer()
-    job = copying(rig)
+    job = rig.start()
     rig.snaps().finish(TRANSIT)
     rig.snaps().fail("share", "InvalidParameterValue", "TDE snapshots cannot be shared")
     assert rig.app.poll() == Counter({Outcome.FAILED: 1})
     failed = rig.table.get(job.job_id)
     assert failed is not None and failed.reason == "share: InvalidParameterValue: TDE snapshots cannot be shared"
     assert rig.sent.types() == [Msg.COPY_REQUEST]
-
-
-# --- delete-shared ------------------------------------------------------------------------------
-
-
-def test_delete_shared_deletes_the_transit_copy_and_only_that(travel) -> None:
-    rig = build_producer()
-    job = shared(rig, travel)
-    result = answer(rig, job, Msg.DELETE_SHARED)
-    assert result == Result(Outcome.TRANSIT_DELETED, TRANSIT, job.source_arn)
-    assert rig.snaps().called("delete") == [(TRANSIT,)] and "snap-1" in rig.snaps().snapshots
-    assert rig.table.state(job.job_id) is State.DONE and rig.table.holders(TRANSIT_POOL) == set()
-    again = answer(rig, job, Msg.DELETE_SHARED)
-    assert again == Result(Outcome.DUPLICATE, "transit copy already deleted", job.source_arn)
-    assert len(rig.snaps().called("delete")) == 1
-
-
-def test_delete_shared_for_a_copy_not_awaiting_deletion_is_rejected(travel) -> None:
-    rig = build_producer()
-    waiting = requested(rig, "waiting")
-    job = shared(rig, travel)
-    wrong_copy = job.message(Msg.DELETE_SHARED, transit_arn=rig.snaps().arn("snap-1"), transit_id="snap-1")
-    for message in (wrong_copy, waiting.message(Msg.DELETE_SHARED, transit_arn=job.transit_arn)):
-        refused = rig.app.on_message(message)
-        assert isinstance(refused, Rejection) and "not awaiting deletion" in refused.reason
-    assert "delete" not in rig.snaps().ops() and rig.table.state(job.job_id) is State.SHARED
-
-
-def test_a_delete_another_run_recorded_first_is_a_no_op(travel) -> None:
-    rig = build_producer()
-    job = shared(rig, travel)
-    rig.table.race(job.job_id, State.DONE)
-    assert answer(rig, job, Msg.DELETE_SHARED) == Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
-
-
-# --- no-copy -------------------------------------------------------------------------------------
-
-
-def test_no_copy_skips_the_job_with_dr_s_reason_once() -> None:
-    rig = build_producer()
-    job = requested(rig)
-    assert answer(rig, job, Msg.NO_COPY, reason="Ignore") == Result(Outcome.NOT_COPIED, "Ignore", job.source_arn)
-    skipped = rig.table.get(job.job_id)
-    assert skipped is not None and (skipped.state, skipped.reason) == (State.SKIPPED, "Ignore")
-    assert answer(rig, job, Msg.NO_COPY, reason="Ignore").outcome is Outcome.DUPLICATE
-    assert rig.table.get(job.job_id) == skipped
-
-
-def test_no_copy_after_copy_initiate_or_after_another_run_is_a_no_op() -> None:
-    rig = build_producer()
-    started = copying(rig, "started")
-    assert answer(rig, started, Msg.NO_COPY, reason="late").outcome is Outcome.DUPLICATE
-    job = requested(rig)
-    rig.table.race(job.job_id, State.TRANSIT_QUEUED)
-    assert answer(rig, job, Msg.NO_COPY, reason="x") == Result(
-        Outcome.DUPLICATE, "moved by another run", job.source_arn
-    )
-    assert rig.table.state(job.job_id) is State.TRANSIT_QUEUED
-
-
-# --- re-sends ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("copy_seconds", "attempts", "delay"),
-    [
-        (0, 0, timedelta(minutes=30)),
-        (0, 1, timedelta(hours=1)),
-        (0, 3, timedelta(hours=4)),
-        (0, 5, timedelta(hours=8)),
-        (3600, 0, timedelta(hours=2)),
-        (3600, 1, timedelta(hours=4)),
-    ],
-)
-def test_re_sends_wait_for_dr_s_copy_then_back_off(copy_seconds: int, attempts: int, delay: timedelta) -> None:
-    source = FakeCloud().api(PROD).add("snap-1")
-    assert resend_delay(job_of(source, State.SHARED, copy_seconds=copy_seconds, attempts=attempts)) == delay
-
-
-def test_an_unanswered_copy_request_is_re_sent_paced_until_max_resends_then_fails(travel) -> None:
-    rig = build_producer()
-    job = requested(rig)
-    for n in range(1, MAX_RESENDS + 1):
-        travel.move_to(clock.parse_iso(job.due))
-        assert rig.app.poll() == Counter({Outcome.RESENT: 1})
-        resent = rig.table.get(job.job_id)
-        assert resent is not None and resent.attempts == n
-        assert clock.parse_iso(resent.due) - clock.now() == resend_delay(resent)
-        job = resent
-    assert rig.sent.types() == [Msg.COPY_REQUEST] * (MAX_RESENDS + 1)
-    travel.move_to(clock.parse_iso(job.due))
-    assert rig.app.poll() == Counter({Outcome.FAILED: 1})
-    failed = rig.table.get(job.job_id)
-    assert failed is not None and failed.reason == f"no answer from the DR account after {MAX_RESENDS} messages"
-    assert not failed.cleanup and len(rig.sent.sent) == MAX_RESENDS + 1
-
-
-def test_an_unanswered_copy_shared_is_re_sent_and_its_transit_copy_kept_when_it_fails(travel) -> None:
-    rig = build_producer()
-    job = shared(rig, travel)
-    travel.move_to(clock.parse_iso(job.due))
-    assert rig.app.poll() == Counter({Outcome.RESENT: 1})
-    assert rig.sent.types()[-2:] == [Msg.COPY_SHARED, Msg.COPY_SHARED]
-    stored = rig.table.get(job.job_id)
-    assert stored is not None
-    rig.table.put(replace(stored, attempts=MAX_RESENDS))
-    travel.move_to(clock.parse_iso(stored.due))
-    assert rig.app.poll() == Counter({Outcome.FAILED: 1})
-    failed = rig.table.get(job.job_id)
-    assert failed is not None and failed.cleanup and TRANSIT in rig.snaps().snapshots
-
-
-# --- a failed job's transit copy ------------------------------------------------------------------
-
-
-def failed_with_transit(rig: ProducerRig) -> Job:
-    job = copying(rig)
-    rig.snaps().finish(TRANSIT, Phase.FAILED)
-    assert rig.app.poll() == Counter({Outcome.FAILED: 1})
-    return job
-
-
-def test_a_failed_job_s_transit_copy_is_deleted_after_transit_keep_days(travel) -> None:
-    rig = build_producer(TRANSIT_KEEP_DAYS="2")
-    job = failed_with_transit(rig)
-    travel.shift(timedelta(days=2) - timedelta(seconds=1))
-    assert rig.app.poll() == Counter()
-    travel.shift(timedelta(seconds=1))
-    assert rig.app.poll() == Counter({Outcome.CLEANED_UP: 1})
-    assert TRANSIT not in rig.snaps().snapshots and "snap-1" in rig.snaps().snapshots
-    cleaned = rig.table.get(job.job_id)
-    assert cleaned is not None and cleaned.state is State.FAILED
-    assert (cleaned.cleanup, cleaned.transit_id, cleaned.failed_from) == (False, "", "transit-copying")
-    assert rig.table.holders(TRANSIT_POOL) == set()
-    travel.shift(timedelta(days=30))
-    assert rig.app.poll() == Counter()
-
-
-def test_a_failed_job_s_transit_copy_is_kept_when_its_source_is_gone(travel, log) -> None:
-    rig = build_producer()
-    job = failed_with_transit(rig)
-    rig.snaps().vanish("snap-1")
-    travel.shift(timedelta(days=7))
-    result = rig.app.on_failed(rig.table.get(job.job_id))  # type: ignore[arg-type]
-    assert result == Result(Outcome.IGNORED, f"kept {TRANSIT}: the source is gone", job.source_arn)
-    assert TRANSIT in rig.snaps().snapshots and "delete" not in rig.snaps().ops()
-    kept = rig.table.get(job.job_id)
-    assert kept is not None and not kept.cleanup and kept.transit_id == TRANSIT
-    assert any("it may be the last copy" in line["message"] for line in log())
-    assert rig.app.poll() == Counter()  # not looked at again
