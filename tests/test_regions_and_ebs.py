@@ -98,6 +98,18 @@ def test_a_ready_relay_copy_waits_for_a_slot_in_dr_s_region() -> None:
     assert rig.table.state(COPY) is State.RELAYING
 
 
+def test_a_relay_step_past_the_key_cap_waits_for_its_key_in_its_own_queue() -> None:
+    rig = build_consumer(SOURCE_REGION=ELSEWHERE, KEY_CAP="1")
+    rig.copying("c-0", CLUSTER, name="c0")
+    rig.snaps(CLUSTER, ELSEWHERE).finish(dr_copy_id(PROD, "c-0"))
+    rig.app.poll()  # c0's key: the day's one new key
+    rig.copying("c-1", CLUSTER, name="c1")
+    relayed(rig)
+    waiting = rig.table.get(COPY)
+    assert waiting is not None and waiting.state is State.RELAY_QUEUED and "KEY_CAP" in waiting.reason
+    assert COPY not in rig.table.holders(CLUSTER)
+
+
 def test_a_failed_relay_copy_fails_the_job_and_keeps_the_transit_copy() -> None:
     rig = across()
     job = rig.copying("c-1", CLUSTER, name="c1")
