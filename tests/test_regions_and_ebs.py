@@ -121,6 +121,33 @@ def test_a_failed_relay_copy_fails_the_job_and_keeps_the_transit_copy() -> None:
     assert rig.table.holders(RELAY_POOL) == set()
 
 
+def test_an_unencrypted_cluster_snapshot_crosses_regions_unencrypted_with_no_key() -> None:
+    rig = across()
+    rig.copying("c-1", CLUSTER, name="c1", encrypted=False)
+    relayed(rig)
+    assert (
+        rig.snaps(CLUSTER, ELSEWHERE).called("copy")[0][2] is None and rig.snaps(CLUSTER).called("copy")[0][2] is None
+    )
+    assert rig.keys.calls == [] and rig.relay_keys.calls == [] and rig.table.state(COPY) is State.RELAYING
+
+
+def test_a_relay_copy_another_run_saw_ready_first_is_a_no_op() -> None:
+    rig = across()
+    rig.copying("c-1", CLUSTER, name="c1")
+    rig.table.race(COPY, State.RELAY_QUEUED)
+    relayed(rig)
+    assert rig.table.state(COPY) is State.RELAY_QUEUED and "copy" not in rig.snaps(CLUSTER).ops()
+
+
+def test_copies_in_two_steps_need_the_relay_key_store() -> None:
+    rig = across()
+    rig.app.relay_keys = None
+    snapshot = rig.source("c-1", CLUSTER, "c1")
+    rig.on(copy_request(snapshot))
+    with pytest.raises(RuntimeError, match="need the relay key store"):
+        rig.on(rig.shared(snapshot))
+
+
 def test_keys_may_be_one_per_source_account() -> None:
     rig = build_consumer(KEY_SCOPE="account")
     rig.copying("snap-1", name="db1")
