@@ -124,12 +124,6 @@ class FakeSnapshots:
         self.snapshots[snapshot_id.lower()] = done
         return done
 
-    def named(self, name: str) -> Snapshot:
-        """The snapshot DRACO calls ``name`` (its id, unless AWS chose the id)."""
-        found = self._named(name)
-        assert found is not None, f"no snapshot named {name}"
-        return found
-
     def vanish(self, snapshot_id: str) -> None:
         """Someone else deletes the snapshot."""
         del self.snapshots[snapshot_id.lower()]

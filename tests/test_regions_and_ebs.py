@@ -86,7 +86,7 @@ def test_another_kind_is_copied_in_the_source_region_under_the_relay_key_then_ac
 
 def test_a_ready_relay_copy_waits_for_a_slot_in_dr_s_region() -> None:
     rig = build_consumer(SOURCE_REGION=ELSEWHERE, CLUSTER_COPY_LIMIT="1")
-    busy = job_of(rig.source("busy", CLUSTER), State.COPYING, dr=True, due="2026-03-02T13:00:00Z")
+    busy = job_of(rig.source("busy", CLUSTER), State.RELAYING, dr=True, due="2026-03-02T13:00:00Z")
     rig.table.put(busy)
     rig.table.take(CLUSTER, busy.job_id, 1)
     rig.copying("c-1", CLUSTER, name="c1")
