@@ -155,15 +155,23 @@ class Consumer(Side):
         return job
 
     def copy_shared(self, message: Message) -> Result | Rejection:
-        """Verify the shared transit copy, then copy it (now if a slot is free, else queued)."""
+        """Verify the shared transit copy, then copy it (now if a slot is free, else queued).
+
+        A copy-shared for a snapshot DR holds a copy of already is answered without
+        verifying: the transit copy may be gone (production deleted it, and the answer
+        to a delete-shared got lost), and answering only lets production delete its own
+        transit copy, which it checks against its own job.
+        """
+        held = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
+        if held is not None and held.state in (State.DONE, State.EXPIRED):
+            return self._not_needed(held, message)
         transit = self.api(message.snapshot_type, self._elsewhere(self.source_region)).shared(message.transit_arn)
         refusal = self._verify(message, transit)
         if refusal or transit is None:
             return refusal or Rejection("transit copy not found")
         job = self._job_for(message)
         if job.state in (State.DONE, State.EXPIRED, State.SKIPPED):
-            self.send(job.message(Msg.DELETE_SHARED, transit_arn=message.transit_arn, transit_id=message.transit_id))
-            return Result(Outcome.DUPLICATE, f"transit copy not needed (job is {job.state.value})", job.source_arn)
+            return self._not_needed(job, message)
         if job.state is not State.INITIATED:
             return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
         claimed = message.source_time or job.source_created
@@ -178,6 +186,10 @@ class Consumer(Side):
             size_gb=transit.size_gb,
         )
         return self.start_or_queue(verified, State.COPY_QUEUED)
+
+    def _not_needed(self, job: Job, message: Message) -> Result:
+        self.send(job.message(Msg.DELETE_SHARED, transit_arn=message.transit_arn, transit_id=message.transit_id))
+        return Result(Outcome.DUPLICATE, f"transit copy not needed (job is {job.state.value})", job.source_arn)
 
     def _verify(self, message: Message, transit: Snapshot | None) -> Rejection | None:
         """AWS's record of the transit copy must match every claim acted on."""

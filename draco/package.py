@@ -3,13 +3,18 @@
 What it adds to running ``chalice package`` in the app folder:
 
 * **It refuses a stage bootstrap hasn't written**: one without environment
-  variables or without its IAM policy file (``iam_policy_file``), which Chalice
-  would package anyway into functions that do nothing (invalid configuration)
-  or into a role with a generated policy.
+  variables, without the role bootstrap made (``manage_iam_role: false`` and
+  ``iam_role_arn``) or without the files bootstrap writes beside it, which
+  Chalice would package anyway into functions that do nothing (invalid
+  configuration) or into a role with a generated policy.
+* **Functions are named as ``chalice deploy`` names them**: it passes Chalice
+  ``--merge-template`` with bootstrap's ``function-names-<stage>.json``, so the
+  names the role's policy, the alarms and ``POLLER_RULE`` use exist.
 * **The Region comes from the stage**: Chalice needs one to package, and the
   stage's settings already name it, in the ARNs bootstrap wrote (the job table
-  in the role's policy; the producer's ``DR_TOPIC_ARN`` and ``TRANSIT_KEY_ARN``).
-  Settings naming two Regions are refused: DRACO copies within one Region.
+  in the record of the role's policy; the producer's ``DR_TOPIC_ARN`` and
+  ``TRANSIT_KEY_ARN``). Settings naming two Regions are refused: DRACO copies
+  within one Region.
 * **It packages a clean copy** of the app folder: the ``vendor/chalicelib_shared``
   symlink resolved into a real folder, no ``__pycache__``/``*.pyc`` and no earlier
   ``deployments``, and ``PYTHONDONTWRITEBYTECODE=1`` for Chalice, which imports
@@ -38,6 +43,7 @@ from typing import Any
 
 from chalicelib_shared.config import DR_TOPIC_ARN, JOB_TABLE, TRANSIT_KEY_ARN
 from draco import ops
+from draco.bootstrap.chalice_config import merge_template_name, role_policy_name
 
 #: What a release copy leaves out: bytecode, Chalice's earlier packages and its local venv.
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
@@ -59,25 +65,29 @@ def packaging_env(region: str) -> dict[str, str]:
 
 
 def chalice_command(stage: str, out: Path) -> list[str]:
-    """``chalice package`` for CloudFormation/SAM (``sam.json`` and ``deployment.zip`` in ``out``)."""
+    """``chalice package`` for CloudFormation/SAM (``sam.json`` and ``deployment.zip`` in ``out``), run in the app."""
     beside = Path(sys.executable).with_name("chalice")
     chalice = str(beside) if beside.is_file() else shutil.which("chalice")
     if not chalice:
         raise ops.OperatorError("chalice not found: pip install -r requirements-dev.txt")
-    return [chalice, "package", "--stage", stage, "--pkg-format", "cloudformation", str(out)]
+    names = f".chalice/{merge_template_name(stage)}"
+    return [chalice, "package", "--stage", stage, "--pkg-format", "cloudformation", "--merge-template", names, str(out)]
 
 
 def bootstrapped_stage(app: str, stage: str, app_dir: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """The stage's environment and IAM policy, or ``OperatorError`` when bootstrap hasn't written them."""
+    """The stage's environment and its role's policy, or ``OperatorError`` when bootstrap hasn't written them."""
     config = ops.stage_config(app, stage, app_dir)
     again = f"run python -m draco bootstrap {app} --stage {stage} first"
     env = {str(k): str(v) for k, v in (config.get("environment_variables") or {}).items()}
     if not env:
         raise ops.OperatorError(f"stage {stage!r} of {app_dir} has no environment variables: {again}")
-    policy_file = config.get("iam_policy_file")
-    policy_path = app_dir / ".chalice" / str(policy_file)
-    if not policy_file or config.get("autogen_policy") is not False or not policy_path.is_file():
-        raise ops.OperatorError(f"stage {stage!r} of {app_dir} has no IAM policy file: {again}")
+    if config.get("manage_iam_role") is not False or not config.get("iam_role_arn"):
+        raise ops.OperatorError(f"stage {stage!r} of {app_dir} doesn't run as the role bootstrap makes: {again}")
+    chalice_dir = app_dir / ".chalice"
+    for name in (merge_template_name(stage), role_policy_name(stage)):
+        if not (chalice_dir / name).is_file():
+            raise ops.OperatorError(f"{chalice_dir / name} is missing: {again}")
+    policy_path = chalice_dir / role_policy_name(stage)
     try:
         policy = json.loads(policy_path.read_text())
     except (OSError, ValueError) as err:

@@ -54,7 +54,7 @@ from moto.rds.models import rds_backends
 from moto.sqs.models import sqs_backends
 
 from chalicelib_shared import aws, clock
-from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, PRODUCER_TABLE, PRODUCER_TOPIC
+from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TABLE, PRODUCER_TOPIC
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import POLLED_STATES, Job, State
 from chalicelib_shared.log import logger
@@ -227,6 +227,8 @@ class LocalWorld:
             shutil.copy(REPO / f"{name}_app" / ".chalice" / "config.json", project / ".chalice" / "config.json")
             env = {**self.env[name], MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
             bootstrap.write_stage_config(project, "local", env)
+            if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches
+                self.client("events", account).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
             app = importlib.import_module(f"{name}_app.app").app
             self._apps[name] = _App(account, topic, Client(app, stage_name="local", project_dir=str(project)), handler)
             self._subscribe(self._apps[name])

@@ -5,6 +5,10 @@
   AWS account.
 * ``mocked_aws``: ``aws_credentials`` plus moto's ``mock_aws`` for the test's
   duration; every boto3 client made inside the test talks to moto.
+* ``as_account``: switches the moto account every client talks to (existing
+  clients too), for tests with a production and a DR account.
+* ``account_state``: what an account holds of the kinds of resource bootstrap
+  makes, to show that something changed nothing.
 * ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), the
   hourly checks due again and no metrics left from an earlier test: the
   unit tests on fakes (``fakes``) start from here.
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+import boto3
 import pytest
 import time_machine
 from moto import mock_aws
@@ -49,6 +54,39 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def mocked_aws(aws_credentials: None) -> Iterator[None]:
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def as_account(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    def switch(account: str) -> None:
+        monkeypatch.setenv("MOTO_ACCOUNT_ID", account)
+
+    return switch
+
+
+@pytest.fixture
+def account_state() -> Callable[[boto3.Session], dict[str, Any]]:
+    def state(session: boto3.Session) -> dict[str, Any]:
+        kms = session.client("kms")
+        keys = {k["KeyId"]: kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]}
+        return {
+            "topics": sorted(t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]),
+            "keys": sorted((k["KeyId"], k["KeyState"]) for k in keys.values() if k["KeyManager"] == "CUSTOMER"),
+            "aliases": sorted(a["AliasName"] for a in kms.list_aliases()["Aliases"] if a.get("TargetKeyId") in keys),
+            "tables": sorted(session.client("dynamodb").list_tables()["TableNames"]),
+            "roles": sorted(r["RoleName"] for r in session.client("iam").list_roles()["Roles"]),
+            "event subscriptions": sorted(
+                s["CustSubscriptionId"]
+                for s in session.client("rds").describe_event_subscriptions()["EventSubscriptionsList"]
+            ),
+            "rules": sorted(r["Name"] for r in session.client("events").list_rules()["Rules"]),
+            "alarms": sorted(a["AlarmName"] for a in session.client("cloudwatch").describe_alarms()["MetricAlarms"]),
+            "snapshots": sorted(
+                s["DBSnapshotIdentifier"] for s in session.client("rds").describe_db_snapshots()["DBSnapshots"]
+            ),
+        }
+
+    return state
 
 
 @pytest.fixture

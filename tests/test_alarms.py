@@ -1,8 +1,9 @@
-"""Bootstrap's alerting: the DracoAlerts topic, an e-mail subscription, CloudWatch alarms; a rerun plans nothing."""
+"""Bootstrap's alerting: the DracoAlerts topic, an e-mail subscription, CloudWatch alarms; a rerun plans nothing.
+
+Both apps get their alarms by default (``alarms=None``, or ``--no-alarms``, for none)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from moto import mock_aws
 
 from draco import bootstrap
+from draco.bootstrap import cli
+from draco.cli import main
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -49,6 +52,9 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "create SNS topic DracoAlerts (alarm notifications)",
         "subscribe ops@example.com to DracoAlerts (AWS e-mails a confirmation link)",
         "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO RecoveryPointAgeHours Maximum > 30)",
+        "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending "
+        "(DRACO LifecycleChangesPending Maximum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-KeysCapped (DRACO KeysCapped Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
         "create CloudWatch alarm draco-consumer-prod-PollerErrors (AWS/Lambda Errors Sum > 0)",
@@ -69,6 +75,10 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "GreaterThanThreshold",
         "breaching",
     )
+    for name, metric in (("LifecycleChangesPending", "LifecycleChangesPending"), ("KeysCapped", "KeysCapped")):
+        alarm = made[f"draco-consumer-prod-{name}"]
+        assert (alarm["MetricName"], alarm["Dimensions"], alarm["Threshold"]) == (metric, service, 0.0)
+        assert "approve" in made["draco-consumer-prod-LifecycleChangesPending"]["AlarmDescription"]
     failed = made["draco-consumer-prod-JobsFailed"]
     assert (failed["MetricName"], failed["Dimensions"], failed["Statistic"], failed["Threshold"]) == (
         "JobsFailed",
@@ -102,21 +112,21 @@ def test_a_changed_threshold_updates_only_that_alarm(session: boto3.Session) -> 
         "update CloudWatch alarm draco-consumer-dev-RecoveryPointAge "
         "(DRACO RecoveryPointAgeHours Maximum > 50; was different: AlarmDescription, Threshold)"
     ]
-    bootstrap.apply(plan)
+    bootstrap.consumer(session, [PROD], alarms=bootstrap.Alarms(rpo_hours=50))
     assert alarms(session)["draco-consumer-dev-RecoveryPointAge"]["Threshold"] == 50.0
     assert bootstrap.plan_consumer(session, [PROD], alarms=bootstrap.Alarms(rpo_hours=50)) == []
 
 
-def test_producer_alarms_have_no_rpo_alarm_and_are_opt_in(session: boto3.Session, monkeypatch) -> None:
+def test_producer_alarms_have_no_rpo_alarm_and_are_on_by_default(session: boto3.Session, monkeypatch) -> None:
     monkeypatch.setenv("MOTO_ACCOUNT_ID", PROD)
-    assert alert_steps(bootstrap.plan_producer(session, DR)) == []
-    bootstrap.producer(session, DR, alarms=bootstrap.Alarms())
+    assert alert_steps(bootstrap.plan_producer(session, DR, alarms=None)) == []
+    bootstrap.producer(session, DR)
     assert sorted(alarms(session)) == [
         "draco-producer-dev-JobsFailed",
         "draco-producer-dev-PollerErrors",
         "draco-producer-dev-SnapshotQuota",
     ]
-    assert bootstrap.plan_producer(session, DR, alarms=bootstrap.Alarms()) == []
+    assert bootstrap.plan_producer(session, DR) == []
 
 
 def test_a_bad_email_is_refused_before_any_change(session: boto3.Session) -> None:
@@ -125,22 +135,15 @@ def test_a_bad_email_is_refused_before_any_change(session: boto3.Session) -> Non
     assert session.client("sns").list_topics()["Topics"] == []
 
 
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    bootstrap.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path, monkeypatch, capsys) -> None:
     app_dir = tmp_path / "consumer_app"
     (app_dir / ".chalice").mkdir(parents=True)
     (app_dir / ".chalice" / "config.json").write_text(json.dumps({"version": "2.0", "stages": {}}))
-    monkeypatch.setattr(bootstrap, "CONSUMER_APP_DIR", app_dir)
+    monkeypatch.setattr(cli, "CONSUMER_APP_DIR", app_dir)
     argv = ["bootstrap", "consumer", "--source-accounts", PROD, "--region", REGION, "--alert-email", "ops@example.com"]
-    assert run_cli(argv) == 0
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 4
-    assert run_cli(argv) == 0
+    assert len(alarms(session)) == 6
+    assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out

@@ -51,13 +51,19 @@ def dr_copies(world: LocalWorld) -> set[str]:
 
 def dr_keys(world: LocalWorld) -> list[str]:
     return sorted(
-        a["AliasName"] for a in world.client("kms", DR).list_aliases()["Aliases"] if "DRACO" in a["AliasName"]
+        a["AliasName"]
+        for a in world.client("kms", DR).list_aliases()["Aliases"]
+        if a["AliasName"].startswith("alias/DRACO-")
     )
 
 
 def transit_copies(world: LocalWorld) -> list[str]:
-    rds = world.client("rds", PROD)
-    return [s.snapshot_id for kind in KINDS.values() for s in kind.api(rds).owned() if is_transit_id(s.snapshot_id)]
+    return [
+        s.name
+        for kind in KINDS.values()
+        for s in kind.api(world.client(kind.service, PROD)).owned()
+        if is_transit_id(s.name)
+    ]
 
 
 def daily(world: LocalWorld, days: range, *names: str) -> None:

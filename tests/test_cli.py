@@ -207,13 +207,14 @@ PROD, DR, REGION = "111111111111", "222222222222", "eu-west-1"
 
 
 def bootstrapped(tmp_path: Path, app: str, env: dict[str, str] | None, policy: dict | None) -> Path:
-    """A Chalice project whose stage ``prod`` holds ``env`` and, if given, the policy file."""
+    """A Chalice project whose stage ``prod`` holds ``env`` and, if given, bootstrap's role and its policy record."""
     app_dir = tmp_path / f"{app}_app"
     (app_dir / ".chalice").mkdir(parents=True)
     stage: dict = {"environment_variables": env or {}}
     if policy is not None:
-        (app_dir / ".chalice" / "policy-prod.json").write_text(json.dumps(policy))
-        stage.update(autogen_policy=False, iam_policy_file="policy-prod.json")
+        (app_dir / ".chalice" / "role-policy-prod.json").write_text(json.dumps(policy))
+        (app_dir / ".chalice" / "function-names-prod.json").write_text("{}")
+        stage.update(manage_iam_role=False, iam_role_arn=f"arn:aws:iam::{DR}:role/draco-{app}-prod")
     (app_dir / ".chalice" / "config.json").write_text(json.dumps({"version": "2.0", "stages": {"prod": stage}}))
     return app_dir
 
@@ -230,7 +231,7 @@ def test_package_refuses_a_stage_bootstrap_has_not_written(tmp_path: Path, capsy
     assert_one_line(capsys.readouterr().err, "has no environment variables", "bootstrap consumer --stage prod")
     no_policy = bootstrapped(tmp_path / "b", "consumer", {cfg.SOURCE_ACCTS: PROD}, None)
     assert main(["package", "consumer", "--stage", "prod", "--out", out, "--app-dir", str(no_policy)]) == 2
-    assert_one_line(capsys.readouterr().err, "has no IAM policy file")
+    assert_one_line(capsys.readouterr().err, "doesn't run as the role bootstrap makes")
     assert main(["package", "consumer", "--stage", "dev", "--out", out, "--app-dir", str(no_policy)]) == 2
     assert_one_line(capsys.readouterr().err, "stage 'dev' is not in")
     assert main(["package", "consumer", "--stage", "prod", "--out", out, "--app-dir", str(tmp_path)]) == 2

@@ -207,9 +207,7 @@ def test_key_alias_is_the_originals() -> None:
         ),
     ],
 )
-def test_parse_arn_splits_snapshot_arns(
-    arn: str, partition: str, region: str, kind: str, snapshot_id: str
-) -> None:
+def test_parse_arn_splits_snapshot_arns(arn: str, partition: str, region: str, kind: str, snapshot_id: str) -> None:
     parsed = parse_arn(arn)
     assert parsed is not None
     assert (parsed.partition, parsed.region, parsed.account) == (partition, region, ACCT)

@@ -139,4 +139,3 @@ def test_the_job_store_wakes_the_poller_only_for_work_due_within_the_hour(state,
     jobs.create(job(state, due))
     jobs.advance(job(state, due), state)
     assert switch.woken == 2 * wakes
-

@@ -5,9 +5,10 @@ from PyPI, ~20-40 s for both apps, run in parallel): marked ``packaging``, so
 ``pytest -m "not packaging"`` leaves it out; it runs by default.
 
 Each app is packaged as ``python -m draco package`` packages it (``draco.package``: a
-clean copy of its folder, the vendor symlink resolved, no bytecode, no AWS credentials),
-with the stage written as bootstrap writes it (environment, ``autogen_policy: false``,
-``policy-<stage>.json`` from ``producer_policy``/``consumer_policy``).
+clean copy of its folder, the vendor symlink resolved, no bytecode, no AWS credentials,
+and ``--merge-template`` with the function names bootstrap wrote), with the stage
+written as bootstrap writes it (environment, ``manage_iam_role: false`` with the role
+bootstrap makes, ``function-names-<stage>.json`` and the role's policy record).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import textwrap
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ import pytest
 
 from chalicelib_shared import config as cfg
 from draco import bootstrap, package
+from draco.bootstrap.instructions import resolve
+from draco.bootstrap.models import Deployment, consumer_stack, producer_stack
+from draco.bootstrap.names import Account
+from draco.bootstrap.options import consumer_options, producer_options
 
 pytestmark = pytest.mark.packaging
 
@@ -47,6 +52,7 @@ APPS = {
         "functions": {
             "on_producer_topic": ("OnProducerTopic", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
             "sweep_snapshots": ("SweepSnapshots", 300, 1, "rate(6 hours)"),
         },
         "env": {
@@ -56,6 +62,7 @@ APPS = {
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.JOB_TABLE: cfg.PRODUCER_TABLE,
+            cfg.POLLER_RULE: f"draco-producer-{STAGE}-poll_jobs-event",
         },
     },
     "consumer": {
@@ -64,6 +71,7 @@ APPS = {
         "functions": {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
@@ -74,26 +82,31 @@ APPS = {
             cfg.CUSTOM_LIFECYCLES: "",
             cfg.JOB_TABLE: cfg.CONSUMER_TABLE,
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
-            cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}-on_consumer_topic",
+            cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
+            cfg.POLLER_RULE: f"draco-consumer-{STAGE}-poll_jobs-event",
         },
     },
 }
 
 
-def stage_policy(kind: str) -> dict[str, Any]:
-    common = {"partition": "aws", "region": REGION, "stage": STAGE}
-    env = APPS[kind]["env"]
+def deployment(kind: str) -> Deployment:
+    """The role, the names and the role's policy bootstrap writes for the app (the transit key as in its env)."""
     if kind == "producer":
-        return bootstrap.producer_policy(
-            **common, account=PROD, dr_account=DR, transit_key_arn=env[cfg.TRANSIT_KEY_ARN]
-        )
-    return bootstrap.consumer_policy(**common, account=DR, source_accounts=[PROD])
+        stack = producer_stack(producer_options(REGION, DR, stage=STAGE), Account("aws", PROD, REGION))
+    else:
+        stack = consumer_stack(consumer_options(REGION, [PROD], stage=STAGE), Account("aws", DR, REGION))
+    assert (
+        resolve(dict(stack.env), {"transit key.arn": APPS[kind]["env"].get(cfg.TRANSIT_KEY_ARN, "")})
+        == APPS[kind]["env"]
+    )
+    known = {"transit key.arn": APPS["producer"]["env"][cfg.TRANSIT_KEY_ARN]}
+    return replace(stack.deployment, role_policy=resolve(stack.deployment.role_policy, known))
 
 
 def clean_copy(kind: str, dest: Path) -> Path:
     """The app folder with its vendor symlink resolved and no bytecode, bootstrapped for STAGE."""
     app_dir = package.clean_copy(REPO / f"{kind}_app", dest)
-    bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], stage_policy(kind))
+    bootstrap.write_stage_config(app_dir, STAGE, APPS[kind]["env"], deployment(kind))
     return app_dir
 
 
@@ -197,7 +210,7 @@ def test_app_imports_from_the_bundle_and_boto3_alone(packaged, kind: str, tmp_pa
 
 
 @pytest.mark.parametrize("kind", APPS)
-def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(packaged, kind: str) -> None:
+def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_role(packaged, kind: str) -> None:
     resources = packaged[kind].template["Resources"]
     by_type: dict[str, dict[str, Any]] = {}
     for name, resource in resources.items():
@@ -205,15 +218,26 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
     functions = by_type["AWS::Serverless::Function"]
     expected = APPS[kind]["functions"]
     assert set(functions) == {name for name, *_ in expected.values()}
+    role = deployment(kind)
     for handler, (name, timeout, concurrency, schedule) in expected.items():
         properties = functions[name]["Properties"]
         assert properties["Handler"] == f"app.{handler}"
+        # The names chalice deploy gives, and the role bootstrap made: both known before deploy.
+        assert properties["FunctionName"] == role.functions[handler] == f"draco-{kind}-{STAGE}-{handler}"
+        assert (
+            properties["Role"]
+            == role.role_arn
+            == f"arn:aws:iam::{PROD if kind == 'producer' else DR}:role/draco-{kind}-{STAGE}"
+        )
         assert properties["Timeout"] == timeout and properties["MemorySize"] == 256
         assert properties.get("ReservedConcurrentExecutions") == concurrency
         assert properties["Environment"]["Variables"] == APPS[kind]["env"]
         events = properties.get("Events", {}).values()
         schedules = [e["Properties"]["Schedule"] for e in events if e["Type"] == "Schedule"]
         assert schedules == ([schedule] if schedule else [])
+    # The poller's rule has the name chalice deploy gives it, which the app switches (POLLER_RULE).
+    (poller_event,) = functions["PollJobs"]["Properties"]["Events"].values()
+    assert poller_event["Properties"]["Name"] == APPS[kind]["env"][cfg.POLLER_RULE] == role.poller_rule
 
     # The topic handler is subscribed to the app's own topic, once.
     on_topic = functions[expected[APPS[kind]["handler"]][0]]["Properties"]
@@ -223,15 +247,15 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_policy(
         "Fn::Sub": f"arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{APPS[kind]['topic']}"
     }
 
-    # With a policy file Chalice makes one role per function, each carrying exactly the policy bootstrap wrote.
-    roles = by_type["AWS::IAM::Role"]
-    assert set(roles) == {f"{name}Role" for name in functions}
-    for role in roles.values():
-        (inline,) = role["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == stage_policy(kind)
+    # The role is bootstrap's: the template makes none.
+    assert "AWS::IAM::Role" not in by_type
 
+    # Each log group is named after its function, so /aws/lambda/<app>-<stage>-<handler>.
     log_groups = by_type["AWS::Logs::LogGroup"].values()
     assert [g["Properties"]["RetentionInDays"] for g in log_groups] == [90] * len(functions)
+    assert sorted(g["Properties"]["LogGroupName"]["Fn::Sub"] for g in log_groups) == sorted(
+        f"/aws/lambda/${{{name}}}" for name in functions
+    )
 
 
 @pytest.mark.parametrize("kind", APPS)

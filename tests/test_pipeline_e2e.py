@@ -35,8 +35,7 @@ def dr_snapshots(world: LocalWorld, cluster: bool = False) -> dict[str, object]:
 
 
 def prod_snapshots(world: LocalWorld) -> set[str]:
-    rds = world.client("rds", PROD)
-    return {snap.snapshot_id for kind in KINDS.values() for snap in kind.api(rds).owned()}
+    return {snap.name for kind in KINDS.values() for snap in kind.api(world.client(kind.service, PROD)).owned()}
 
 
 def daily(world: LocalWorld, days: int, *sources: tuple[str, bool, bool]) -> None:

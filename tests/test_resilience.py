@@ -43,8 +43,11 @@ def test_errors_worth_waiting_out(error: Exception, wait: bool) -> None:
 
 
 def test_a_burst_never_exceeds_the_copy_limits() -> None:
-    """30 instance and 8 cluster snapshots at once: at most 20 and 5 copies in flight, none lost."""
-    with LocalWorld(log_stream=io.StringIO(), copy_time=timedelta(minutes=30)) as world:
+    """30 instance and 8 cluster snapshots at once: at most 20 and 5 copies in flight, none lost.
+
+    The transit limit and the new-key cap are raised, so the copy limits are what holds copies back."""
+    roomy = {"producer": {"TRANSIT_LIMIT": "100"}, "consumer": {"KEY_CAP": "100"}}
+    with LocalWorld(log_stream=io.StringIO(), copy_time=timedelta(minutes=30), app_env=roomy) as world:
         for n in range(30):
             world.add_instance(f"db{n}", {"Draco_Lifecycle": "Test"})
         for n in range(8):
@@ -77,12 +80,17 @@ def test_a_permanent_refusal_fails_one_job_at_once_and_holds_up_no_other() -> No
         world.move_to(world.start + timedelta(hours=3))
         world.take_snapshot("orders")
         world.take_snapshot("billing")
-        assert world.run_until_quiet()
+        world.run_until_quiet(limit=timedelta(hours=6))
         states = {job.source_name: job for job in world.jobs(PROD)}
         assert states["orders"].state is State.FAILED
         assert "TDE" in states["orders"].reason and states["orders"].failed_from == "transit-queued"
         assert states["billing"].state is State.DONE
         assert refused.counts["refused"] == 1  # no retry storm
+        waiting = {job.source_name: job for job in world.jobs(DR)}["orders"]
+        assert waiting.state is State.INITIATED  # DR waits for a transit copy that won't come...
+        world.advance(timedelta(days=3))
+        failed = {job.source_name: job for job in world.jobs(DR)}["orders"]
+        assert failed.state is State.FAILED and "no transit copy was shared" in failed.reason  # ...then says so
 
 
 def test_transient_errors_are_waited_out_with_backoff() -> None:
@@ -123,7 +131,7 @@ def test_quota_use_over_80_percent_is_reported(monkeypatch: pytest.MonkeyPatch) 
             world.take_snapshot("orders")
         world.poll()
         warnings = [json.loads(line) for line in log.getvalue().splitlines() if "quota" in line]
-        assert any(w["message"] == "manual snapshot quota nearly used up" and w["used"] >= 8 for w in warnings)
+        assert any(w["message"] == "snapshot quota nearly used up" and w["used"] >= 8 for w in warnings)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -351,11 +351,14 @@ def test_the_demo_ends_with_the_status_and_keeps_its_json_contract(tmp_path: Pat
     assert {"sources", "transit_left", "pending", "failed"} <= set(report)
     row_keys = {"source", "kind", "policy", "taken", "copied", "retained", "deleted", "would_delete"}
     assert all(row_keys <= set(row) for row in report["sources"])
-    assert {row["source_name"] for row in report["status"]["sources"]} == {"orders", "staging", "ledger", "analytics"}
+    volume = {row["source"]: row["source_name"] for row in report["sources"]}["fileserver"]
+    protected = {row["source_name"] for row in report["status"]["sources"]}
+    assert protected == {"orders", "staging", "ledger", "analytics", volume}
     assert [row["source_name"] for row in report["status"]["skipped"]] == ["scratch"]
-    assert page.read_text().count('<div class="timeline"') == 4
+    assert page.read_text().count('<div class="timeline"') == 5
     # staging: an unencrypted DB instance, encrypted by its transit copy; analytics: an unencrypted Aurora
-    # cluster, whose copies stay unencrypted (its DR key exists all the same: made before the copy-shared)
+    # cluster, whose copies stay unencrypted and which has no DR key (none is made for an unencrypted copy);
+    # fileserver: an unencrypted EBS volume, encrypted by its transit copy
     keys = {row["source"]: (row["encrypted"], row.get("key_alias")) for row in report["sources"]}
     assert keys == {
         "orders": (True, "alias/DRACO-orders"),
@@ -363,5 +366,6 @@ def test_the_demo_ends_with_the_status_and_keeps_its_json_contract(tmp_path: Pat
         "ledger": (True, "alias/DRACO-ledger"),
         "analytics": (False, None),
         "scratch": (None, None),
+        "fileserver": (True, f"alias/DRACO-{volume}"),
     }
     assert {row["source_name"]: row["encrypted"] for row in report["status"]["sources"]}["analytics"] is False

@@ -1,0 +1,185 @@
+"""Bootstrap's options, one frozen object per app, checked before any AWS call.
+
+The apps read their configuration with ``ProducerConfig.from_env`` and
+``ConsumerConfig.from_env`` and refuse, at every cold start, what those find
+wrong. Bootstrap builds the environment it would write and runs the same
+readers on it, with placeholders where a value only exists after apply (the
+account id, the transit key's ARN), so it refuses exactly what the apps would
+refuse, before it changes anything. Checks of its own come on top: the Region,
+stage names that fit AWS's name limits, the alarm settings.
+
+The Region is a field, not read from the session further down, so that a DR
+Region other than production's is one more field here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from chalicelib_shared import config as cfg
+from chalicelib_shared.kinds.base import Side
+from draco.bootstrap.instructions import Var
+from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
+
+DEFAULT_RPO_HOURS = 26.0
+_STAGE = re.compile(r"[A-Za-z0-9_]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Stands for what is only known after the first apply, in checks and dry runs.
+_SOME_ACCOUNT = "000000000000"
+_SOME_KEY = "key/00000000-0000-0000-0000-000000000000"
+NEW_TRANSIT_KEY = "key/<new transit key>"
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """Alerting: an address to subscribe to DracoAlerts, and the RPO alarm's threshold (DR only)."""
+
+    email: str = ""
+    rpo_hours: float = DEFAULT_RPO_HOURS
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.email and not _EMAIL.fullmatch(self.email):
+            found.append(f"--alert-email {self.email!r} is not an e-mail address")
+        if not 0 < self.rpo_hours <= 24 * 366:
+            found.append(f"--rpo-hours {self.rpo_hours:g} must be more than 0 and at most a year")
+        return found
+
+
+@dataclass(frozen=True)
+class _Common:
+    region: str
+    stage: str = "dev"
+    peer_stage: str = ""  # the other app's stage, whose role may publish to this side ("": the same)
+    tag_key: str = cfg.DEFAULT_TAG_KEY
+    tag_value: str = cfg.DEFAULT_TAG_VALUE
+    alarms: Alarms | None = field(default_factory=Alarms)
+
+    side: ClassVar[Side]
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def peer_role_stage(self) -> str:
+        return self.peer_stage or self.stage
+
+    @property
+    def table(self) -> str:
+        return TABLES[self.side]
+
+    @property
+    def poller_rule(self) -> str:
+        """The poller's schedule rule, which the app switches off while idle (``POLLER_RULE``)."""
+        return schedule_rule_name(self.side, self.stage, POLLER_FUNCTION)
+
+
+@dataclass(frozen=True)
+class ProducerOptions(_Common):
+    """``bootstrap producer``: the production account, sending copies to ``dr_account``."""
+
+    dr_account: str = ""
+    transit_limit: int = 10  # TRANSIT_LIMIT: transit copies that may exist at once
+    transit_keep_days: int = 7  # TRANSIT_KEEP_DAYS: a failed job's transit copy is kept this long
+    side: ClassVar[Side] = Side.PRODUCER
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return (self.dr_account,)
+
+    def env(self, acct: Account, transit_key_arn: str | Var) -> dict[str, str | Var]:
+        """The producer's Lambda environment."""
+        return {
+            cfg.DR_ACCT: self.dr_account,
+            cfg.DR_TOPIC_ARN: acct.topic_arn(Side.CONSUMER, account=self.dr_account),
+            cfg.TRANSIT_KEY_ARN: transit_key_arn,
+            cfg.TAG_KEY: self.tag_key,
+            cfg.TAG_VALUE: self.tag_value,
+            cfg.JOB_TABLE: self.table,
+            cfg.POLLER_RULE: self.poller_rule,
+            cfg.TRANSIT_LIMIT: str(self.transit_limit),
+            cfg.TRANSIT_KEEP_DAYS: str(self.transit_keep_days),
+        }
+
+
+@dataclass(frozen=True)
+class ConsumerOptions(_Common):
+    """``bootstrap consumer``: the DR account, taking copies from ``source_accounts``."""
+
+    source_accounts: tuple[str, ...] = ()
+    default_lifecycle: str = ""
+    custom_lifecycles: str = ""
+    no_dry_run: bool = False
+    retention_lock: bool = True  # RETENTION_LOCK: a shorter lifecycle waits for approval in DR
+    min_keep: int = 3  # MIN_KEEP: the newest copies of a source no lifecycle deletes
+    key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
+    key_scope: str = "database"  # KEY_SCOPE: a DR key per source database, or per source account
+    side: ClassVar[Side] = Side.CONSUMER
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return self.source_accounts
+
+    def env(self, acct: Account) -> dict[str, str | Var]:
+        """The consumer's Lambda environment; ``CONSUMER_ROLE_ARN`` is the role DR key policies name."""
+        return {
+            cfg.SOURCE_ACCTS: ",".join(self.source_accounts),
+            cfg.TAG_KEY: self.tag_key,
+            cfg.TAG_VALUE: self.tag_value,
+            cfg.NO_DRY_RUN: "1" if self.no_dry_run else "",
+            cfg.DEFAULT_LIFECYCLE: self.default_lifecycle,
+            cfg.CUSTOM_LIFECYCLES: self.custom_lifecycles,
+            cfg.JOB_TABLE: self.table,
+            cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
+            cfg.CONSUMER_ROLE_ARN: acct.role_arn(Side.CONSUMER, self.stage),
+            cfg.POLLER_RULE: self.poller_rule,
+            cfg.RETENTION_LOCK: "on" if self.retention_lock else "off",
+            cfg.MIN_KEEP: str(self.min_keep),
+            cfg.KEY_CAP: str(self.key_cap),
+            cfg.KEY_SCOPE: self.key_scope,
+        }
+
+
+Options = ProducerOptions | ConsumerOptions
+
+
+def producer_options(region: str | None, dr_account: str, **options: object) -> ProducerOptions:
+    """The producer's options from ``producer(...)``'s arguments; ``ValueError`` for what the app would refuse."""
+    opts = ProducerOptions(region=_region(region), dr_account=dr_account, **options)  # type: ignore[arg-type]
+    placeholder = Account("aws", _SOME_ACCOUNT, opts.region)
+    env = opts.env(placeholder, placeholder.arn("kms", _SOME_KEY))
+    _check(opts, cfg.ProducerConfig.from_env(env).problems)  # type: ignore[arg-type]
+    return opts
+
+
+def consumer_options(region: str | None, source_accounts: Sequence[str], **options: object) -> ConsumerOptions:
+    """The consumer's options from ``consumer(...)``'s arguments; ``ValueError`` for what the app would refuse."""
+    sources = tuple(sorted({account.strip() for account in source_accounts if account.strip()}))
+    opts = ConsumerOptions(region=_region(region), source_accounts=sources, **options)  # type: ignore[arg-type]
+    env = opts.env(Account("aws", _SOME_ACCOUNT, opts.region))
+    _check(opts, cfg.ConsumerConfig.from_env(env).problems)  # type: ignore[arg-type]
+    return opts
+
+
+def _region(region: str | None) -> str:
+    if not region:
+        raise ValueError("no AWS region: pass --region or set AWS_DEFAULT_REGION (session.region_name is None)")
+    return region
+
+
+def _check(opts: Options, app_problems: Sequence[str]) -> None:
+    problems = [f"the {opts.side} would refuse this configuration: {problem}" for problem in app_problems]
+    for what, stage in (("stage", opts.stage), ("peer stage", opts.peer_role_stage)):
+        if not _STAGE.fullmatch(stage) or len(stage) > longest_stage():
+            problems.append(
+                f"{what} {stage!r} must be 1-{longest_stage()} letters, digits and underscores "
+                "(it names the app's IAM role and Lambda functions)"
+            )
+    if opts.alarms is not None:
+        problems += opts.alarms.problems()
+    if problems:
+        raise ValueError("; ".join(problems))

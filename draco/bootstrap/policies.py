@@ -1,0 +1,433 @@
+"""Every policy bootstrap writes, as pure functions: the apps' role policies, the topic and key policies.
+
+Least trust, the rule throughout: name the principal, not only the account.
+
+* A topic takes messages from the peer app's role only (the peer account's root
+  as Principal, ``aws:PrincipalArn`` = that role as Condition, so the role need
+  not exist yet), from RDS only for this account's own events (``aws:SourceAccount``
+  and ``aws:SourceArn``), and from EventBridge only through DRACO's rules.
+* Topics are encrypted with a DRACO key of the account (``TOPIC_KEY_ALIAS``).
+  Not the AWS managed ``alias/aws/sns``: its key policy can't be changed, and
+  it lets only principals of its own account use it, so neither the peer's role
+  nor RDS or EventBridge could publish to a topic under it.
+* The transit key lets the DR account use it only through the kinds' services
+  (``kms:ViaService``) and only as the consumer's role.
+* A role deletes only snapshots carrying its own copies' tags (the kinds'
+  statements, from the registry); the consumer can never destroy or repoint a key.
+
+Role policies are exactly the calls ``chalicelib_shared`` makes plus what AWS
+checks on the caller's behalf (KMS grants and tags on copies, KMS for
+publishing to an encrypted topic, logs); ``tests/test_policies.py`` derives the
+calls from the code and fails on any difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from chalicelib_shared.kinds.base import PolicyContext, Side, SnapshotKind
+from chalicelib_shared.naming import SOURCE_NAME_TAG, key_alias
+from draco.bootstrap.instructions import Var
+from draco.bootstrap.names import FUNCTIONS, Account, function_name, peer_of
+from draco.bootstrap.options import ConsumerOptions, Options, ProducerOptions
+
+VERSION = "2012-10-17"
+RDS_EVENTS = "events.rds.amazonaws.com"
+EVENTBRIDGE = "events.amazonaws.com"
+_TOPIC_OWNER_ACTIONS = [
+    "sns:AddPermission",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Publish",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+]
+# What SNS asks KMS for when a principal publishes to an encrypted topic.
+_PUBLISH_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+# Key operations the consumer must never perform, whatever a key policy says: an explicit Deny
+# in the role's own policy beats any Allow, including one the role could write into a key policy.
+_KEY_DESTRUCTION = [
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:DeleteAlias",
+    "kms:UpdateAlias",
+    "kms:DisableKeyRotation",
+    "kms:DeleteImportedKeyMaterial",
+]
+_FOR_AWS_RESOURCES = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def document(statements: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def via(services: Iterable[str], region: str) -> list[str]:
+    """``kms:ViaService`` values: the services' endpoints in ``region``."""
+    return sorted({f"{service}.{region}.amazonaws.com" for service in services})
+
+
+def kind_statements(side: Side, ctx: PolicyContext, kinds: Iterable[SnapshotKind]) -> list[dict[str, Any]]:
+    """Every kind's statements for ``side``, each identical statement once."""
+    seen: set[str] = set()
+    found = []
+    for kind in kinds:
+        for statement in kind.statements(side, ctx):
+            text = json.dumps(statement, sort_keys=True)
+            if text not in seen:
+                seen.add(text)
+                found.append(statement)
+    return found
+
+
+# --------------------------------------------------------------------------- Lambda roles
+
+
+def lambda_trust() -> dict[str, Any]:
+    return document([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+
+
+def producer_role_policy(
+    opts: ProducerOptions, acct: Account, transit_key_arn: str | Var, kinds: Sequence[SnapshotKind]
+) -> dict[str, Any]:
+    """The producer role's policy in the production account."""
+    own_keys = acct.arn("kms", "key/*")
+    return document(
+        [
+            *kind_statements(Side.PRODUCER, _context(opts, acct), kinds),
+            {
+                "Sid": "RdsEncryptsTransitCopiesWithTheTransitKey",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": transit_key_arn,
+                "Condition": _FOR_AWS_RESOURCES,
+            },
+            {
+                "Sid": "RdsReadsTheTransitKey",
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": transit_key_arn,
+            },
+            {
+                # Only for sources encrypted with a customer managed key of this account;
+                # aws/rds's own key policy already lets RDS use it for the account.
+                "Sid": "RdsDecryptsSourceSnapshotsEncryptedWithCustomerKeys",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": own_keys,
+                "Condition": _FOR_AWS_RESOURCES,
+            },
+            {
+                "Sid": "RdsReadsSourceSnapshotKeys",
+                "Effect": "Allow",
+                "Action": "kms:DescribeKey",
+                "Resource": own_keys,
+                "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
+            },
+            *_key_use(kinds, [transit_key_arn, own_keys], opts.region, "KindsCopyWithTheTransitAndSourceKeys"),
+            *_publish_statements(opts, acct, "SendDracoMessagesToTheDrAccountOnly"),
+            *_table_statements(acct, opts.table, batch_get=True),
+            _poller_statement(opts, acct),
+            _logs_statement(opts, acct),
+        ]
+    )
+
+
+def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind]) -> dict[str, Any]:
+    """The consumer role's policy in the DR account."""
+    own_keys = acct.arn("kms", "key/*")
+    source_keys = [acct.arn("kms", "key/*", account=peer) for peer in opts.peers]
+    return document(
+        [
+            *kind_statements(Side.CONSUMER, _context(opts, acct), kinds),
+            {"Sid": "FindDrKeysByAlias", "Effect": "Allow", "Action": "kms:DescribeKey", "Resource": own_keys},
+            {
+                "Sid": "CreateDrKeysTaggedWithTheirSource",
+                "Effect": "Allow",
+                "Action": "kms:CreateKey",
+                "Resource": "*",
+                "Condition": {"Null": {f"aws:RequestTag/{SOURCE_NAME_TAG}": "false"}},
+            },
+            {
+                "Sid": "TagNewDrKeysWithTheirSourceOnly",
+                "Effect": "Allow",
+                "Action": "kms:TagResource",
+                "Resource": own_keys,
+                "Condition": {
+                    "Null": {f"aws:RequestTag/{SOURCE_NAME_TAG}": "false"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [SOURCE_NAME_TAG]},
+                },
+            },
+            {
+                "Sid": "TurnOnRotationOfNewDrKeys",
+                "Effect": "Allow",
+                "Action": "kms:EnableKeyRotation",
+                "Resource": own_keys,
+            },
+            {
+                "Sid": "NameNewDrKeysWithDracoAliases",
+                "Effect": "Allow",
+                "Action": "kms:CreateAlias",
+                "Resource": [acct.arn("kms", key_alias("*")), own_keys],
+            },
+            {
+                "Sid": "RdsEncryptsDrCopiesWithDracoKeysOnly",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": own_keys,
+                "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}, **_FOR_AWS_RESOURCES},
+            },
+            {
+                "Sid": "RdsDecryptsSharedTransitCopiesOfSourceAccounts",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": source_keys,
+                "Condition": _FOR_AWS_RESOURCES,
+            },
+            {
+                "Sid": "RdsReadsTransitKeysOfSourceAccounts",
+                "Effect": "Allow",
+                "Action": ["kms:DescribeKey", "kms:Decrypt"],
+                "Resource": source_keys,
+                "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
+            },
+            *_key_use(kinds, [own_keys, *source_keys], opts.region, "KindsCopyWithTransitAndDrKeys"),
+            *_publish_statements(opts, acct, "AnswerEachSourceAccountOnItsProducerTopic"),
+            *_table_statements(acct, opts.table, batch_get=False),
+            _poller_statement(opts, acct),
+            _logs_statement(opts, acct),
+            {"Sid": "NeverDestroyOrRepointKeys", "Effect": "Deny", "Action": _KEY_DESTRUCTION, "Resource": "*"},
+        ]
+    )
+
+
+def _context(opts: Options, acct: Account) -> PolicyContext:
+    return PolicyContext(acct.partition, acct.region, acct.account, opts.peers, opts.tag_key, opts.tag_value)
+
+
+def _services(kinds: Iterable[SnapshotKind]) -> set[str]:
+    return {kind.service for kind in kinds}
+
+
+def key_actions(kinds: Iterable[SnapshotKind]) -> list[str]:
+    """KMS actions the kinds' copies use with the caller's permissions, besides grants and DescribeKey."""
+    return sorted({action for kind in kinds for action in kind.key_actions})
+
+
+def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], region: str, sid: str) -> list[dict[str, Any]]:
+    """The kinds' own key actions (e.g. EBS's re-encryption), only through the kinds' services."""
+    needing = [kind for kind in kinds if kind.key_actions]
+    if not needing:
+        return []
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": key_actions(needing),
+            "Resource": keys,
+            "Condition": {"StringEquals": {"kms:ViaService": via(_services(needing), region)}},
+        }
+    ]
+
+
+def _publish_statements(opts: Options, acct: Account, sid: str) -> list[dict[str, Any]]:
+    """Publish only to the peers' DRACO topics, and use their topic keys for it, only through SNS."""
+    peer = peer_of(opts.side)
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": [acct.topic_arn(peer, account=account) for account in opts.peers],
+        },
+        {
+            "Sid": "EncryptMessagesForThePeerTopicsThroughSns",
+            "Effect": "Allow",
+            "Action": _PUBLISH_KEY_ACTIONS,
+            "Resource": [acct.arn("kms", "key/*", account=account) for account in opts.peers],
+            "Condition": {"StringEquals": {"kms:ViaService": via(["sns"], opts.region)}},
+        },
+    ]
+
+
+def _table_statements(acct: Account, table: str, *, batch_get: bool) -> list[dict[str, Any]]:
+    table_arn = acct.arn("dynamodb", f"table/{table}")
+    statements = [
+        {
+            # UpdateItem: the copy-slot counters live in the same table.
+            "Sid": "ReadAndWriteOwnJobRecordsAndCopySlots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "QueryOwnJobIndexesForDueJobsAndInventory",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": f"{table_arn}/index/*",
+        },
+    ]
+    if batch_get:
+        statements.append(
+            {
+                "Sid": "SweepAsksWhichSnapshotsHaveJobsInBatches",
+                "Effect": "Allow",
+                "Action": "dynamodb:BatchGetItem",
+                "Resource": table_arn,
+            }
+        )
+    return statements
+
+
+def _poller_statement(opts: Options, acct: Account) -> dict[str, Any]:
+    """The app rests its own poller while idle and wakes it (``chalicelib_shared.pacing``)."""
+    return {
+        "Sid": "SwitchOwnPollerOffWhileIdleAndOnAgain",
+        "Effect": "Allow",
+        "Action": ["events:DisableRule", "events:EnableRule"],
+        "Resource": acct.arn("events", f"rule/{opts.poller_rule}"),
+    }
+
+
+def _logs_statement(opts: Options, acct: Account) -> dict[str, Any]:
+    """The app's own functions' log groups, named alike by ``chalice deploy`` and by bootstrap's merge template."""
+    groups = [
+        acct.arn("logs", f"log-group:/aws/lambda/{function_name(opts.side, opts.stage, handler)}")
+        for handler in FUNCTIONS[opts.side]
+    ]
+    return {
+        "Sid": "WriteOwnFunctionLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [arn for group in groups for arn in (group, f"{group}:*")],
+    }
+
+
+# --------------------------------------------------------------------------- topics and keys
+
+
+def topic_policy(
+    acct: Account,
+    topic_arn: str,
+    *,
+    peers: Sequence[str],
+    peer_roles: Sequence[str],
+    rds_sources: Sequence[str] = (),
+    rules: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The owner uses its topic; the peers' app roles, this account's RDS events and DRACO's rules publish."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnerAccountUsesTopic",
+            "Effect": "Allow",
+            "Principal": {"AWS": acct.root()},
+            "Action": _TOPIC_OWNER_ACTIONS,
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "OnlyThePeerAppRolesSendDracoMessages",
+            "Effect": "Allow",
+            "Principal": {"AWS": [acct.root(peer) for peer in peers]},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": list(peer_roles)}},
+        },
+    ]
+    if rds_sources:
+        condition = {
+            "StringEquals": {"aws:SourceAccount": acct.account},
+            "ArnLike": {"aws:SourceArn": list(rds_sources)},
+        }
+        statements.append(_service_publishes("RdsSendsThisAccountsSnapshotEvents", RDS_EVENTS, topic_arn, condition))
+    if rules:
+        condition = {"ArnEquals": {"aws:SourceArn": list(rules)}}
+        statements.append(_service_publishes("DracoEventBridgeRulesSendEvents", EVENTBRIDGE, topic_arn, condition))
+    return document(statements)
+
+
+def _service_publishes(sid: str, service: str, topic_arn: str, condition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": condition,
+    }
+
+
+def _owner_administers(acct: Account) -> dict[str, Any]:
+    return {
+        "Sid": "OwnerAccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": acct.root()},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def topic_key_policy(
+    acct: Account, *, peers: Sequence[str], peer_roles: Sequence[str], services: Sequence[str]
+) -> dict[str, Any]:
+    """The topic key: the owner administers it; the publishing services and the peers' roles encrypt with it."""
+    statements = [_owner_administers(acct)]
+    if services:
+        statements.append(
+            {
+                "Sid": "AwsServicesPublishThisAccountsEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": sorted(services)},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": acct.account}},
+            }
+        )
+    statements.append(
+        {
+            "Sid": "OnlyThePeerAppRolesPublishThroughSns",
+            "Effect": "Allow",
+            "Principal": {"AWS": [acct.root(peer) for peer in peers]},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {"aws:PrincipalArn": list(peer_roles)},
+                "StringEquals": {"kms:ViaService": via(["sns"], acct.region)},
+            },
+        }
+    )
+    return document(statements)
+
+
+def transit_key_policy(
+    acct: Account, *, dr_account: str, consumer_role: str, services: Sequence[str], actions: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The owner administers the key; DR's consumer role may use it only through the kinds' services."""
+    only = {
+        "ArnEquals": {"aws:PrincipalArn": consumer_role},
+        "StringEquals": {"kms:ViaService": via(services, acct.region)},
+    }
+    dr = {"AWS": acct.root(dr_account)}
+    return document(
+        [
+            _owner_administers(acct),
+            {
+                "Sid": "DrConsumerReadsSharedTransitCopiesThroughTheKindsServices",
+                "Effect": "Allow",
+                "Principal": dr,
+                "Action": sorted({"kms:Decrypt", "kms:DescribeKey", *actions}),
+                "Resource": "*",
+                "Condition": only,
+            },
+            {
+                "Sid": "DrConsumerLetsRdsUseTheKeyForCopiesOnly",
+                "Effect": "Allow",
+                "Principal": dr,
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {**only, **_FOR_AWS_RESOURCES},
+            },
+        ]
+    )
