@@ -288,12 +288,13 @@ class Consumer(Side):
         return self.keys.create(owner)
 
     def _wait_for_key(self, job: Job) -> Result:
-        """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""
+        """Past the day's new-key cap the copy waits in its queue (its slot freed) and an alert goes out."""
         reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
         metrics.count("KeysCapped")
         logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
-        self.slots.release(job.kind, [job.job_id])
-        if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
+        queue = State.RELAY_QUEUED if job.state is State.RELAY_QUEUED else State.COPY_QUEUED
+        wait = clock.now() + KEY_WAIT
+        if self.jobs.advance(job, queue, due=wait, release=[self.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
 
