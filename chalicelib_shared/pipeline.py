@@ -202,14 +202,14 @@ class Side:
         ``job`` may carry, in memory, what the copy needs (the consumer's verified
         transit copy); whichever way it goes, the write that moves the job stores it.
         """
+        release: list[str] = []
+        wait = ""
         if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
             wait = self.take_room(job)
             if not wait:
                 return self.attempt(job, self.start_copy, wait_in=queued)
-            self.slots.release(self.slot(job), [job.job_id])
-        else:
-            wait = ""
-        if self.jobs.advance(job, queued, attempts=0, reason=wait) is None:
+            release = [self.slot(job)]  # given back in the write that queues the job, and only then
+        if self.jobs.advance(job, queued, attempts=0, reason=wait, release=release) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, wait, job.source_arn)
 

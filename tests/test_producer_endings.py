@@ -13,6 +13,7 @@ from chalicelib_shared import clock
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import Phase
 from chalicelib_shared.messages import EventType as Msg
+from chalicelib_shared.naming import transit_id
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.producer import MAX_RESENDS, TRANSIT_POOL, resend_delay
 from chalicelib_shared.rejection import Rejection
@@ -169,3 +170,23 @@ def test_a_failed_job_s_transit_copy_is_kept_when_its_source_is_gone(travel, log
     assert kept is not None and not kept.cleanup and kept.transit_id == TRANSIT
     assert any("it may be the last copy" in line["message"] for line in log())
     assert rig.app.poll() == Counter()  # not looked at again
+    assert rig.table.holders(TRANSIT_POOL) == set()  # kept for good: no longer work in flight
+
+
+def test_a_full_transit_pool_takes_back_places_of_jobs_that_no_longer_hold_a_transit_copy(travel) -> None:
+    rig = build_producer(TRANSIT_LIMIT="2")
+    rig.start("snap-1")
+    rig.table.take(TRANSIT_POOL, "draco-transit-gone", 2)  # a run died after taking it; its job never came
+    waiting = rig.answer(rig.announce("snap-2"), Msg.COPY_INITIATE)
+    assert waiting.outcome is Outcome.STARTED  # the stale place was taken back
+    assert rig.table.holders(TRANSIT_POOL) == {transit_id("snap-1"), transit_id("snap-2")}
+    third = rig.answer(rig.announce("snap-3"), Msg.COPY_INITIATE)
+    assert (third.outcome, third.detail) == (Outcome.QUEUED, "2 transit copies exist (TRANSIT_LIMIT)")
+
+
+def test_a_place_taken_moments_ago_is_not_taken_back(travel) -> None:
+    rig = build_producer(TRANSIT_LIMIT="1")
+    starting = rig.announce("snap-1")  # requested: a run may be between its place and its copy
+    rig.table.take(TRANSIT_POOL, starting.job_id, 1)
+    waiting = rig.answer(rig.announce("snap-2"), Msg.COPY_INITIATE)
+    assert waiting.outcome is Outcome.QUEUED and rig.table.holders(TRANSIT_POOL) == {starting.job_id}
