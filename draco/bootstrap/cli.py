@@ -80,11 +80,13 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
 
     prod = sides.add_parser("producer", help="bootstrap the production account")
     prod.add_argument("--dr-account", required=True, help="the DR account's 12-digit id")
+    prod.add_argument("--dr-region", default=None, help="the DR account's Region (default: this account's)")
     common(prod)
     prod.set_defaults(func=_bootstrap_producer)
 
     cons = sides.add_parser("consumer", help="bootstrap the DR account")
     cons.add_argument("--source-accounts", required=True, help="production account ids, comma-separated")
+    cons.add_argument("--source-region", default=None, help="the production accounts' Region (default: this account's)")
     cons.add_argument("--default-lifecycle", default="", help="lifecycle for sources without a Draco_Lifecycle tag")
     cons.add_argument("--custom-lifecycles", default="", help="extra lifecycles, as JSON")
     cons.add_argument("--no-dry-run", action="store_true", help="let the consumer really delete expired DR copies")
@@ -127,7 +129,9 @@ def _common_options(args: argparse.Namespace, rpo_hours: float = DEFAULT_RPO_HOU
 
 def _bootstrap_producer(args: argparse.Namespace) -> int:
     return _bootstrap(
-        args, Side.PRODUCER, lambda session: prepare_producer(session, args.dr_account, **_common_options(args))
+        args,
+        Side.PRODUCER,
+        lambda session: prepare_producer(session, args.dr_account, dr_region=args.dr_region, **_common_options(args)),
     )
 
 
@@ -138,6 +142,7 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
         lambda session: prepare_consumer(
             session,
             args.source_accounts.split(","),
+            source_region=args.source_region,
             default_lifecycle=args.default_lifecycle,
             custom_lifecycles=args.custom_lifecycles,
             no_dry_run=args.no_dry_run,

@@ -154,7 +154,11 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
         "transit key",
         "DRACO transit key: re-encrypts snapshot copies so they can be shared with the DR account",
         policies.transit_key_policy(
-            acct, dr_account=opts.dr_account, consumer_role=consumer_role, services=[k.service for k in kinds]
+            acct,
+            dr_account=opts.dr_account,
+            consumer_role=consumer_role,
+            services=[k.service for k in kinds],
+            dr_region=opts.peer_region,
         ),
         f"only {consumer_role} may use it, through {', '.join(sorted({k.service.upper() for k in kinds}))}",
         acct.arn("kms", NEW_TRANSIT_KEY),
