@@ -146,7 +146,8 @@ def _copy_snapshot(
         encrypted=source.encrypted,
         kms_key_id=kms_key_id,
     )
-    copy.source_snapshot_id = source.id  # what the copySnapshot event names as its source
+    copy.source_snapshot_id = source.id  # what the copySnapshot event names as its source, and where
+    copy.source_region = source_region
     self.snapshots[copy.id] = copy
     return copy
 
