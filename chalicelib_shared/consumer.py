@@ -218,38 +218,36 @@ class Consumer(Side):
 
         Across Regions, a kind AWS copies in one step lands straight in DR's Region; any
         other is first copied in the source Region under DR's relay key there (the relay
-        copy), then from there into DR's Region (``_start_relay``).
+        copy), then from there into DR's Region (the relay step, from ``relay-queued``).
+        The source's DR key is found or made before the first step, so a copy past
+        ``KEY_CAP`` waits before anything is copied, whichever way it travels.
         """
         if job.state is State.RELAY_QUEUED:
-            return self._start_relay(job)
-        first = self.two_steps(job)
-        key = job.target_key
-        if job.encrypted and not key:
-            key = self._relay_key() if first else self._key(job)
-            if not key:
-                return self._wait_for_key(job)
-        tags = self._tags(job)
-        api = self.api(job.kind, self.copy_region(job))
-        across = self.source_region if self.source_region != self.region and not first else ""
-        copy = api.copy(job.transit_arn, job.job_id, key or None, tags, across)
-        if not copy.started:
-            existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
-                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        if first:
-            return self.started(job, State.COPYING, relay_id=copy.copy_id, relay_arn=copy.arn or _arn_of(api, job))
-        return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
-
-    def _start_relay(self, job: Job) -> Result:
-        """The second step: DR's relay copy, from the source Region into DR's, under the source's DR key."""
+            return self._copy(job, job.relay_arn, job.target_key, State.RELAYING)
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
                 return self._wait_for_key(job)
-        api = self.api(job.kind)
-        copy = api.copy(job.relay_arn, job.job_id, key or None, self._tags(job), self.source_region)
-        return self.started(job, State.RELAYING, copy_id=copy.copy_id, target_key=key)
+        if self.two_steps(job):
+            return self._copy(job, job.transit_arn, self._relay_key() if job.encrypted else "", State.COPYING, key)
+        return self._copy(job, job.transit_arn, key, State.COPYING)
+
+    def _copy(self, job: Job, source_arn: str, key: str, state: State, dr_key: str | None = None) -> Result:
+        """Copy ``source_arn`` under ``key`` into the copy the job waits for in ``state``: its DR copy, or,
+        with ``dr_key`` (the DR key kept for the relay step), its relay copy in the source Region."""
+        api = self.api(job.kind, self.copy_region(job))
+        relay = dr_key is not None
+        across = self.source_region if self.source_region != self.region and not relay else ""
+        copy = api.copy(source_arn, job.job_id, key or None, self._tags(job), across)
+        if not copy.started:
+            existing = api.find_copy(job.job_id)
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
+        if relay:
+            arn = copy.arn or _arn_of(api, job)
+            return self.started(job, state, relay_id=copy.copy_id, relay_arn=arn, target_key=dr_key)
+        return self.started(job, state, copy_id=copy.copy_id, target_key=key)
 
     def _relay_key(self) -> str:
         """DR's one key in the source Region, for relay copies (made once, like a DR key)."""
@@ -292,7 +290,7 @@ class Consumer(Side):
         reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
         metrics.count("KeysCapped")
         logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
-        self.slots.release(job.kind, [job.job_id])
+        self.slots.release(self.slot(job), [job.job_id])
         if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
@@ -465,4 +463,3 @@ def _arn_of(api: SnapshotApi, job: Job) -> str:
     """A relay copy's ARN, when AWS answered a copy with its id only."""
     found = api.find_copy(job.job_id)
     return found.arn if found else ""
-
