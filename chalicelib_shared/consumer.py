@@ -297,13 +297,15 @@ class Consumer(Side):
 
     # --- copies finishing ---------------------------------------------------------------
     def on_event(self, event: SnapshotEvent) -> Result:
+        """A copy finished in DR's Region (where its event subscriptions and rules are): the DR copy of a
+        job copying or relaying; a relay copy, in the source Region, is left to the poller."""
         if event.type is not EventType.COPY_FINISHED:
             return Result(Outcome.IGNORED)
         copy = self.api(event.kind).describe(event.snapshot_id)
         if copy is None:
             return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
         job = self.jobs.get(copy.name)
-        if job is None or job.state is not State.COPYING:
+        if job is None or job.state not in (State.COPYING, State.RELAYING) or self.copy_region(job):
             return Result(Outcome.IGNORED, "not a DR copy in progress")
         return self.attempt(job, lambda job: self.check_copy(job, copy))
 
