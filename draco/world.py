@@ -135,7 +135,7 @@ class LocalWorld:
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._apps: dict[str, App] = {}
         self._sources: dict[str, str] = {}  # source name -> SnapshotType
-        self._tracker = CopyTracker(tuple((a, r) for a in (PROD, DR) for r in self.regions))
+        self._tracker = CopyTracker({PROD: self.region, DR: self.dr_region}, self.regions)
         self._copies = self._tracker.in_flight  # the copies in flight, by account, Region, kind and id
         self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
         self._traveller: Any = None

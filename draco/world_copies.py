@@ -16,7 +16,7 @@ copied across Regions in two steps, DR's relay copies in the source Region.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,10 +47,11 @@ class Finished:
 
 
 class CopyTracker:
-    """The copies in flight in ``places`` (account, Region pairs); see the module docstring."""
+    """The copies in flight in each account of ``homes`` (account -> its app's Region), in ``regions``."""
 
-    def __init__(self, places: tuple[tuple[str, str], ...]) -> None:
-        self.places = places
+    def __init__(self, homes: Mapping[str, str], regions: tuple[str, ...]) -> None:
+        self.homes = homes
+        self.places = tuple((account, region) for account in homes for region in regions)
         self.in_flight: dict[Place, Copy] = {}
         self._known: set[Place] = set()
 
@@ -66,16 +67,24 @@ class CopyTracker:
         self._known.update((account, region, a.kind, sid) for a, account, region, sid, _ in self.snapshots(world))
 
     def track(self, world: World, copy_time: timedelta, peaks: Counter[str]) -> None:
-        """Any snapshot the apps made is a copy: it stays in progress for ``copy_time``; ``peaks`` counts them."""
+        """Any snapshot the apps made is a copy: it stays in progress for ``copy_time``.
+
+        ``peaks`` keeps the most copies in flight at once, by account and kind (``<account>:<label>``),
+        and apart for an account's copies outside its app's Region (``<account>@<region>:<label>``).
+        """
         for adapter, account, region, snapshot_id, snapshot in self.snapshots(world):
             place = (account, region, adapter.kind, snapshot_id)
             if place not in self._known:
                 self._known.add(place)
                 snapshot.status = adapter.copying
                 self.in_flight[place] = Copy(account, region, adapter.kind, snapshot_id, clock.now() + copy_time)
-        in_flight = Counter(f"{c.account}:{WORLD_KINDS[c.kind].label}" for c in self.in_flight.values())
+        in_flight = Counter(self._pool(copy) for copy in self.in_flight.values())
         for kind, count in in_flight.items():
             peaks[kind] = max(peaks[kind], count)
+
+    def _pool(self, copy: Copy) -> str:
+        where = "" if copy.region == self.homes[copy.account] else f"@{copy.region}"
+        return f"{copy.account}{where}:{WORLD_KINDS[copy.kind].label}"
 
     def finish(self, world: World, events: bool) -> list[Finished]:
         """Make every copy whose time has come ready; with ``events``, with what AWS sends for it."""
