@@ -62,6 +62,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 KEY_WAIT = timedelta(hours=1)
 #: DR's key in the source Region, for relay copies across Regions: ``alias/DRACO-Relay``.
 RELAY_KEY = "Relay"
+#: Job states in which DR holds a copy of its own: the transit copy is no longer needed.
+TRANSIT_NOT_NEEDED = frozenset({State.RELAY_QUEUED, State.RELAYING, State.DONE, State.EXPIRED})
 
 
 @dataclass
@@ -157,13 +159,14 @@ class Consumer(Side):
     def copy_shared(self, message: Message) -> Result | Rejection:
         """Verify the shared transit copy, then copy it (now if a slot is free, else queued).
 
-        A copy-shared for a snapshot DR holds a copy of already is answered without
-        verifying: the transit copy may be gone (production deleted it, and the answer
-        to a delete-shared got lost), and answering only lets production delete its own
+        A copy-shared for a snapshot DR holds a copy of already (its DR copy or, across
+        Regions in two steps, its relay copy) is answered without verifying: the transit
+        copy may be gone (production deleted it, and the answer to a delete-shared got
+        lost, or a late delivery came), and answering only lets production delete its own
         transit copy, which it checks against its own job.
         """
         held = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
-        if held is not None and held.state in (State.DONE, State.EXPIRED):
+        if held is not None and held.state in TRANSIT_NOT_NEEDED:
             return self._not_needed(held, message)
         transit = self.api(message.snapshot_type, self._elsewhere(self.source_region)).shared(message.transit_arn)
         refusal = self._verify(message, transit)

@@ -21,10 +21,11 @@ import pytest
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
+from chalicelib_shared.messages import SUBJECT, EventType
 from chalicelib_shared.naming import SOURCE_NAME_TAG, dr_copy_id, is_transit_id, key_alias
 from draco import ops
 from draco import status as draco_status
-from draco.world import DR, PROD, REGION, LocalWorld
+from draco.world import DR, PROD, REGION, Delivery, LocalWorld
 
 DR_REGION = "us-west-2"
 RELAY_ALIAS = "alias/DRACO-Relay"
@@ -239,6 +240,29 @@ def test_live_retention_deletes_in_the_dr_region_what_the_lifecycle_deletes(log:
         assert list(owned(world, DR, REGION)) == []
         (row,) = [s for s in draco_status.from_world(world).sources if s.source_name == "ledger"]
         assert row.health == "ok" and len(row.existing) == 5 and row.would_delete == []
+
+
+def test_a_copy_shared_repeated_once_dr_holds_its_relay_copy_is_answered_not_rejected(log: io.StringIO) -> None:
+    """Production deleted the transit copy when DR's relay copy was ready; a late copy-shared for it
+    (a re-send, a repeated delivery) gets delete-shared again, as for a finished copy, not a rejection."""
+    shared: list[Delivery] = []
+
+    def record(batch: list[Delivery]) -> list[Delivery]:
+        shared.extend(d for d in batch if d.account == DR and EventType.COPY_SHARED.value in d.message)
+        return batch
+
+    with LocalWorld(log_stream=log, dr_region=DR_REGION, transport=record, copy_time=timedelta(hours=2)) as world:
+        world.add_cluster("ledger", {"Draco_Lifecycle": "Test"})
+        world.move_to(world.start + timedelta(hours=3))
+        world.take_snapshot("ledger")
+        while not [job for job in world.jobs(DR) if job.state is State.RELAYING]:
+            world.advance(timedelta(minutes=10))
+        assert {job.state for job in world.jobs(PROD)} == {State.DONE}  # the transit copy is gone
+        answer = world.invoke_sns(DR, SUBJECT, shared[0].message)
+        assert answer == "duplicate: transit copy not needed (job is relaying)"
+        assert world.run_until_quiet()
+        assert {job.state for job in world.jobs(PROD) + world.jobs(DR)} == {State.DONE}
+        assert "message rejected" not in log.getvalue()
 
 
 # --------------------------------------------------------------------------- limits per destination Region
