@@ -6,7 +6,9 @@ the apps made are copies, and stay in progress for the world's copy time.
 ``finish`` makes the ones whose time has come ready and says what AWS sends
 then (the kind's copy-finished notification, from the Region the copy is in).
 Snapshots the world makes itself (sources, seeded DR copies) are registered
-first (``register_existing``), so they are never taken for copies.
+first (``register_existing``), so they are never taken for copies. A copy AWS
+made but will fail (``moto_gaps``: an EBS copy under a key of another Region)
+is in progress as long, then ends failed, with no notice (the pollers find it).
 
 With DR in another Region, copies land in three places: production's transit
 copies in the source Region, DR's copies in the DR Region, and, for kinds
@@ -35,6 +37,7 @@ class Copy:
     kind: str  # SnapshotType
     snapshot_id: str
     ready_at: datetime
+    fails: bool = False  # it ends failed, not ready
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,10 @@ class CopyTracker:
             place = (account, region, adapter.kind, snapshot_id)
             if place not in self._known:
                 self._known.add(place)
+                fails = snapshot.status == adapter.failed
                 snapshot.status = adapter.copying
-                self.in_flight[place] = Copy(account, region, adapter.kind, snapshot_id, clock.now() + copy_time)
+                ready_at = clock.now() + copy_time
+                self.in_flight[place] = Copy(account, region, adapter.kind, snapshot_id, ready_at, fails)
         in_flight = Counter(self._pool(copy) for copy in self.in_flight.values())
         for kind, count in in_flight.items():
             peaks[kind] = max(peaks[kind], count)
@@ -97,7 +102,9 @@ class CopyTracker:
             adapter = WORLD_KINDS[copy.kind]
             snapshot = adapter.snapshots(world, copy.account, copy.region).get(copy.snapshot_id)
             notification = None
-            if snapshot is not None:
+            if snapshot is not None and copy.fails:
+                snapshot.status = adapter.failed
+            elif snapshot is not None:
                 snapshot.status = adapter.ready
                 if events:
                     notification = adapter.copy_finished(world, copy.account, copy.region, copy.snapshot_id, snapshot)

@@ -61,6 +61,7 @@ class WorldKind(ABC):
     label: str  # how ``WorldStats.in_flight_peak`` names its copies
     copying: str  # the status of a copy in progress
     ready: str  # the status of a finished snapshot
+    failed: str  # the status of a copy that failed
 
     @abstractmethod
     def add_source(self, world: World, name: str, tags: Mapping[str, str], encrypted: bool, **options: Any) -> str:
@@ -89,7 +90,7 @@ class WorldKind(ABC):
 
 
 class RdsWorld(WorldKind):
-    copying, ready = "creating", "available"
+    copying, ready, failed = "creating", "available", "failed"
 
     def __init__(self, kind: str, cluster: bool) -> None:
         self.kind = kind
@@ -168,7 +169,7 @@ class RdsWorld(WorldKind):
 
 class EbsWorld(WorldKind):
     kind, label = "EBS", "ebs"
-    copying, ready = "pending", "completed"
+    copying, ready, failed = "pending", "completed", "error"
 
     def add_source(self, world: World, name: str, tags: Mapping[str, str], encrypted: bool, **options: Any) -> str:
         """An 8 GiB volume (``name`` becomes its Name tag); its id is the source name."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
@@ -320,3 +321,20 @@ def test_a_kind_with_copy_events_copied_in_two_steps_finishes_on_its_dr_copys_ev
             run for (run, account, _, op), n in world.stats.calls.items() if (account, op) == (DR, "DeleteSnapshot")
         ]
         assert deleted == ["sns"]
+
+
+def test_a_dr_copy_under_a_key_of_the_source_region_fails_and_keeps_the_transit_copy(
+    log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were DR to pass its key of the wrong Region, AWS would fail the EBS copy (``moto_gaps`` 7): the job
+    fails with AWS's word for it and production keeps its transit copy, as for any failed DR copy."""
+    monkeypatch.setattr(Consumer, "_key", lambda self, job: self._relay_key())
+    with LocalWorld(log_stream=log, dr_region=DR_REGION) as world:
+        volume = world.add_volume("files", {"Draco_Lifecycle": "Test"})
+        world.move_to(world.start + timedelta(hours=3))
+        world.take_snapshot(volume)
+        world.run_until_quiet()
+        (job,) = world.jobs(DR)
+        assert job.state is State.FAILED and job.reason.endswith("is error")
+        assert [s.status for s in owned(world, DR, DR_REGION)] == ["error"]
+        assert sorted(is_transit_id(s.name) for s in owned(world, PROD, REGION)) == [False, True]
