@@ -243,7 +243,11 @@ def test_the_region_comes_from_the_stage_bootstrap_wrote() -> None:
     consumer = {cfg.JOB_TABLE: "Jobs", cfg.SOURCE_ACCTS: PROD}
     assert package.stage_region("consumer", consumer, table_policy(REGION, "Jobs")) == REGION
     assert package.stage_region("consumer", {}, table_policy("us-west-2", cfg.CONSUMER_TABLE)) == "us-west-2"
-    producer = {cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:DracoConsumer", cfg.JOB_TABLE: "Jobs"}
+    producer = {
+        cfg.DR_TOPIC_ARN: f"arn:aws:sns:ap-southeast-2:{DR}:DracoConsumer",  # DR's Region, another may be
+        cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        cfg.JOB_TABLE: "Jobs",
+    }
     assert package.stage_region("producer", producer, {"Statement": []}) == REGION
     with pytest.raises(package.ops.OperatorError, match=r"several Regions \(eu-west-1, us-east-1\)"):
         package.stage_region("producer", producer, table_policy("us-east-1", "Jobs"))
