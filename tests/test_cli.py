@@ -144,6 +144,16 @@ def test_demo_refuses_an_unwritable_path_before_the_simulation(option: str, monk
     assert_one_line(capsys.readouterr().err, "draco demo: cannot write /missing/x.out: there is no folder /missing")
 
 
+@pytest.mark.parametrize(
+    "region, message",
+    [("mars", "'mars' is not an AWS Region name"), ("xx-nowhere-9", "'xx-nowhere-9' is not an AWS Region botocore")],
+)
+def test_demo_refuses_a_dr_region_it_cant_make_before_the_simulation(region, message, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
+    assert main(["demo", "--days", "1", "--dr-region", region]) == 2
+    assert_one_line(capsys.readouterr().err, f"draco demo: --dr-region {message}")
+
+
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(outputs.OutputError, match="it is a folder"):
         outputs.check_writable(tmp_path)

@@ -10,6 +10,7 @@ copy in the source Region (``chalicelib_shared.kinds.rds``).
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -338,3 +339,17 @@ def test_a_dr_copy_under_a_key_of_the_source_region_fails_and_keeps_the_transit_
         assert job.state is State.FAILED and job.reason.endswith("is error")
         assert [s.status for s in owned(world, DR, DR_REGION)] == ["error"]
         assert sorted(is_transit_id(s.name) for s in owned(world, PROD, REGION)) == [False, True]
+
+
+def test_the_demo_across_regions_copies_every_kind_and_leaves_nothing_behind(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from draco.cli import main
+
+    assert main(["demo", "--days", "2", "--json", "--dr-region", DR_REGION]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["dr_region"], report["source_region"]) == (DR_REGION, REGION)
+    assert (report["transit_left"], report["relay_left"], report["pending"], report["failed"]) == (0, 0, 0, 0)
+    copied = {row["kind"] for row in report["sources"] if row["copied"] == row["retained"] == 2}
+    assert copied == set(KINDS)
+    assert {row["health"] for row in report["status"]["sources"]} == {"ok"}
