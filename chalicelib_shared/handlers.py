@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chalicelib_shared import aws, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
@@ -34,6 +34,8 @@ SWEEP_HOURS_VARIABLE = "DRACO_SWEEP_HOURS"
 PRODUCER_SERVICE = "draco-producer"
 CONSUMER_SERVICE = "draco-consumer"
 _reported: set[tuple[str, tuple[str, ...]]] = set()
+S = TypeVar("S")
+T = TypeVar("T")
 
 
 class Service(Protocol):
@@ -165,37 +167,32 @@ def _rejected(rejection: Rejection) -> Result:
     return Result(Outcome.REJECTED, rejection.reason)
 
 
-def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
-    producer = build()
-    if producer is None:
-        return {}
+def _scheduled(build: Callable[[], S | None], run: Callable[[S], T], nothing: T) -> T:
+    """Build the service and run one scheduled task; ``nothing`` when the configuration is invalid."""
+    service = build()
+    if service is None:
+        return nothing
     try:
-        counts = producer.sweep()
+        return run(service)
     finally:
         metrics.flush()
-    logger.info("sweep", **counts)
+
+
+def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
+    counts = _scheduled(build, lambda producer: producer.sweep(), {})
+    if counts:
+        logger.info("sweep", **counts)
     return counts
 
 
 def on_wake(build: Callable[[], Service | None]) -> None:
     """The hourly wake-up: hourly checks, and the poller switched on if work falls due (``pacing``)."""
-    service = build()
-    if service is not None:
-        try:
-            service.wake_up()
-        finally:
-            metrics.flush()
+    _scheduled(build, lambda service: service.wake_up(), None)
 
 
 def on_schedule(build: Callable[[], Service | None]) -> dict[str, int]:
     """A poll round (every minute, while work is due)."""
-    service = build()
-    if service is None:
-        return {}
-    try:
-        outcomes = service.poll()
-    finally:
-        metrics.flush()
+    outcomes = _scheduled(build, lambda service: service.poll(), Counter[Outcome]())
     counts = {outcome.value: count for outcome, count in outcomes.items()}
     if counts:
         logger.info("poll", outcomes=counts)

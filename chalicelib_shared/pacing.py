@@ -84,6 +84,7 @@ class RuleSwitch:
             return
         if not self._flags.flip(FLAG, ON, OFF):
             return
+        self._awake = False
         self._events.disable_rule(Name=self._rule)
         if _soon(next_due()):  # a job came while switching off: switch back on
             self.wake()

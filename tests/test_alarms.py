@@ -52,6 +52,9 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "create SNS topic DracoAlerts (alarm notifications)",
         "subscribe ops@example.com to DracoAlerts (AWS e-mails a confirmation link)",
         "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO RecoveryPointAgeHours Maximum > 30)",
+        "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending "
+        "(DRACO LifecycleChangesPending Maximum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-KeysCapped (DRACO KeysCapped Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
         "create CloudWatch alarm draco-consumer-prod-PollerErrors (AWS/Lambda Errors Sum > 0)",
@@ -72,6 +75,10 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "GreaterThanThreshold",
         "breaching",
     )
+    for name, metric in (("LifecycleChangesPending", "LifecycleChangesPending"), ("KeysCapped", "KeysCapped")):
+        alarm = made[f"draco-consumer-prod-{name}"]
+        assert (alarm["MetricName"], alarm["Dimensions"], alarm["Threshold"]) == (metric, service, 0.0)
+        assert "approve" in made["draco-consumer-prod-LifecycleChangesPending"]["AlarmDescription"]
     failed = made["draco-consumer-prod-JobsFailed"]
     assert (failed["MetricName"], failed["Dimensions"], failed["Statistic"], failed["Threshold"]) == (
         "JobsFailed",
@@ -137,6 +144,6 @@ def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 4
+    assert len(alarms(session)) == 6
     assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out

@@ -84,6 +84,8 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "TAG_VALUE": "DR",
         "JOB_TABLE": "DracoProducerJobs",
         "POLLER_RULE": "draco-producer-dev-poll_jobs-event",
+        "TRANSIT_LIMIT": "10",
+        "TRANSIT_KEEP_DAYS": "7",
     }
     assert cfg.ProducerConfig.from_env(env).problems == ()
 
@@ -107,7 +109,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         key = key_behind(session, alias)
         assert key["KeySpec"] == "SYMMETRIC_DEFAULT" and key["KeyState"] == "Enabled"
         assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
-    dr_use = key_policy(session, "alias/DRACO-Transit")["DrConsumerReadsSharedTransitCopiesThroughRds"]
+    dr_use = key_policy(session, "alias/DRACO-Transit")["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]
     assert dr_use["Principal"] == {"AWS": f"arn:aws:iam::{DR}:root"}
     assert dr_use["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
@@ -272,7 +274,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 7 + 1 + 4  # DracoAlerts and the four DR alarms
+    assert len(steps) == 7 + 1 + 6  # DracoAlerts and the six DR alarms
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
         "SOURCE_ACCTS": f"{PROD},{OTHER}",
@@ -287,6 +289,11 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod",
         "POLLER_RULE": "draco-consumer-prod-poll_jobs-event",
         "SOURCE_REGION": "",  # the sources are in DR's own Region (written, so a rerun can clear it)
+        # DR's own safeguards, at their defaults
+        "RETENTION_LOCK": "on",
+        "MIN_KEEP": "3",
+        "KEY_CAP": "10",
+        "KEY_SCOPE": "database",
     }
     parsed = cfg.ConsumerConfig.from_env(env)
     assert parsed.problems == () and parsed.live and parsed.source_accounts == {PROD, OTHER}
@@ -386,3 +393,11 @@ def test_the_stack_names_the_roles_both_deployment_paths_use() -> None:
         "sweep_snapshots": "draco-producer-prod-sweep_snapshots",
     }
     assert stack.deployment.poller_rule == stack.env["POLLER_RULE"] == "draco-producer-prod-poll_jobs-event"
+
+
+def test_dr_safeguards_are_set_at_bootstrap_and_checked_as_the_consumer_checks_them(session: boto3.Session) -> None:
+    env = bootstrap.consumer(session, [PROD], retention_lock=False, min_keep=5, key_cap=2, key_scope="account")
+    parsed = cfg.ConsumerConfig.from_env(env)
+    assert (parsed.retention_lock, parsed.min_keep, parsed.key_cap, parsed.key_scope) == (False, 5, 2, "account")
+    with pytest.raises(ValueError, match="MIN_KEEP"):
+        bootstrap.consumer(session, [PROD], min_keep=-1)

@@ -94,7 +94,7 @@ def test_an_event_rule_kind_gets_a_rule_and_eventbridge_may_publish_through_it_o
     services = statements(key.policy)["AwsServicesPublishThisAccountsEvents"]
     assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
     transit = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO-Transit")
-    dr_use = statements(transit.policy)["DrConsumerReadsSharedTransitCopiesThroughRds"]
+    dr_use = statements(transit.policy)["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]
     assert dr_use["Condition"]["StringEquals"]["kms:ViaService"] == [
         "ec2.us-east-1.amazonaws.com",
         "rds.us-east-1.amazonaws.com",

@@ -65,7 +65,7 @@ def test_producer_publishes_to_the_dr_topic_in_the_dr_region(sessions, as_accoun
     kms = sessions[SOURCE].client("kms")
     key = kms.describe_key(KeyId="alias/DRACO-Transit")["KeyMetadata"]["KeyId"]
     transit = statements(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
-    via = transit["DrConsumerReadsSharedTransitCopiesThroughRds"]["Condition"]["StringEquals"]["kms:ViaService"]
+    via = transit["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]["Condition"]["StringEquals"]["kms:ViaService"]
     assert via == [f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in (SOURCE, DR_REGION)]
     assert bootstrap.plan_producer(sessions[SOURCE], DR, dr_region=DR_REGION) == []
 

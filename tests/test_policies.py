@@ -3,12 +3,13 @@
 Two kinds of check here (the policies as documents, resources and conditions,
 are read in ``test_policy_documents.py``):
 
-* **Against the code.** ``called_actions(app)`` reads ``chalicelib_shared`` with ``ast``
-  and finds every AWS operation an app's use-cases call (client methods, and the
-  operation names each ``SnapshotKind`` method reaches through ``getattr``), so adding
-  a call without a permission, or keeping a permission nobody calls, fails here.
-* **Enforced by moto.** Both use-cases run end to end (instance and cluster snapshots,
-  copy, share, DR copy, lifecycle deletion, transit deletion) as IAM roles that hold
+* **Against the code.** ``called_actions(app)`` reads ``chalicelib_shared`` with ``ast``:
+  the calls each app's use-cases make on their ports, followed into the AWS adapter
+  behind each port (the job table, SNS, keys, the poller's switch, every kind's
+  ``SnapshotApi``, whose operations may be named through a kind's table of API names),
+  so adding a call without a permission, or keeping a permission nobody calls, fails here.
+* **Enforced by moto.** Both use-cases run end to end (instance, cluster and EBS snapshots,
+  copy, share, DR copy, lifecycle deletion, EBS locks, transit deletion) as IAM roles that hold
   the generated policies (bootstrap makes both roles; each gets its policy widened), with
   moto's IAM enforcement on. Because moto compares every
   statement's Resource with "*", the roles get the policies with each Resource widened
@@ -20,34 +21,33 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-from collections.abc import Iterator
-from pathlib import Path
+import textwrap
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
-from chalicelib_shared.rds_events import parse_rds_event
-from chalicelib_shared.slots import CopySlots
 from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 from moto.iam.access_control import IAMRequestBase
 from moto.rds.models import rds_backends
 from test_policy_documents import POLICIES, allowed, as_list
 
-import chalicelib_shared
 from chalicelib_shared import config as cfg
+from chalicelib_shared import consumer, job_table, keys, pacing, pipeline, ports, producer
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
-from chalicelib_shared.consumer import Consumer
-from chalicelib_shared.jobs import JobTable, State
-from chalicelib_shared.keys import SourceKeys
-from chalicelib_shared.kinds import KINDS, ClusterSnapshots, InstanceSnapshots, SnapshotKind
+from chalicelib_shared.handlers import make_consumer, make_producer
+from chalicelib_shared.jobs import State
+from chalicelib_shared.kinds import KINDS, EventType, SnapshotEvent
 from chalicelib_shared.kinds.base import Side
+from chalicelib_shared.kinds.ebs import EbsSnapshots
+from chalicelib_shared.kinds.rds import RdsSnapshots
 from chalicelib_shared.messages import parse_message
+from chalicelib_shared.outcomes import Outcome
 from chalicelib_shared.pipeline import forget_hourly_checks
-from chalicelib_shared.producer import Producer
-from draco import bootstrap, moto_gaps
+from draco import bootstrap, moto_gaps, ops
 from draco.bootstrap.names import role_name
 
 PROD = "111111111111"
@@ -55,23 +55,34 @@ DR = "222222222222"
 OTHER = "333333333333"
 REGION = "us-east-1"
 STAGE = "dev"
-SHARED = Path(chalicelib_shared.__file__).parent
-SERVICES = ("rds", "sns", "kms", "sts", "dynamodb")
-
-# The modules each app's use-cases run (keys.py: only the consumer makes DR keys).
-APP_MODULES = {
-    "producer": ("producer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py"),
-    "consumer": ("consumer.py", "pipeline.py", "jobs.py", "slots.py", "messages.py", "keys.py"),
+SERVICES = ("rds", "ec2", "sns", "kms", "sts", "dynamodb", "events")
+# How the adapters name their clients, and the service each is of.
+CLIENTS = {
+    "_rds": "rds", "_ec2": "ec2", "_kms": "kms", "_sts": "sts", "_events": "events", "sns": "sns", "_table": "dynamodb",
+}  # fmt: skip
+# The use-cases' ports, and the AWS adapter behind each (kinds: every kind's API).
+PORTS: dict[str, tuple[type, ...]] = {
+    "jobs": (job_table.JobTable,),
+    "slots": (job_table.JobTable,),
+    "inventory": (job_table.JobTable,),
+    "publisher": (ports.SnsPublisher,),
+    "keys": (keys.SourceKeys,),
+    "relay_keys": (keys.SourceKeys,),
+    "switch": (pacing.RuleSwitch,),
+    "api": (RdsSnapshots, EbsSnapshots),
 }
+USE_CASES = {"producer": (producer, pipeline), "consumer": (consumer, pipeline)}
 # Called, but not an IAM action of its own: STS's "No permissions are required to perform this
 # operation"; a DynamoDB transaction is authorised as the PutItem/UpdateItem it contains.
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity", "dynamodb:TransactWriteItems"}
 # Permissions AWS checks for a call, besides the call's own action.
+_KEY_USE = {"kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"}
 IMPLIED = {
-    # Tags= on a copy needs AddTagsToResource; RDS uses the KMS keys of the source and
-    # the target with the caller's permissions (grants, DescribeKey, Decrypt).
-    "rds:CopyDBSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
-    "rds:CopyDBClusterSnapshot": {"rds:AddTagsToResource", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt"},
+    # Tags= on a copy needs AddTagsToResource (RDS) / CreateTags (EC2); the copy uses the KMS keys
+    # of the source and the target with the caller's permissions (EC2 also re-encrypts).
+    "rds:CopyDBSnapshot": {"rds:AddTagsToResource", *_KEY_USE},
+    "rds:CopyDBClusterSnapshot": {"rds:AddTagsToResource", *_KEY_USE},
+    "ec2:CopySnapshot": {"ec2:CreateTags", *_KEY_USE, *KINDS["EBS"].key_actions},
     # Tags= on CreateKey needs TagResource.
     "kms:CreateKey": {"kms:TagResource"},
     "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
@@ -98,90 +109,120 @@ def _operations() -> dict[str, set[str]]:
 OPERATIONS = _operations()
 
 
-def _receiver_service(node: ast.expr) -> str | None:
-    """Which service a call's receiver is, by its name: ``self.rds``, ``sns``, ``self._table``..."""
-    text = ast.unparse(node).lower()
-    if "table" in text:
-        return "dynamodb"
-    return next((s for s in SERVICES if s in text), None)
+def _tree(function: Callable[..., Any]) -> ast.AST:
+    return ast.parse(textwrap.dedent(inspect.getsource(function)))
 
 
-def _method_calls(tree: ast.AST) -> Iterator[ast.Call]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            yield node
+def _calls(tree: ast.AST) -> Iterator[ast.Call]:
+    return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
 
 
-def _client_calls(path: Path) -> set[str]:
-    """IAM actions of every ``<client>.<operation>(...)`` call in one module."""
+def _client_of(receiver: ast.expr) -> str | None:
+    """The service of a call's receiver, by the client's name (``self._rds``, ``self._table.meta.client``)."""
+    text = ast.unparse(receiver)
+    return next((service for name, service in CLIENTS.items() if name in text), None)
+
+
+def _api_names(expr: ast.expr) -> set[str]:
+    """An operation named through a kind's table of names (``n.copy``, ``self.names.describe``), for every kind."""
+    text = ast.unparse(expr)
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return {expr.value}
+    if not (text.startswith("n.") or text.startswith("self.names.")):
+        return set()
+    field = text.rsplit(".", 1)[1]
+    return {getattr(kind.names, field) for kind in KINDS.values() if hasattr(kind, "names")}
+
+
+def reached(owner: type, method: str, seen: set[str] | None = None) -> set[str]:
+    """IAM actions a method of an adapter reaches: its client calls, ``getattr`` and paginators,
+    and the methods of its own class and the functions of its own module it calls."""
+    seen = set() if seen is None else seen
+    if f"{owner.__qualname__}.{method}" in seen:
+        return set()
+    seen.add(f"{owner.__qualname__}.{method}")
+    function = getattr(owner, method)
+    module = inspect.getmodule(function)
     actions: set[str] = set()
-    for call in _method_calls(ast.parse(path.read_text())):
-        candidates = OPERATIONS.get(call.func.attr, set())
-        if len(candidates) > 1:
-            service = _receiver_service(call.func.value)
-            candidates = {a for a in candidates if a.split(":")[0] == service}
-        if candidates and _receiver_service(call.func.value):
-            actions |= candidates
+    for call in _calls(_tree(function)):
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            service = _client_of(func.value)
+            if service and func.attr in OPERATIONS:
+                actions |= {a for a in OPERATIONS[func.attr] if a.startswith(f"{service}:")}
+            if service and func.attr == "get_paginator":
+                actions |= {a for name in _api_names(call.args[0]) for a in OPERATIONS.get(name, ())}
+            if ast.unparse(func.value) == "self" and hasattr(owner, func.attr):
+                actions |= reached(owner, func.attr, seen)
+        elif isinstance(func, ast.Name):
+            if func.id == "getattr" and len(call.args) == 2 and _client_of(call.args[0]):
+                service = _client_of(call.args[0])
+                names = _api_names(call.args[1])
+                actions |= {a for name in names for a in OPERATIONS.get(name, ()) if a.startswith(f"{service}:")}
+            elif module is not None and inspect.isfunction(getattr(module, func.id, None)):
+                actions |= reached_function(getattr(module, func.id), seen)
     return actions
 
 
-def _kind_methods_used(path: Path) -> set[str]:
-    """SnapshotKind methods a use-case module calls with its RDS client: ``kind.copy(self.rds, ...)``."""
-    methods = {name for name, _ in inspect.getmembers(SnapshotKind, inspect.isfunction) if not name.startswith("_")}
-    used = set()
-    for call in _method_calls(ast.parse(path.read_text())):
-        if call.func.attr in methods and call.args and ast.unparse(call.args[0]) == "self.rds":
-            used.add(call.func.attr)
-    return used
-
-
-def _kind_operations(method: str) -> set[str]:
-    """IAM actions a SnapshotKind method reaches through ``getattr(rds, self._x)`` or a paginator, for every kind."""
-    tree = ast.parse(inspect.getsource(getattr(SnapshotKind, method)).strip().replace("\n    ", "\n"))
-    names = {
-        node.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "self" and node.attr.startswith("_")
-    }
+def reached_function(function: Callable[..., Any], seen: set[str]) -> set[str]:
+    """As ``reached``, for a module-level function (``messages.publish``)."""
+    if f"{function.__module__}.{function.__qualname__}" in seen:
+        return set()
+    seen.add(f"{function.__module__}.{function.__qualname__}")
     actions: set[str] = set()
-    for kind in KINDS.values():
-        for name in names:
-            value = getattr(kind, name, None)
-            if isinstance(value, str) and value in OPERATIONS:
-                actions |= {a for a in OPERATIONS[value] if a.startswith("rds:")}
+    for call in _calls(_tree(function)):
+        if isinstance(call.func, ast.Attribute):
+            service = _client_of(call.func.value)
+            if service and call.func.attr in OPERATIONS:
+                actions |= {a for a in OPERATIONS[call.func.attr] if a.startswith(f"{service}:")}
     return actions
+
+
+def port_calls(module: Any) -> set[tuple[str, str]]:
+    """(port, method) for every call a use-case module makes on a port: ``self.jobs.get``,
+    ``self.api(kind).copy``, ``api.share``."""
+    found = set()
+    for call in _calls(_tree(module)):
+        if not isinstance(call.func, ast.Attribute):
+            continue
+        receiver = ast.unparse(call.func.value)
+        port = receiver.removeprefix("self.")
+        if receiver == "api" or receiver.startswith("self.api("):
+            port = "api"
+        if port in PORTS:
+            found.add((port, call.func.attr))
+    return found
 
 
 def called_actions(app: str) -> set[str]:
-    """Every AWS action the app's use-cases call, derived from the code."""
+    """Every AWS action the app's use-cases reach through their ports, derived from the code."""
     actions: set[str] = set()
-    for module in APP_MODULES[app]:
-        actions |= _client_calls(SHARED / module)
-    for module in APP_MODULES[app]:
-        for method in _kind_methods_used(SHARED / module):
-            actions |= _kind_operations(method)
+    for module in USE_CASES[app]:
+        for port, method in port_calls(module):
+            for adapter in PORTS[port]:
+                if hasattr(adapter, method):
+                    actions |= reached(adapter, method)
+    if app == "producer":  # the producer's sweep asks the job table which snapshots have jobs
+        actions |= reached(job_table.JobTable, "existing")
     return actions
 
 
 def test_the_scan_finds_the_calls_it_should() -> None:
     """The scan itself, against what a reader of the code finds."""
-    assert called_actions("producer") == {
-        "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
-        "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
-        "rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute",
-        "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
-        "rds:DescribeAccountAttributes",
-        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-        "dynamodb:TransactWriteItems", "dynamodb:BatchGetItem",
+    both = {
+        "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots", "rds:DescribeAccountAttributes",
+        "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot", "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
+        "ec2:DescribeSnapshots", "ec2:CopySnapshot", "ec2:DeleteSnapshot",
+        "sns:Publish", "events:EnableRule", "events:DisableRule",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:TransactWriteItems",
     }  # fmt: skip
-    assert called_actions("consumer") == {
-        "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots",
-        "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot",
-        "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot",
-        "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias",
-        "sts:GetCallerIdentity", "rds:DescribeAccountAttributes",
-        "sns:Publish", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-        "dynamodb:TransactWriteItems",
+    assert called_actions("producer") == both | {
+        "rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute",
+        "ec2:ModifySnapshotAttribute", "ec2:DescribeVolumes", "dynamodb:BatchGetItem",
+    }  # fmt: skip
+    assert called_actions("consumer") == both | {
+        "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias", "sts:GetCallerIdentity",
+        "ec2:LockSnapshot",
     }  # fmt: skip
 
 
@@ -230,9 +271,12 @@ class TwoAccounts:
         self.producer_env = bootstrap.producer(session, DR)
         monkeypatch.setenv("MOTO_ACCOUNT_ID", DR)
         self.consumer_env = bootstrap.consumer(session, [PROD], default_lifecycle="last=1", no_dry_run=True)
+        self.consumer_env["MIN_KEEP"] = "0"  # no floor: last=1 deletes
         monkeypatch.delenv("MOTO_ACCOUNT_ID")
+        for account, env in ((PROD, self.producer_env), (DR, self.consumer_env)):  # as chalice deploy makes it
+            self.admin("events", account).put_rule(Name=env[cfg.POLLER_RULE], ScheduleExpression="rate(1 minute)")
         prod = self._role(PROD, Side.PRODUCER, drop.get("producer"))
-        dr = self._role(DR, Side.CONSUMER, drop.get("consumer"))
+        self.dr = dr = self._role(DR, Side.CONSUMER, drop.get("consumer"))
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
@@ -297,18 +341,15 @@ class TwoAccounts:
                 with enable_iam_authentication():
                     side.on_message(message)
 
-    def created(self, kind: SnapshotKind, snapshot_id: str) -> None:
-        """RDS's "snapshot created" notification, handed to the producer."""
-        event_id = "RDS-EVENT-0075" if kind.name == "RDS Cluster" else "RDS-EVENT-0042"
-        body = {
-            "Event Source": kind.event_source,
-            "Source ID": snapshot_id,
-            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}",
-            "Event Message": "Manual snapshot created",
-        }
-        event = parse_rds_event(json.dumps(body))
+    def created(self, kind: str, snapshot_id: str) -> None:
+        """The kind's "snapshot created" event, handed to the producer."""
         with enable_iam_authentication():
-            assert self.producer.on_rds_event(event) == "copy requested"
+            result = self.producer.on_event(SnapshotEvent(kind, EventType.CREATED, snapshot_id))
+        assert result.outcome is Outcome.COPY_REQUESTED, result
+
+    def lock_ebs_copies(self, days: int) -> None:
+        """From now on, DR copies of EBS snapshots are locked (the consumer, restarted with EBS_LOCK_DAYS)."""
+        self.consumer = build_consumer(self.dr, {**self.consumer_env, "EBS_LOCK_DAYS": str(days)})
 
     def sweep(self) -> None:
         with enable_iam_authentication():
@@ -324,28 +365,18 @@ class TwoAccounts:
                 self.deliver()
 
 
+def _clients(session: boto3.Session) -> Callable[[str, str], Any]:
+    return lambda service, region: session.client(service, region_name=region)
+
+
 def build_producer(session: boto3.Session, env: dict[str, str]) -> Any:
     config = ProducerConfig.from_env(env)
-    return Producer(
-        config=config,
-        rds=session.client("rds"),
-        sns=session.client("sns"),
-        jobs=JobTable(session.resource("dynamodb").Table(config.job_table)),
-        slots=CopySlots(session.resource("dynamodb").Table(config.job_table), config.limits.copies),
-    )
+    return make_producer(config, _clients(session), session.resource("dynamodb").Table(config.job_table), REGION)
 
 
 def build_consumer(session: boto3.Session, env: dict[str, str]) -> Any:
     config = ConsumerConfig.from_env(env)
-    return Consumer(
-        config=config,
-        rds=session.client("rds"),
-        sns=session.client("sns"),
-        keys=SourceKeys(session.client("kms"), session.client("sts"), config.consumer_role_arn),
-        jobs=JobTable(session.resource("dynamodb").Table(config.job_table), inventory=True),
-        slots=CopySlots(session.resource("dynamodb").Table(config.job_table), config.limits.copies),
-        region=REGION,
-    )
+    return make_consumer(config, _clients(session), session.resource("dynamodb").Table(config.job_table), REGION)
 
 
 @pytest.fixture
@@ -378,7 +409,7 @@ def enforced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def take_snapshots(world: TwoAccounts) -> dict[str, list[str]]:
-    """Two snapshots of one DB instance and two of one cluster, in production."""
+    """Two snapshots each of a DB instance, a cluster and an EBS volume, in production."""
     rds = world.admin("rds", PROD)
     rds.create_db_instance(
         DBInstanceIdentifier="orders", Engine="postgres", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
@@ -393,45 +424,53 @@ def take_snapshots(world: TwoAccounts) -> dict[str, list[str]]:
     for snapshots in (backend.database_snapshots, backend.cluster_snapshots):
         for snapshot_id in [sid for sid in snapshots if sid.startswith("rds:")]:
             del snapshots[snapshot_id]
-    made: dict[str, list[str]] = {"RDS": [], "RDS Cluster": []}
+    ec2 = world.admin("ec2", PROD)
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=8)["VolumeId"]
+    made: dict[str, list[str]] = {"RDS": [], "RDS Cluster": [], "EBS": []}
     for n in (1, 2):
         rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=f"orders-{n}")
         rds.create_db_cluster_snapshot(DBClusterIdentifier="ledger", DBClusterSnapshotIdentifier=f"ledger-{n}")
         made["RDS"].append(f"orders-{n}")
         made["RDS Cluster"].append(f"ledger-{n}")
+        made["EBS"].append(ec2.create_snapshot(VolumeId=volume)["SnapshotId"])
     return made
 
 
-def snapshot_ids(rds: Any, kind: SnapshotKind) -> list[str]:
-    return [snapshot.snapshot_id for snapshot in kind.list(rds)]
+def snapshot_names(world: TwoAccounts, account: str, kind: str) -> list[str]:
+    client = world.admin(KINDS[kind].service, account)
+    return [snapshot.name for snapshot in KINDS[kind].api(client).owned()]
 
 
 def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_action(enforced) -> None:
     make, checked = enforced
     world = make()
     snapshots = take_snapshots(world)
-    for kind in (InstanceSnapshots(), ClusterSnapshots()):  # the first of each through its RDS event
-        world.created(kind, snapshots[kind.name][0])
+    for kind in ("RDS", "RDS Cluster"):  # the first of each through its event
+        world.created(kind, snapshots[kind][0])
         world.settle()
-    world.sweep()  # the second of each: its event was lost, the sweep finds it
+    world.sweep()  # the others: their events were lost, the sweep finds them
+    world.settle()
+    world.lock_ebs_copies(days=1)
+    with disable_iam_authentication():
+        volume = world.admin("ec2", PROD).describe_snapshots(SnapshotIds=snapshots["EBS"][:1])["Snapshots"][0]
+        world.admin("ec2", PROD).create_snapshot(VolumeId=volume["VolumeId"])
+    world.sweep()
     world.settle()
 
     with disable_iam_authentication():
-        dr_instances = snapshot_ids(world.admin("rds", DR), InstanceSnapshots())
-        dr_clusters = snapshot_ids(world.admin("rds", DR), ClusterSnapshots())
-        prod = world.admin("rds", PROD)
-        transits = snapshot_ids(prod, InstanceSnapshots()) + snapshot_ids(prod, ClusterSnapshots())
-    # last=1: one DR copy of each source is kept, the other was deleted by the lifecycle
-    # (both snapshots are taken in the same second, so which one is a tie).
-    assert len(dr_instances) == len(dr_clusters) == 1
-    assert dr_instances[0] in {f"draco-{PROD}-orders-1", f"draco-{PROD}-orders-2"}
-    assert dr_clusters[0] in {f"draco-{PROD}-ledger-1", f"draco-{PROD}-ledger-2"}
-    assert not [t for t in transits if t.startswith("draco-transit-")]  # every transit copy deleted
+        dr = {kind: snapshot_names(world, DR, kind) for kind in KINDS}
+        transits = [name for kind in KINDS for name in snapshot_names(world, PROD, kind) if "transit" in name]
+        waiting = (world.producer.jobs.next_due(), world.consumer.jobs.next_due())
+    # last=1 and no floor: one DR copy of each source is kept, the others were deleted by the lifecycle
+    # (the volume's third copy, made while EBS copies are locked, is the one kept).
+    assert (len(dr["RDS"]), len(dr["RDS Cluster"]), len(dr["EBS"])) == (1, 1, 1)
+    assert dr["RDS"][0] in {f"draco-{PROD}-orders-1", f"draco-{PROD}-orders-2"}
+    assert dr["RDS Cluster"][0] in {f"draco-{PROD}-ledger-1", f"draco-{PROD}-ledger-2"}
+    assert transits == [] and waiting == (None, None)  # every transit copy deleted, no job left waiting
     with disable_iam_authentication():
         for source in ("orders", "ledger"):
             states = {world.consumer.jobs.get(f"draco-{PROD}-{source}-{n}").state for n in (1, 2)}
             assert states == {State.DONE, State.EXPIRED}
-            assert {world.producer.jobs.get(f"draco-transit-{source}-{n}").state for n in (1, 2)} == {State.DONE}
 
     # moto enforced each call; every action the code calls was checked (and allowed).
     assert checked[PROD] == called_actions("producer")
@@ -443,17 +482,28 @@ def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_ac
     [("producer", "rds:DeleteDBClusterSnapshot"), ("consumer", "kms:CreateAlias"), ("consumer", "sns:Publish")],
 )
 def test_a_policy_missing_an_action_fails(enforced, app: str, action: str) -> None:
+    """Refused by AWS: the call raises, or (a refusal that won't pass by itself) fails its job with AWS's words."""
     make, _ = enforced
     world = make(**{app: action})
     snapshots = take_snapshots(world)
-    with pytest.raises(ClientError) as raised:
-        for kind in (InstanceSnapshots(), ClusterSnapshots()):
-            world.created(kind, snapshots[kind.name][0])
+    denial = f"not authorized to perform: {action}"
+    try:
+        for kind in ("RDS", "RDS Cluster"):
+            world.created(kind, snapshots[kind][0])
             world.settle()
         world.sweep()
         world.settle()
-    # moto answers KMS (a JSON API) with an XML error body, so botocore reports code "403" there.
-    error = raised.value.response["Error"]
-    assert error["Code"] in ("AccessDenied", "AccessDeniedException", "403"), error
-    assert f"not authorized to perform: {action}" in error["Message"]
-    assert action.split(":")[1] == raised.value.operation_name
+    except ClientError as raised:
+        # moto answers KMS (a JSON API) with an XML error body, so botocore reports code "403" there.
+        error = raised.response["Error"]
+        assert error["Code"] in ("AccessDenied", "AccessDeniedException", "403"), error
+        assert denial in error["Message"] and action.split(":")[1] == raised.operation_name
+        return
+    account, env = (PROD, world.producer_env) if app == "producer" else (DR, world.consumer_env)
+    with disable_iam_authentication():
+        resource = boto3.resource("dynamodb", region_name=REGION)
+        resource.meta.client.meta.events.register(
+            "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+        )
+        failed = [job for job in ops.scan_jobs(resource.Table(env[cfg.JOB_TABLE])) if job.state is State.FAILED]
+    assert any(denial in job.reason for job in failed), [job.reason for job in failed]

@@ -217,6 +217,11 @@ class SnapshotKind(ABC):
     default_copy_limit: int  # AWS's limit
     encrypts_on_copy: bool  # an unencrypted snapshot can be encrypted by copying it
     lock_variable: str = ""  # the setting for how many days DR copies are locked (kinds AWS can lock)
+    #: What AWS charges to store its snapshots, USD per GB-month (us-east-1 list price), for reports.
+    storage_price: float = 0.0
+    #: KMS actions a copy uses with the caller's own permissions on the source's and the copy's keys,
+    #: besides CreateGrant and DescribeKey (which every kind's copy needs).
+    key_actions: tuple[str, ...] = ()
     #: AWS copies a snapshot another account shared into another Region in one step;
     #: else DR copies it in the source Region first, then across (``consumer``).
     one_step_across_regions: bool = True

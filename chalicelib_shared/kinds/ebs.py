@@ -100,6 +100,9 @@ class EbsKind(SnapshotKind):
     default_copy_limit = 20
     encrypts_on_copy = True
     lock_variable = "EBS_LOCK"
+    storage_price = 0.05  # EBS snapshots, standard tier
+    #: EC2 decrypts and re-encrypts with the caller's permissions when it copies an encrypted snapshot.
+    key_actions = ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
     def parse_arn(self, arn: str) -> SnapshotArn | None:
         match = _ARN.match(arn)

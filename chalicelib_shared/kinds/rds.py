@@ -129,6 +129,8 @@ class RdsKind(SnapshotKind):
     """One RDS snapshot kind, defined by its ``RdsNames``."""
 
     service = "rds"
+    #: Backup storage beyond the free allowance, which a DR account without databases doesn't have.
+    storage_price = 0.095
     snapshot_id = SNAPSHOT_ID
     source_name = DB_IDENTIFIER
 

@@ -40,6 +40,8 @@ def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float |
 
     * ``RecoveryPointAgeHours`` (DR only): Maximum per hour over the threshold in 2 of 2 hours;
       missing data counts as breaching, so a DR poller that stops reporting alarms too.
+    * ``LifecycleChangesPending`` (DR only): Maximum over 5 minutes > 0 (a shorter lifecycle waits for approval).
+    * ``KeysCapped`` (DR only): Sum over 5 minutes > 0 (new DR keys past ``KEY_CAP``).
     * ``JobsFailed``: Sum over 5 minutes > 0 (any job that gave up).
     * ``SnapshotQuotaUsedPercent``: Maximum per hour > 80.
     * AWS/Lambda ``Errors`` of ``<app>-<stage>-poll_jobs``: errors in 3 consecutive 5-minute periods
@@ -65,6 +67,7 @@ def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float |
                 **metric,
             }
         )
+        alarms += _retention_alarms(side, stage, metric)
     alarms += [
         {
             "AlarmName": alarm_name(side, stage, "JobsFailed"),
@@ -111,6 +114,35 @@ def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float |
     ]
     common = {"ActionsEnabled": True, "AlarmActions": [topic_arn], "OKActions": [topic_arn]}
     return [{**alarm, **common} for alarm in alarms]
+
+
+def _retention_alarms(side: Side, stage: str, metric: dict[str, Any]) -> list[dict[str, Any]]:
+    """DR's own decisions: a shorter lifecycle waiting for approval, new DR keys past the day's cap."""
+    once = {"Period": 300, "EvaluationPeriods": 1, "DatapointsToAlarm": 1, "Threshold": 0.0}
+    return [
+        {
+            "AlarmName": alarm_name(side, stage, "LifecycleChangesPending"),
+            "AlarmDescription": "DRACO: production asked for a shorter lifecycle, which waits for approval in DR. "
+            "Run python -m draco status; approve with python -m draco approve SOURCE (DR credentials).",
+            "MetricName": "LifecycleChangesPending",
+            "Statistic": "Maximum",
+            **once,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+        {
+            "AlarmName": alarm_name(side, stage, "KeysCapped"),
+            "AlarmDescription": "DRACO: a source account asked for more new DR keys today than KEY_CAP allows; "
+            "its copies wait a day. Expected after adding many databases; else investigate production.",
+            "MetricName": "KeysCapped",
+            "Statistic": "Sum",
+            **once,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+    ]
 
 
 def alarm_differences(current: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

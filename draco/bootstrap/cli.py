@@ -81,6 +81,8 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     prod = sides.add_parser("producer", help="bootstrap the production account")
     prod.add_argument("--dr-account", required=True, help="the DR account's 12-digit id")
     prod.add_argument("--dr-region", default=None, help="the DR account's Region (default: this account's)")
+    prod.add_argument("--transit-limit", type=int, default=10, help="transit copies that may exist at once (10)")
+    prod.add_argument("--transit-keep-days", type=int, default=7, help="days a failed job's transit copy is kept (7)")
     common(prod)
     prod.set_defaults(func=_bootstrap_producer)
 
@@ -90,6 +92,17 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     cons.add_argument("--default-lifecycle", default="", help="lifecycle for sources without a Draco_Lifecycle tag")
     cons.add_argument("--custom-lifecycles", default="", help="extra lifecycles, as JSON")
     cons.add_argument("--no-dry-run", action="store_true", help="let the consumer really delete expired DR copies")
+    cons.add_argument(
+        "--retention-lock",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a shorter lifecycle waits for draco approve in DR (default on; off: any change applies at once)",
+    )
+    cons.add_argument("--min-keep", type=int, default=3, help="newest copies per source no lifecycle deletes (3)")
+    cons.add_argument("--key-cap", type=int, default=10, help="new DR keys a day per source account (10)")
+    cons.add_argument(
+        "--key-scope", choices=cfg.KEY_SCOPES, default=cfg.KEY_SCOPES[0], help="one DR key per database or account"
+    )
     cons.add_argument(
         "--rpo-hours",
         type=float,
@@ -131,7 +144,14 @@ def _bootstrap_producer(args: argparse.Namespace) -> int:
     return _bootstrap(
         args,
         Side.PRODUCER,
-        lambda session: prepare_producer(session, args.dr_account, dr_region=args.dr_region, **_common_options(args)),
+        lambda session: prepare_producer(
+            session,
+            args.dr_account,
+            dr_region=args.dr_region,
+            transit_limit=args.transit_limit,
+            transit_keep_days=args.transit_keep_days,
+            **_common_options(args),
+        ),
     )
 
 
@@ -146,6 +166,10 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
             default_lifecycle=args.default_lifecycle,
             custom_lifecycles=args.custom_lifecycles,
             no_dry_run=args.no_dry_run,
+            retention_lock=args.retention_lock,
+            min_keep=args.min_keep,
+            key_cap=args.key_cap,
+            key_scope=args.key_scope,
             **_common_options(args, args.rpo_hours),
         ),
     )

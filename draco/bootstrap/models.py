@@ -159,6 +159,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
             consumer_role=consumer_role,
             services=[k.service for k in kinds],
             dr_region=opts.peer_region,
+            actions=policies.key_actions(kinds),
         ),
         f"only {consumer_role} may use it, through {', '.join(sorted({k.service.upper() for k in kinds}))}",
         acct.arn("kms", NEW_TRANSIT_KEY),

@@ -96,6 +96,8 @@ class ProducerOptions(_Common):
 
     dr_account: str = ""
     dr_region: str = ""  # the DR account's Region ("": production's)
+    transit_limit: int = 10  # TRANSIT_LIMIT: transit copies that may exist at once
+    transit_keep_days: int = 7  # TRANSIT_KEEP_DAYS: a failed job's transit copy is kept this long
     side: ClassVar[Side] = Side.PRODUCER
 
     @property
@@ -116,6 +118,8 @@ class ProducerOptions(_Common):
             cfg.TAG_VALUE: self.tag_value,
             cfg.JOB_TABLE: self.table,
             cfg.POLLER_RULE: self.poller_rule,
+            cfg.TRANSIT_LIMIT: str(self.transit_limit),
+            cfg.TRANSIT_KEEP_DAYS: str(self.transit_keep_days),
         }
 
 
@@ -128,6 +132,10 @@ class ConsumerOptions(_Common):
     custom_lifecycles: str = ""
     no_dry_run: bool = False
     source_region: str = ""  # the source accounts' Region ("": DR's)
+    retention_lock: bool = True  # RETENTION_LOCK: a shorter lifecycle waits for approval in DR
+    min_keep: int = 3  # MIN_KEEP: the newest copies of a source no lifecycle deletes
+    key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
+    key_scope: str = "database"  # KEY_SCOPE: a DR key per source database, or per source account
     side: ClassVar[Side] = Side.CONSUMER
 
     @property
@@ -152,6 +160,10 @@ class ConsumerOptions(_Common):
             cfg.CONSUMER_ROLE_ARN: acct.role_arn(Side.CONSUMER, self.stage),
             cfg.POLLER_RULE: self.poller_rule,
             cfg.SOURCE_REGION: self.source_region,
+            cfg.RETENTION_LOCK: "on" if self.retention_lock else "off",
+            cfg.MIN_KEEP: str(self.min_keep),
+            cfg.KEY_CAP: str(self.key_cap),
+            cfg.KEY_SCOPE: self.key_scope,
         }
 
 

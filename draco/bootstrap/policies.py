@@ -135,6 +135,7 @@ def producer_role_policy(
                 "Resource": own_keys,
                 "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
             },
+            *_key_use(kinds, [transit_key_arn, own_keys], "KindsCopyWithTheTransitAndSourceKeys", opts.region),
             *_publish_statements(opts, acct, "SendDracoMessagesToTheDrAccountOnly"),
             *_table_statements(acct, opts.table, batch_get=True),
             _poller_statement(opts, acct),
@@ -202,6 +203,7 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
                 "Resource": source_keys,
                 "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.peer_region, opts.region)}},
             },
+            *_key_use(kinds, [*own_keys, *source_keys], "KindsCopyWithTransitAndDrKeys", opts.peer_region, opts.region),
             *_publish_statements(opts, acct, "AnswerEachSourceAccountOnItsProducerTopic"),
             *_table_statements(acct, opts.table, batch_get=False),
             _poller_statement(opts, acct),
@@ -225,6 +227,27 @@ def _relays(opts: Options, kinds: Iterable[SnapshotKind]) -> bool:
 
 def _services(kinds: Iterable[SnapshotKind]) -> set[str]:
     return {kind.service for kind in kinds}
+
+
+def key_actions(kinds: Iterable[SnapshotKind]) -> list[str]:
+    """KMS actions the kinds' copies use with the caller's permissions, besides grants and DescribeKey."""
+    return sorted({action for kind in kinds for action in kind.key_actions})
+
+
+def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], sid: str, *regions: str) -> list[dict[str, Any]]:
+    """The kinds' own key actions (e.g. EBS's re-encryption), only through the kinds' services in ``regions``."""
+    needing = [kind for kind in kinds if kind.key_actions]
+    if not needing:
+        return []
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": key_actions(needing),
+            "Resource": keys,
+            "Condition": {"StringEquals": {"kms:ViaService": via(_services(needing), *regions)}},
+        }
+    ]
 
 
 def _publish_statements(opts: Options, acct: Account, sid: str) -> list[dict[str, Any]]:
@@ -396,7 +419,13 @@ def topic_key_policy(
 
 
 def transit_key_policy(
-    acct: Account, *, dr_account: str, consumer_role: str, services: Sequence[str], dr_region: str = ""
+    acct: Account,
+    *,
+    dr_account: str,
+    consumer_role: str,
+    services: Sequence[str],
+    actions: Sequence[str] = (),
+    dr_region: str = "",
 ) -> dict[str, Any]:
     """The owner administers the key; DR's consumer role may use it only through the kinds' services
     (in this Region and, with DR in another, in DR's: see the module docstring)."""
@@ -409,10 +438,10 @@ def transit_key_policy(
         [
             _owner_administers(acct),
             {
-                "Sid": "DrConsumerReadsSharedTransitCopiesThroughRds",
+                "Sid": "DrConsumerReadsSharedTransitCopiesThroughTheKindsServices",
                 "Effect": "Allow",
                 "Principal": dr,
-                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Action": sorted({"kms:Decrypt", "kms:DescribeKey", *actions}),
                 "Resource": "*",
                 "Condition": only,
             },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from draco.status.model import PRICE_PER_GB_MONTH, SourceStatus, Status
+from draco.status.model import SourceStatus, Status
 
 #: Every column, in order; the HTML shows all of them, a terminal as many as fit (``draco.status.terminal``).
 COLUMNS = (
@@ -79,7 +79,7 @@ def headline(status: Status) -> str:
         f"{totals['sources']} protected source(s), {totals['late']} over the RPO threshold of "
         f"{status.rpo_threshold:g} h, {totals['failed_jobs']} failed job(s), {totals['pending_jobs']} pending; "
         f"{totals['copies']} DR copies, {totals['storage_gb']} GB allocated, about "
-        f"${totals['monthly_cost_usd']:.2f}/month at ${PRICE_PER_GB_MONTH}/GB-month; "
+        f"${totals['monthly_cost_usd']:.2f}/month at each kind's storage price; "
         f"{totals['would_delete']} to delete next ({mode}){_pending(totals)}. {as_of}"
     )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import html
 
+from chalicelib_shared.kinds import KINDS
 from draco import plan
 from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
-from draco.status.model import PRICE_PER_GB_MONTH, Status
+from draco.status.model import Status
 
 e = html.escape
 HEALTH_COLORS = {
@@ -50,7 +51,8 @@ _COLUMN_NOTES = (
     ("copies / oldest", "DR copies that exist, and the oldest one's source time"),
     (
         "GB, $/month",
-        f"allocated storage of the copies, and its cost at ${PRICE_PER_GB_MONTH}/GB-month "
+        "allocated storage of the copies, and its cost at the kind's storage price per GB-month "
+        f"(RDS ${KINDS['RDS'].storage_price}, EBS ${KINDS['EBS'].storage_price}) "
         "(an upper bound: AWS bills snapshots incrementally)",
     ),
     (

@@ -13,8 +13,9 @@ One row per protected source (source account, kind and name: the job table's
   a source with no copy yet is late once its first snapshot is that old.
 * **copies**, the **oldest**, their **allocated storage** (sum of
   ``AllocatedStorage``) and an estimated **monthly cost** at
-  ``PRICE_PER_GB_MONTH``. AWS bills snapshot storage incrementally, so this is an
-  upper bound (the first copy of a source is full size, later ones mostly smaller).
+  the kind's storage price (RDS $0.095, EBS $0.05 per GB-month). AWS bills
+  snapshot storage incrementally, so this is an upper bound (the first copy of a
+  source is full size, later ones mostly smaller).
 * **encrypted**: whether the source's DR copies are encrypted (under its DR key
   ``alias/DRACO-<source>``), from the newest copy's job, which records the transit
   copy's encryption. An unencrypted Aurora cluster snapshot can't be encrypted by
@@ -48,14 +49,15 @@ from typing import Any
 from chalicelib_shared import clock
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
-from chalicelib_shared.kinds import Snapshot
+from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.lifecycles import LifecyclePass, plan_pass
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy
 from chalicelib_shared.sources import SourceRecord
 
 #: RDS snapshot storage, USD per GB-month (us-east-1 "backup storage" beyond the free
 #: allowance; a DR account has no databases, so no allowance). Other Regions differ.
-PRICE_PER_GB_MONTH = 0.095
+#: Each kind prices its own storage (``SnapshotKind.storage_price``); this is RDS's, for the headline.
+PRICE_PER_GB_MONTH = KINDS["RDS"].storage_price
 DEFAULT_RPO_HOURS = 26.0
 HEALTH_ORDER = ("late", "failed", "approve", "check", "pending", "ok")
 #: Consumer states in which a job has heard from copy-shared, so knows its transit copy's encryption.
@@ -140,7 +142,7 @@ class SourceStatus:
 
     @property
     def monthly_cost(self) -> float:
-        return round(self.storage_gb * PRICE_PER_GB_MONTH, 2)
+        return round(self.storage_gb * KINDS[self.kind].storage_price, 2)
 
     @property
     def would_delete(self) -> list[str]:
@@ -197,7 +199,7 @@ class Status:
             "pending_jobs": sum(sum(s.pending.values()) for s in self.sources),
             "copies": sum(len(s.existing) for s in self.sources),
             "storage_gb": sum(s.storage_gb for s in self.sources),
-            "monthly_cost_usd": round(sum(s.storage_gb for s in self.sources) * PRICE_PER_GB_MONTH, 2),
+            "monthly_cost_usd": round(sum(s.monthly_cost for s in self.sources), 2),
             "would_delete": sum(len(s.would_delete) for s in self.sources),
             "lifecycle_changes_pending": sum(bool(s.pending_lifecycle) for s in self.sources),
             "skipped_sources": len(self.skipped),
