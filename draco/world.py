@@ -13,7 +13,7 @@ What it models, and how:
   environment it returns is written to a ``.chalice/config.json`` per app in a
   scratch folder, from where ``chalice.test.Client`` loads it.
 * **SNS to Lambda**: moto does not deliver SNS to Lambda, so each topic gets
-  an SQS queue in its own account and Region (``draco.world_sns``) and
+  an SQS queue in its own account and Region (``draco.world_apps``) and
   ``deliver`` hands every queued notification to the app's
   ``@app.on_sns_message`` handler, as the SNS event Chalice's test client
   builds. ``transport`` lets a test drop, duplicate or reorder deliveries.

@@ -290,17 +290,27 @@ def test_a_capped_new_key_holds_a_cluster_copy_before_its_relay_copy_and_frees_i
 
 
 def test_copies_in_flight_are_limited_per_destination_region(log: io.StringIO) -> None:
-    """Relay copies (landing in the source Region) and final copies (in DR's) have a pool each."""
+    """Relay copies (landing in the source Region) and DR copies (in DR's) each have a pool of slots:
+    at most CLUSTER_COPY_LIMIT of each at once, and both at once."""
     limits = {"consumer": {"CLUSTER_COPY_LIMIT": "2", "KEY_CAP": "100"}}
     with LocalWorld(log_stream=log, dr_region=DR_REGION, app_env=limits, copy_time=timedelta(hours=1)) as world:
-        names = [f"db{n}" for n in range(5)]
+        names = [f"db{n}" for n in range(4)]
         for name in names:
             world.add_cluster(name, {"Draco_Lifecycle": "Test"})
-        daily(world, 1, names)
+        world.move_to(world.start + timedelta(hours=3))
+        for name in names:
+            world.take_snapshot(name)
+        world.deliver()
+        seen: list[Counter[State]] = []
+        while world.active_jobs():
+            world.advance(timedelta(minutes=10))
+            seen.append(Counter(job.state for job in world.jobs(DR)))
+        assert max(states[State.COPYING] for states in seen) == 2  # relay copies, into the source Region
+        assert max(states[State.RELAYING] for states in seen) == 2  # DR copies, into DR's Region
+        assert max(states[State.COPYING] + states[State.RELAYING] for states in seen) > 2
         peaks = world.stats.in_flight_peak
-        assert peaks[f"{DR}@{REGION}:cluster"] == 2  # relay copies, in the source Region
-        assert peaks[f"{DR}:cluster"] == 2  # DR copies, in DR's Region
-        assert len(list(owned(world, DR, DR_REGION))) == 5 and list(owned(world, DR, REGION)) == []
+        assert (peaks[f"{DR}@{REGION}:cluster"], peaks[f"{DR}:cluster"]) == (2, 2)
+        assert len(list(owned(world, DR, DR_REGION))) == 4 and list(owned(world, DR, REGION)) == []
 
 
 def test_a_kind_with_copy_events_copied_in_two_steps_finishes_on_its_dr_copys_event(
