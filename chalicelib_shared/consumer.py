@@ -222,16 +222,17 @@ class Consumer(Side):
         Across Regions, a kind AWS copies in one step lands straight in DR's Region; any
         other is first copied in the source Region under DR's relay key there (the relay
         copy), then from there into DR's Region (the relay step, from ``relay-queued``).
-        The source's DR key is found or made before the first step, so a copy past
-        ``KEY_CAP`` waits before anything is copied, whichever way it travels.
+        The source's DR key is found or made before the first step and kept for the
+        relay step, so a copy past ``KEY_CAP`` waits before anything is copied,
+        whichever way it travels.
         """
-        if job.state is State.RELAY_QUEUED:
-            return self._copy(job, job.relay_arn, job.target_key, State.RELAYING)
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
                 return self._wait_for_key(job)
+        if job.state is State.RELAY_QUEUED:
+            return self._copy(job, job.relay_arn, key, State.RELAYING)
         if self.two_steps(job):
             return self._copy(job, job.transit_arn, self._relay_key() if job.encrypted else "", State.COPYING, key)
         return self._copy(job, job.transit_arn, key, State.COPYING)
@@ -289,12 +290,13 @@ class Consumer(Side):
         return self.keys.create(owner)
 
     def _wait_for_key(self, job: Job) -> Result:
-        """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""
+        """Past the day's new-key cap the copy waits in its queue (its slot freed) and an alert goes out."""
         reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
         metrics.count("KeysCapped")
         logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
-        self.slots.release(self.slot(job), [job.job_id])
-        if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
+        queue = State.RELAY_QUEUED if job.state is State.RELAY_QUEUED else State.COPY_QUEUED
+        wait = clock.now() + KEY_WAIT
+        if self.jobs.advance(job, queue, due=wait, release=[self.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
 

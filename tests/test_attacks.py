@@ -29,6 +29,8 @@ from chalicelib_shared.retention import apply_policy, parse_policy
 from draco import ops
 from draco.world import DR, PROD, REGION, Delivery, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 STANDARD = {"Draco_Lifecycle": "Standard"}
 FAR_FUTURE = datetime(2099, 1, 1, tzinfo=timezone.utc)
 

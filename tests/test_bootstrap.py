@@ -16,6 +16,8 @@ from draco.bootstrap.models import producer_stack
 from draco.bootstrap.names import Account
 from draco.bootstrap.options import producer_options
 
+pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
+
 PROD = "111111111111"
 DR = "222222222222"
 OTHER = "333333333333"

@@ -19,6 +19,7 @@ from test_bootstrap_cli import app_dirs, run_cli  # noqa: F401 (app_dirs: a fixt
 from chalicelib_shared import config as cfg
 from draco import bootstrap
 
+pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
 PROD = "111111111111"
 DR = "222222222222"
 SOURCE = "us-east-1"
@@ -65,7 +66,8 @@ def test_producer_publishes_to_the_dr_topic_in_the_dr_region(sessions, as_accoun
     kms = sessions[SOURCE].client("kms")
     key = kms.describe_key(KeyId="alias/DRACO-Transit")["KeyMetadata"]["KeyId"]
     transit = statements(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
-    via = transit["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]["Condition"]["StringEquals"]["kms:ViaService"]
+    reads = transit["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]
+    via = reads["Condition"]["StringEquals"]["kms:ViaService"]
     assert via == [f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in (SOURCE, DR_REGION)]
     assert bootstrap.plan_producer(sessions[SOURCE], DR, dr_region=DR_REGION) == []
 

@@ -75,6 +75,7 @@ def test_a_command_that_meets_a_stale_profile_says_so_in_one_line(aws_credential
 # --------------------------------------------------------------------------- fits an 80-column terminal
 
 
+@pytest.mark.e2e
 def test_the_demo_fits_80_columns_and_ignores_a_stale_profile(tmp_path: Path) -> None:
     """The local world is moto: the operator's profile means nothing to it."""
     done = draco("demo", "--days", "2", cwd=tmp_path, COLUMNS="80", AWS_PROFILE=STALE)
@@ -285,6 +286,7 @@ def test_a_clean_copy_resolves_the_vendor_symlink_and_leaves_bytecode_and_deploy
 # --------------------------------------------------------------------------- pip install -e .
 
 
+@pytest.mark.packaging
 def test_an_editable_install_gives_a_draco_command_that_works_from_any_folder(tmp_path: Path) -> None:
     """Into a throwaway venv that borrows this one's packages (offline: no build isolation, no dependencies)."""
     venv = tmp_path / "venv"

@@ -29,6 +29,7 @@ from draco import ops
 from draco import status as draco_status
 from draco.world import DR, PROD, REGION, Delivery, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 DR_REGION = "us-west-2"
 RELAY_ALIAS = "alias/DRACO-Relay"
 #: One source of each kind and encryption: (SnapshotType, name, encrypted at the source).
