@@ -221,6 +221,9 @@ def test_a_producer_without_alarms_plans_none(session, as_account, app_dirs, cap
         (["producer", "--dr-account", DR, "--region", REGION, "--tag-key", "rds:x"], "TAG_KEY='rds:x'"),
         (["producer", "--dr-account", DR, "--region", REGION, "--profile", "no-such-profile"], "no-such-profile"),
         (["producer", "--dr-account", DR], "no AWS region"),
+        (["producer", "--dr-account", DR, "--region", REGION, "--dr-region", "mars-1"], "--dr-region 'mars-1'"),
+        (["consumer", "--source-accounts", PROD, "--region", "us-west-2", "--source-region", "east"], "'east'"),
+        (["consumer", "--source-accounts", PROD, "--region", "westeurope"], "--region 'westeurope'"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(app_dirs, monkeypatch, capsys, argv: list[str], message: str) -> None:

@@ -145,6 +145,16 @@ def test_demo_refuses_an_unwritable_path_before_the_simulation(option: str, monk
     assert_one_line(capsys.readouterr().err, "draco demo: cannot write /missing/x.out: there is no folder /missing")
 
 
+@pytest.mark.parametrize(
+    "region, message",
+    [("mars", "'mars' is not an AWS Region name"), ("xx-nowhere-9", "'xx-nowhere-9' is not an AWS Region botocore")],
+)
+def test_demo_refuses_a_dr_region_it_cant_make_before_the_simulation(region, message, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
+    assert main(["demo", "--days", "1", "--dr-region", region]) == 2
+    assert_one_line(capsys.readouterr().err, f"draco demo: --dr-region {message}")
+
+
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(outputs.OutputError, match="it is a folder"):
         outputs.check_writable(tmp_path)
@@ -244,7 +254,11 @@ def test_the_region_comes_from_the_stage_bootstrap_wrote() -> None:
     consumer = {cfg.JOB_TABLE: "Jobs", cfg.SOURCE_ACCTS: PROD}
     assert package.stage_region("consumer", consumer, table_policy(REGION, "Jobs")) == REGION
     assert package.stage_region("consumer", {}, table_policy("us-west-2", cfg.CONSUMER_TABLE)) == "us-west-2"
-    producer = {cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:DracoConsumer", cfg.JOB_TABLE: "Jobs"}
+    producer = {
+        cfg.DR_TOPIC_ARN: f"arn:aws:sns:ap-southeast-2:{DR}:DracoConsumer",  # DR's Region, another may be
+        cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        cfg.JOB_TABLE: "Jobs",
+    }
     assert package.stage_region("producer", producer, {"Statement": []}) == REGION
     with pytest.raises(package.ops.OperatorError, match=r"several Regions \(eu-west-1, us-east-1\)"):
         package.stage_region("producer", producer, table_policy("us-east-1", "Jobs"))

@@ -67,7 +67,9 @@ def test_another_kind_is_copied_in_the_source_region_under_the_relay_key_then_ac
     relay = rig.snaps(CLUSTER, ELSEWHERE)
     ((from_arn, name, key, _, source_region),) = relay.called("copy")
     assert (from_arn, name, key, source_region) == (job.transit_arn, COPY, rig.relay_keys.keys["Relay"], "")
-    assert rig.relay_keys.calls == [("find", "Relay"), ("create", "Relay")] and rig.keys.calls == []
+    assert rig.relay_keys.calls == [("find", "Relay"), ("create", "Relay")]
+    # The source's DR key is made before the first step and kept for the second.
+    assert rig.keys.calls == [("find", "c1"), ("create", "c1")] and job.target_key == rig.keys.keys["c1"]
     assert (job.relay_id, job.relay_arn, job.copy_id) == (COPY, relay.arn(COPY), "")
     assert rig.table.holders(RELAY_POOL) == {COPY} and rig.snaps(CLUSTER).calls == []
     relayed(rig)
@@ -98,16 +100,16 @@ def test_a_ready_relay_copy_waits_for_a_slot_in_dr_s_region() -> None:
     assert rig.table.state(COPY) is State.RELAYING
 
 
-def test_a_relay_step_past_the_key_cap_waits_for_its_key_in_its_own_queue() -> None:
+def test_a_copy_in_two_steps_past_the_key_cap_waits_before_its_relay_copy() -> None:
     rig = build_consumer(SOURCE_REGION=ELSEWHERE, KEY_CAP="1")
-    rig.copying("c-0", CLUSTER, name="c0")
-    rig.snaps(CLUSTER, ELSEWHERE).finish(dr_copy_id(PROD, "c-0"))
-    rig.app.poll()  # c0's key: the day's one new key
-    rig.copying("c-1", CLUSTER, name="c1")
-    relayed(rig)
+    rig.copying("c-0", CLUSTER, name="c0")  # c0's key: the day's one new key
+    snapshot = rig.source("c-1", CLUSTER, "c1")
+    rig.on(copy_request(snapshot))
+    assert rig.on(rig.shared(snapshot)).outcome is Outcome.QUEUED
     waiting = rig.table.get(COPY)
-    assert waiting is not None and waiting.state is State.RELAY_QUEUED and "KEY_CAP" in waiting.reason
-    assert COPY not in rig.table.holders(CLUSTER)
+    assert waiting is not None and waiting.state is State.COPY_QUEUED and "KEY_CAP" in waiting.reason
+    assert not waiting.relay_id and COPY not in rig.snaps(CLUSTER, ELSEWHERE).snapshots
+    assert COPY not in rig.table.holders(RELAY_POOL) | rig.table.holders(CLUSTER)
 
 
 def test_a_failed_relay_copy_fails_the_job_and_keeps_the_transit_copy() -> None:
