@@ -115,9 +115,14 @@ class Limits:
         )
 
 
+def is_region(name: str) -> bool:
+    """Whether ``name`` is shaped like an AWS Region name (``us-east-1``)."""
+    return bool(_REGION.match(name))
+
+
 def _region(env: Mapping[str, str], name: str, problems: list[str]) -> str:
     region = env.get(name, "").strip()
-    if region and not _REGION.match(region):
+    if region and not is_region(region):
         problems.append(f"{name}={region!r} is not an AWS Region name")
     return region
 

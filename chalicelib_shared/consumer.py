@@ -62,6 +62,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 KEY_WAIT = timedelta(hours=1)
 #: DR's key in the source Region, for relay copies across Regions: ``alias/DRACO-Relay``.
 RELAY_KEY = "Relay"
+#: Job states in which DR holds a copy of its own: the transit copy is no longer needed.
+TRANSIT_NOT_NEEDED = frozenset({State.RELAY_QUEUED, State.RELAYING, State.DONE, State.EXPIRED})
 
 
 @dataclass
@@ -157,13 +159,14 @@ class Consumer(Side):
     def copy_shared(self, message: Message) -> Result | Rejection:
         """Verify the shared transit copy, then copy it (now if a slot is free, else queued).
 
-        A copy-shared for a snapshot DR holds a copy of already is answered without
-        verifying: the transit copy may be gone (production deleted it, and the answer
-        to a delete-shared got lost), and answering only lets production delete its own
+        A copy-shared for a snapshot DR holds a copy of already (its DR copy or, across
+        Regions in two steps, its relay copy) is answered without verifying: the transit
+        copy may be gone (production deleted it, and the answer to a delete-shared got
+        lost, or a late delivery came), and answering only lets production delete its own
         transit copy, which it checks against its own job.
         """
         held = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
-        if held is not None and held.state in (State.DONE, State.EXPIRED):
+        if held is not None and held.state in TRANSIT_NOT_NEEDED:
             return self._not_needed(held, message)
         transit = self.api(message.snapshot_type, self._elsewhere(self.source_region)).shared(message.transit_arn)
         refusal = self._verify(message, transit)
@@ -218,38 +221,37 @@ class Consumer(Side):
 
         Across Regions, a kind AWS copies in one step lands straight in DR's Region; any
         other is first copied in the source Region under DR's relay key there (the relay
-        copy), then from there into DR's Region (``_start_relay``).
+        copy), then from there into DR's Region (the relay step, from ``relay-queued``).
+        The source's DR key is found or made before the first step and kept for the
+        relay step, so a copy past ``KEY_CAP`` waits before anything is copied,
+        whichever way it travels.
         """
-        if job.state is State.RELAY_QUEUED:
-            return self._start_relay(job)
-        first = self.two_steps(job)
-        key = job.target_key
-        if job.encrypted and not key:
-            key = self._relay_key() if first else self._key(job)
-            if not key:
-                return self._wait_for_key(job)
-        tags = self._tags(job)
-        api = self.api(job.kind, self.copy_region(job))
-        across = self.source_region if self.source_region != self.region and not first else ""
-        copy = api.copy(job.transit_arn, job.job_id, key or None, tags, across)
-        if not copy.started:
-            existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
-                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
-        if first:
-            return self.started(job, State.COPYING, relay_id=copy.copy_id, relay_arn=copy.arn or _arn_of(api, job))
-        return self.started(job, State.COPYING, copy_id=copy.copy_id, target_key=key)
-
-    def _start_relay(self, job: Job) -> Result:
-        """The second step: DR's relay copy, from the source Region into DR's, under the source's DR key."""
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
                 return self._wait_for_key(job)
-        api = self.api(job.kind)
-        copy = api.copy(job.relay_arn, job.job_id, key or None, self._tags(job), self.source_region)
-        return self.started(job, State.RELAYING, copy_id=copy.copy_id, target_key=key)
+        if job.state is State.RELAY_QUEUED:
+            return self._copy(job, job.relay_arn, key, State.RELAYING)
+        if self.two_steps(job):
+            return self._copy(job, job.transit_arn, self._relay_key() if job.encrypted else "", State.COPYING, key)
+        return self._copy(job, job.transit_arn, key, State.COPYING)
+
+    def _copy(self, job: Job, source_arn: str, key: str, state: State, dr_key: str | None = None) -> Result:
+        """Copy ``source_arn`` under ``key`` into the copy the job waits for in ``state``: its DR copy, or,
+        with ``dr_key`` (the DR key kept for the relay step), its relay copy in the source Region."""
+        api = self.api(job.kind, self.copy_region(job))
+        relay = dr_key is not None
+        across = self.source_region if self.source_region != self.region and not relay else ""
+        copy = api.copy(source_arn, job.job_id, key or None, self._tags(job), across)
+        if not copy.started:
+            existing = api.find_copy(job.job_id)
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+                return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
+        if relay:
+            arn = copy.arn or _arn_of(api, job)
+            return self.started(job, state, relay_id=copy.copy_id, relay_arn=arn, target_key=dr_key)
+        return self.started(job, state, copy_id=copy.copy_id, target_key=key)
 
     def _relay_key(self) -> str:
         """DR's one key in the source Region, for relay copies (made once, like a DR key)."""
@@ -288,24 +290,27 @@ class Consumer(Side):
         return self.keys.create(owner)
 
     def _wait_for_key(self, job: Job) -> Result:
-        """Past the day's new-key cap the copy waits (its slot freed) and an alert goes out."""
+        """Past the day's new-key cap the copy waits in its queue (its slot freed) and an alert goes out."""
         reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
         metrics.count("KeysCapped")
         logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
-        self.slots.release(job.kind, [job.job_id])
-        if self.jobs.advance(job, State.COPY_QUEUED, due=clock.now() + KEY_WAIT, reason=reason) is None:
+        queue = State.RELAY_QUEUED if job.state is State.RELAY_QUEUED else State.COPY_QUEUED
+        wait = clock.now() + KEY_WAIT
+        if self.jobs.advance(job, queue, due=wait, release=[self.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
 
     # --- copies finishing ---------------------------------------------------------------
     def on_event(self, event: SnapshotEvent) -> Result:
+        """A copy finished in DR's Region (where its event subscriptions and rules are): the DR copy of a
+        job copying or relaying; a relay copy, in the source Region, is left to the poller."""
         if event.type is not EventType.COPY_FINISHED:
             return Result(Outcome.IGNORED)
         copy = self.api(event.kind).describe(event.snapshot_id)
         if copy is None:
             return Result(Outcome.IGNORED, f"snapshot {event.snapshot_id} not found")
         job = self.jobs.get(copy.name)
-        if job is None or job.state is not State.COPYING:
+        if job is None or job.state not in (State.COPYING, State.RELAYING) or self.copy_region(job):
             return Result(Outcome.IGNORED, "not a DR copy in progress")
         return self.attempt(job, lambda job: self.check_copy(job, copy))
 
@@ -465,4 +470,3 @@ def _arn_of(api: SnapshotApi, job: Job) -> str:
     """A relay copy's ARN, when AWS answered a copy with its id only."""
     found = api.find_copy(job.job_id)
     return found.arn if found else ""
-

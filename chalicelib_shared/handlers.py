@@ -81,32 +81,30 @@ def _snapshots(client: Clients, region: str) -> Snapshots:
     return lambda kind, where="": KINDS[kind].api(client(KINDS[kind].service, where or region))
 
 
-def make_producer(config: ProducerConfig, client: Clients, table: Any, region: str) -> Producer:
-    """The producer on AWS: its ports are the job table, SNS and each kind's API."""
-    jobs = JobTable(table)
+def _ports(config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable) -> dict[str, Any]:
+    """What both apps run on: the job table (waking the poller), SNS, each kind's API, the poller's switch."""
     switch = _switch(config, client, region, jobs)
-    return Producer(
-        config=config,
-        jobs=PacedJobs(jobs, switch),
-        slots=jobs,
-        publisher=SnsPublisher(lambda where: client("sns", where)),
-        snapshots=_snapshots(client, region),
-        switch=switch,
-    )
+    return {
+        "config": config,
+        "jobs": PacedJobs(jobs, switch),
+        "slots": jobs,
+        "publisher": SnsPublisher(lambda where: client("sns", where)),
+        "snapshots": _snapshots(client, region),
+        "switch": switch,
+    }
+
+
+def make_producer(config: ProducerConfig, client: Clients, table: Any, region: str) -> Producer:
+    """The producer on AWS."""
+    return Producer(**_ports(config, client, region, JobTable(table)))
 
 
 def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: str) -> Consumer:
     """The consumer on AWS: as the producer, plus KMS for the DR keys (and the relay key across Regions)."""
     jobs = JobTable(table, inventory=True)
-    switch = _switch(config, client, region, jobs)
     source_region = config.source_region or region
     return Consumer(
-        config=config,
-        jobs=PacedJobs(jobs, switch),
-        slots=jobs,
-        publisher=SnsPublisher(lambda where: client("sns", where)),
-        snapshots=_snapshots(client, region),
-        switch=switch,
+        **_ports(config, client, region, jobs),
         relay_keys=SourceKeys(client("kms", source_region), client("sts", region), config.consumer_role_arn),
         keys=SourceKeys(client("kms", region), client("sts", region), config.consumer_role_arn),
         inventory=jobs,

@@ -205,14 +205,14 @@ class Side:
         ``job`` may carry, in memory, what the copy needs (the consumer's verified
         transit copy); whichever way it goes, the write that moves the job stores it.
         """
+        release: list[str] = []
+        wait = ""
         if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
             wait = self.take_room(job)
             if not wait:
                 return self.attempt(job, self.start_copy, wait_in=queued)
-            self.slots.release(self.slot(job), [job.job_id])
-        else:
-            wait = ""
-        if self.jobs.advance(job, queued, attempts=0, reason=wait) is None:
+            release = [self.slot(job)]  # given back in the write that queues the job, and only then
+        if self.jobs.advance(job, queued, attempts=0, reason=wait, release=release) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, wait, job.source_arn)
 
@@ -231,20 +231,21 @@ class Side:
             return self.fail(job, reason, resume=wait_in)
         if job.attempts + 1 >= self.config.limits.max_attempts:
             return self.fail(job, f"gave up after {job.attempts + 1} attempts; last error {reason}", resume=wait_in)
-        if job.state not in POLLED_STATES:  # no copy is running: its slot is free again
-            for pool in self.rooms(job):
-                self.slots.release(pool, [job.job_id])
-        backoff = min(MAX_BACKOFF, timedelta(minutes=2**job.attempts))
+        free = () if job.state in POLLED_STATES else self.rooms(job)  # no copy is running: its slots are free again
+        backoff = min(MAX_BACKOFF, timedelta(minutes=2 ** (job.attempts + 1)))  # 2, 4, 8 ... minutes
         state = wait_in or job.state
-        self.jobs.advance(job, state, due=clock.now() + backoff, attempts=job.attempts + 1, reason=reason)
+        due = clock.now() + backoff
+        if self.jobs.advance(job, state, due=due, release=free, attempts=job.attempts + 1, reason=reason) is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
         return Result(Outcome.RETRYING, reason, job.source_arn)
 
     def fail(self, job: Job, reason: str, resume: State | None = None, **changes: Any) -> Result:
         """Give up on a job, with the reason; ``resume`` is where an operator's retry picks up."""
-        self.jobs.advance(job, State.FAILED, reason=reason, failed_from=(resume or job.state).value, **changes)
-        for pool in self.rooms_after_failure(job):
-            self.slots.release(pool, [job.job_id])
+        pools = self.rooms_after_failure(job)  # given back in the same write: only if this run's write wins
+        failed = {"reason": reason, "failed_from": (resume or job.state).value, **changes}
+        if self.jobs.advance(job, State.FAILED, release=pools, **failed) is None:
+            return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.FAILED, reason, job.source_arn)
 
     def rooms_after_failure(self, job: Job) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ so DRACO never deletes the last copy of anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -154,9 +154,25 @@ class Producer(Side):
         quota = self.api(job.kind).quota()
         if quota is not None and quota.max and quota.used + 1 > QUOTA_CEILING * quota.max:
             return f"manual snapshot quota at {quota.used} of {quota.max}: waiting below {QUOTA_CEILING:.0%}"
-        if not self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit):
+        if not self._take_transit_room(job):
             return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
         return ""
+
+    def _take_transit_room(self, job: Job) -> bool:
+        """A place in the transit pool; when it is full, first give back places nobody holds any more.
+
+        A place belongs to a job whose transit copy exists: copying, shared, or failed with the
+        copy kept for cleanup. A run that died between taking a place and moving its job leaves
+        one behind; this finds those only when the pool is full, so it costs nothing otherwise.
+        """
+        if self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit):
+            return True
+        holders = self.slots.holders(TRANSIT_POOL) - {job.job_id}
+        stale = [job_id for job_id in holders if not _holds_transit(self.jobs.get(job_id), clock.now())]
+        if not stale:
+            return False
+        self.slots.release(TRANSIT_POOL, stale)
+        return self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit)
 
     def rooms(self, job: Job) -> tuple[str, ...]:
         return (self.slot(job), TRANSIT_POOL)
@@ -259,7 +275,9 @@ class Producer(Side):
         """A failed job's keep time is over: delete its transit copy if the source still exists."""
         api = self.api(job.kind)
         if api.describe(job.source_id) is None:
-            self.jobs.advance(job, State.FAILED, cleanup=False)
+            # Kept for good: no longer DRACO's work in flight, so it leaves the transit pool (the
+            # quota ceiling still counts it); an operator decides what becomes of it.
+            self.jobs.advance(job, State.FAILED, release=[TRANSIT_POOL], cleanup=False)
             logger.warning("transit copy kept: its source snapshot is gone, it may be the last copy")
             return Result(Outcome.IGNORED, f"kept {job.transit_id}: the source is gone", job.source_arn)
         api.delete(job.transit_id)
@@ -268,4 +286,17 @@ class Producer(Side):
 
     def _topic(self, message: Message) -> str:
         return self.config.dr_topic_arn
+
+
+#: A place taken this recently may belong to a run still starting its copy: never taken back.
+STARTING = timedelta(minutes=15)
+
+
+def _holds_transit(job: Job | None, now: datetime) -> bool:
+    """Whether a job's transit copy exists (or may be starting) and counts against ``TRANSIT_LIMIT``."""
+    if job is None:
+        return False
+    if job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup):
+        return True
+    return job.state.is_active and now - clock.parse_iso(job.updated) < STARTING
 

@@ -7,6 +7,9 @@ lets both apps carry them to DR. Ends with one row per
 source, then the operator's status table of the DR account (``draco.status``);
 ``--json`` prints the same as one JSON document on stdout (the status under
 ``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
+``--dr-region REGION`` puts the DR account in another Region than production's
+(``us-east-1``); the report names both Regions and counts what either left
+behind: transit copies in production, and DR's relay copies outside its Region.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chalicelib_shared import clock
+from chalicelib_shared.config import is_region
 from chalicelib_shared.jobs import State
-from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
 from draco import status as draco_status
 from draco.local_aws import without_aws_profile
@@ -57,12 +61,12 @@ SNAPSHOT_HOUR = 3
 
 
 def simulate(
-    days: int, live: bool, log: TextIO, progress: Progress | None = None
+    days: int, live: bool, log: TextIO, progress: Progress | None = None, dr_region: str | None = None
 ) -> tuple[dict[str, Any], draco_status.Status]:
-    """Run the demo; return the report and the DR account's status at the end."""
+    """Run the demo (DR in ``dr_region``, default production's); return the report and DR's status at the end."""
     from draco.world import LocalWorld
 
-    with LocalWorld(live=live, log_stream=log) as world:
+    with LocalWorld(live=live, log_stream=log, dr_region=dr_region) as world:
         names = {
             source.name: world.add_source(source.kind, source.name, source.tags, source.encrypted) for source in SOURCES
         }
@@ -122,16 +126,20 @@ def _report(
         if row["encrypted"] and key_alias(name) in aliases:
             row["key_alias"] = key_alias(name)
         rows.append(row)
-    transit_left = sum(
-        is_transit_id(snap.name)
-        for kind in KINDS.values()
-        for snap in kind.api(world.client(kind.service, PROD)).owned()
-    )
+
+    def owned(account: str, region: str) -> list[Snapshot]:
+        return [s for kind in KINDS.values() for s in kind.api(world.client(kind.service, account, region)).owned()]
+
+    transit_left = sum(is_transit_id(snap.name) for region in world.regions for snap in owned(PROD, region))
+    relay_left = sum(len(owned(DR, region)) for region in world.regions if region != world.dr_region)
     all_jobs = dr_jobs + prod_jobs
     return {
         "live": live,
+        "source_region": world.region,
+        "dr_region": world.dr_region,
         "sources": rows,
         "transit_left": transit_left,
+        "relay_left": relay_left,
         "pending": sum(job.state.is_active for job in all_jobs),
         "failed": sum(job.state is State.FAILED for job in all_jobs),
         "invocations": dict(world.stats.invocations),
@@ -166,6 +174,8 @@ def _cell(row: dict[str, Any], field: str) -> str:
 def _table(report: dict[str, Any], width: int) -> Table:
     """The demo's rows, with as many columns as a terminal ``width`` wide shows."""
     mode = "live: deletions made" if report["live"] else "dry run: nothing deleted"
+    if report.get("dr_region") and report["dr_region"] != report.get("source_region"):
+        mode += f"; DR in {report['dr_region']}"
     table = Table(
         title=f"DRACO demo ({mode})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
     )
@@ -184,12 +194,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument("--log", metavar="FILE", help="write both apps' JSON logs here (default: a temp file)")
     parser.add_argument("--html", metavar="FILE", help="write the DR status report (HTML) to FILE")
+    parser.add_argument(
+        "--dr-region", metavar="REGION", help="put the DR account in REGION (default: production's, us-east-1)"
+    )
     parser.set_defaults(func=run)
+
+
+def _region_problem(region: str) -> str:
+    """Why the local world can't put DR in ``region`` ("": it can)."""
+    if not is_region(region):
+        return f"--dr-region {region!r} is not an AWS Region name (like us-west-2)"
+    from boto3.session import Session  # only when asked: registering the command stays cheap
+
+    if region not in Session().get_available_regions("rds"):
+        return f"--dr-region {region!r} is not an AWS Region botocore knows in the aws partition"
+    return ""
 
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 3660:
         print("draco demo: --days must be from 1 to 3660", file=sys.stderr)
+        return 2
+    problem = _region_problem(args.dr_region) if args.dr_region is not None else ""
+    if problem:
+        print(f"draco demo: {problem}", file=sys.stderr)
         return 2
     try:
         page = check_writable(args.html) if args.html else None
@@ -201,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         log_path = tempfile.NamedTemporaryFile(prefix="draco-demo-", suffix=".log", delete=False).name
     err = Console(stderr=True)
     with without_aws_profile(), open(log_path, "w") as log, progress(quiet=args.json) as shown:
-        report, status = simulate(args.days, args.live, log, shown)
+        report, status = simulate(args.days, args.live, log, shown, args.dr_region)
     if page:
         try:
             write_text(page, draco_status.render_html(status))
@@ -214,8 +242,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     console.print(_table(report, console.width))
+    relay = f"relay copies left: {report['relay_left']}   " if report["dr_region"] != report["source_region"] else ""
     console.print(
-        f"transit copies left: {report['transit_left']}   pending jobs: {report['pending']}   "
+        f"transit copies left: {report['transit_left']}   {relay}pending jobs: {report['pending']}   "
         f"failed jobs: {report['failed']}"
     )
     console.print()

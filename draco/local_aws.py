@@ -1,6 +1,7 @@
-"""The commands that run in the embedded local AWS (demo, soak, bench) never read the operator's profile.
+"""The environment of the embedded local AWS (demo, soak, bench, the local world).
 
-Their AWS is moto, with fake credentials the local world sets; a profile named in
+The commands that run in it never read the operator's profile. Their AWS is moto,
+with fake credentials the local world sets (``environment``); a profile named in
 ``AWS_PROFILE`` means nothing to it, yet botocore looks the name up in
 ``~/.aws/config`` for every session (moto makes one as it is imported), so a stale
 profile would stop the demo. ``without_aws_profile`` hides the variables for the
@@ -24,3 +25,18 @@ def without_aws_profile() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the block; each goes back to what it was (or away) after it."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

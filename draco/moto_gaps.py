@@ -1,10 +1,13 @@
 """Where moto differs from AWS in a way DRACO's local world depends on: filled here, only here.
 
 1. **Copying a snapshot shared from another account.** AWS lets account B copy
-   a snapshot that account A shared with it, naming it by ARN. moto 5.2 looks
-   the ARN up in B's own backend and answers "not found". The fill looks in the
-   ARN's account and allows it only when the snapshot's ``restore`` attribute
-   names B (or ``all``), so an unshared snapshot still fails, as in AWS.
+   a snapshot that account A shared with it, naming it by ARN, in A's Region or
+   (called in another Region, with ``SourceRegion``) into that one. moto 5.2
+   looks the ARN up in B's own backend and answers "not found". The fill looks
+   in the ARN's account and Region and allows it only when the snapshot's
+   ``restore`` attribute names B (or ``all``), so an unshared snapshot still
+   fails, as in AWS. (A copy of the caller's own snapshot from another Region,
+   DR's relay step, moto makes itself.)
 2. **Paging.** AWS returns at most ``MaxRecords`` (default and maximum 100)
    snapshots per DescribeDBSnapshots / DescribeDBClusterSnapshots call, with a
    ``Marker`` for the next page; moto returns everything at once, which hides
@@ -15,7 +18,8 @@
 4. **EBS: copying a snapshot shared from another account.** moto's
    CopySnapshot looks the source up in the caller's own account only. The fill
    also finds a snapshot of another account that grants the caller
-   ``createVolumePermission`` (or ``all``), and, as AWS does, gives the copy the
+   ``createVolumePermission`` (or ``all``), in ``SourceRegion`` (so also into
+   another Region, the caller's), and, as AWS does, gives the copy the
    placeholder volume ``vol-ffffffff`` (a copy names no volume).
 5. **EBS: DescribeSnapshots.** moto ignores ``OwnerIds`` and
    ``RestorableByUserIds`` (``OwnerIds=["self"]`` returns some 1,300 public
@@ -30,6 +34,15 @@
    refuses to delete a snapshot under an unexpired lock. The error code AWS
    returns then is **not confirmed** by AWS's documentation: the fill says
    ``SnapshotLocked``, and DRACO handles any error of a delete alike.
+7. **EBS: a copy's KMS key.** moto takes any ``KmsKeyId`` for CopySnapshot.
+   AWS encrypts the copy in the Region it is made in, so the key must be one of
+   that Region; it checks the key after answering ("the action can appear to
+   complete, but eventually fails"). The fill makes a copy whose key is not a
+   key of the destination Region (of the caller's account, or of the account a
+   key ARN names) in state ``error``; the local world keeps such a copy in
+   progress for its copy time, then lets it end ``error``
+   (``draco.world_copies``). A copy across Regions under the source Region's
+   key so fails, as on AWS.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.
 """
@@ -47,6 +60,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import generic_filter, random_snapshot_id
+from moto.kms.models import kms_backends
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
@@ -104,6 +118,7 @@ def _describe_account_attributes(self: RDSResponse) -> ActionResult:
 
 # --- EBS ------------------------------------------------------------------------------------
 COPY_VOLUME = "vol-ffffffff"
+FAILED_COPY = "error"  # the state of an EBS copy AWS could not make
 LOCK_MODES = ("governance", "compliance")
 
 
@@ -146,9 +161,26 @@ def _copy_snapshot(
         encrypted=source.encrypted,
         kms_key_id=kms_key_id,
     )
-    copy.source_snapshot_id = source.id  # what the copySnapshot event names as its source
+    copy.source_snapshot_id = source.id  # what the copySnapshot event names as its source, and where
+    copy.source_region = source_region
+    if kms_key_id and not _key_in(self.region_name, self.account_id, kms_key_id):  # type: ignore[attr-defined]
+        copy.status = FAILED_COPY
     self.snapshots[copy.id] = copy
     return copy
+
+
+def _key_in(region: str, account: str, key_id: str) -> bool:
+    """Whether ``key_id`` (key id, key ARN, alias name or alias ARN) names a KMS key in ``region``."""
+    if key_id.startswith("arn:"):
+        _, _, _, key_region, key_account, _ = key_id.split(":", 5)
+        if key_region != region:
+            return False
+        account = key_account
+    backend = kms_backends[account][region]
+    name = backend.get_alias_name(key_id)
+    if name.startswith("alias/"):
+        return backend.get_key_id_from_alias(name) is not None
+    return backend.get_key_id(name) in backend.keys
 
 
 def _snapshot_view(snapshot: Snapshot, caller: str) -> dict[str, Any]:

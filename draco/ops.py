@@ -425,9 +425,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def world_job_table(world: Any, account: str) -> Any:
     """A boto3 ``Table`` on the job table of one account of a ``draco.world.LocalWorld``."""
-    from draco.world import DR, REGION
+    from draco.world import DR
 
-    resource = boto3.resource("dynamodb", region_name=REGION)
+    resource = boto3.resource("dynamodb", region_name=world.region_of(account))
     resource.meta.client.meta.events.register(
         "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
     )

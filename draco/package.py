@@ -11,10 +11,11 @@ What it adds to running ``chalice package`` in the app folder:
   ``--merge-template`` with bootstrap's ``function-names-<stage>.json``, so the
   names the role's policy, the alarms and ``POLLER_RULE`` use exist.
 * **The Region comes from the stage**: Chalice needs one to package, and the
-  stage's settings already name it, in the ARNs bootstrap wrote (the job table
-  in the record of the role's policy; the producer's ``DR_TOPIC_ARN`` and
-  ``TRANSIT_KEY_ARN``). Settings naming two Regions are refused: DRACO copies
-  within one Region.
+  stage's settings already name it, in the ARNs bootstrap wrote of the app's
+  own resources (the job table in the record of the role's policy; the
+  producer's ``TRANSIT_KEY_ARN``). Settings naming two Regions are refused. The
+  producer's ``DR_TOPIC_ARN`` is not one of them: it names DR's Region, which
+  may be another (DR in another Region).
 * **It packages a clean copy** of the app folder: the ``vendor/chalicelib_shared``
   symlink resolved into a real folder, no ``__pycache__``/``*.pyc`` and no earlier
   ``deployments``, and ``PYTHONDONTWRITEBYTECODE=1`` for Chalice, which imports
@@ -41,7 +42,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib_shared.config import DR_TOPIC_ARN, JOB_TABLE, TRANSIT_KEY_ARN
+from chalicelib_shared.config import JOB_TABLE, TRANSIT_KEY_ARN
 from draco import ops
 from draco.bootstrap.chalice_config import merge_template_name, role_policy_name
 
@@ -105,7 +106,7 @@ def stage_region(app: str, env: Mapping[str, str], policy: Mapping[str, Any]) ->
     """The Region the stage's bootstrapped settings name (see the module docstring)."""
     table = env.get(JOB_TABLE) or ops.DEFAULT_TABLES[app]
     arns = [arn for arn in _resources(policy) if ":dynamodb:" in arn and arn.endswith(f":table/{table}")]
-    arns += [env[name] for name in (DR_TOPIC_ARN, TRANSIT_KEY_ARN) if env.get(name)]
+    arns += [env[TRANSIT_KEY_ARN]] if env.get(TRANSIT_KEY_ARN) else []
     regions = sorted({match[1] for arn in arns if (match := _ARN.match(arn))})
     if len(regions) != 1:
         found = f"name several Regions ({', '.join(regions)})" if regions else "name no Region"

@@ -26,10 +26,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
+from chalicelib_shared.lifecycles import Lifecycles
 from chalicelib_shared.naming import SOURCE_ARN_TAG, dr_copy_id, is_transit_id
-from chalicelib_shared.retention import apply_policy, parse_policy
+from chalicelib_shared.retention import apply_policy
 from draco.faults import FaultPlan
 from draco.local_aws import without_aws_profile
 from draco.outputs import progress
@@ -108,18 +110,25 @@ def _check(world: LocalWorld, taken: dict[str, tuple[str, bool]], live: bool, re
         if job_states != [State.FAILED]:
             result.violations.append(f"transit copy {transit} left behind (job {job_states})")
     if live:
-        _check_retention(dr_jobs, dr_copies, result)
+        _check_retention(ConsumerConfig.from_env(world.env["consumer"]).lifecycles, dr_jobs, dr_copies, result)
 
 
-def _check_retention(dr_jobs: dict[str, Any], dr_copies: dict[str, Any], result: SoakRun) -> None:
-    """Nothing its lifecycle keeps may be gone: recompute each source's keep set from all its copies."""
+def _check_retention(
+    lifecycles: Lifecycles, dr_jobs: dict[str, Any], dr_copies: dict[str, Any], result: SoakRun
+) -> None:
+    """Nothing its lifecycle keeps may be gone: recompute each source's keep set from all its copies.
+
+    The lifecycle is resolved as the consumer resolves it; what it keeps is computed afresh here
+    (the floor and a pending change only ever keep more, so this bound holds for them too).
+    """
     by_source: dict[str, list[Any]] = {}
     for job in dr_jobs.values():
         if job.state in (State.DONE, State.EXPIRED):
             by_source.setdefault(job.inventory_key, []).append(job)
     for jobs in by_source.values():
         newest = max(jobs, key=lambda job: job.source_time)
-        keep = apply_policy(parse_policy(newest.tags["Draco_Lifecycle"]), [(j.job_id, j.source_created) for j in jobs])
+        policy = lifecycles.source_lifecycle(newest.tags)
+        keep = apply_policy(policy, [(j.job_id, j.source_created) for j in jobs])
         lost = [copy_id for copy_id in keep.keep if copy_id not in dr_copies]
         if lost:
             result.violations.append(f"deleted although its lifecycle keeps them: {lost}")

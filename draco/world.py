@@ -2,48 +2,48 @@
 
 What it models, and how:
 
-* **Accounts**: one moto process holds a production and a DR account. The
-  world's own clients name their account with moto's ``x-moto-account-id``
-  header; each app runs with ``MOTO_ACCOUNT_ID`` in its stage environment, as
-  a Lambda runs with its own account's credentials.
+* **Accounts and Regions**: one moto process holds a production and a DR
+  account. Production is in ``REGION``; DR is in ``dr_region`` (by default the
+  same). The world's own clients name their account with moto's
+  ``x-moto-account-id`` header and default to the account's own Region
+  (``client``); each app runs with ``MOTO_ACCOUNT_ID`` and ``AWS_REGION`` in
+  its stage environment, as a Lambda runs with its own account's credentials
+  in its own Region.
 * **Bootstrap**: ``draco.bootstrap`` sets both accounts up, and the stage
   environment it returns is written to a ``.chalice/config.json`` per app in a
   scratch folder, from where ``chalice.test.Client`` loads it.
 * **SNS to Lambda**: moto does not deliver SNS to Lambda, so each topic gets
-  an SQS queue in its own account (moto delivers that) and ``deliver`` hands
-  every queued notification to the app's ``@app.on_sns_message`` handler, as
-  the SNS event Chalice's test client builds. ``transport`` lets a test drop,
-  duplicate or reorder deliveries.
+  an SQS queue in its own account and Region (``draco.world_apps``) and
+  ``deliver`` hands every queued notification to the app's
+  ``@app.on_sns_message`` handler, as the SNS event Chalice's test client
+  builds. ``transport`` lets a test drop, duplicate or reorder deliveries.
 * **Snapshots**: ``add_instance``, ``add_cluster`` and ``add_volume`` create
   production sources; ``take_snapshot`` makes a snapshot and publishes what
   AWS would (an RDS notification, or the EventBridge event as a rule delivers
-  it). Copies made by the apps stay in progress for ``copy_time`` of simulated
-  time, then are ready, with the copy-finished event AWS sends for their kind
-  (unless ``copy_events`` is off). What differs by kind is in one adapter per
-  kind (``draco.world_kinds``), never in this module.
+  it). Copies made by the apps, in any account and Region, stay in progress
+  for ``copy_time`` of simulated time (``draco.world_copies``), then are ready,
+  with the copy-finished event AWS sends for their kind, to the app of the
+  account and Region the copy is in (unless ``copy_events`` is off; a copy
+  where no app listens, as DR's relay copies in the source Region, reaches
+  nobody). What differs by kind is in one adapter per kind
+  (``draco.world_kinds``), never in this module.
 * **Time**: ``time-machine`` moves the whole process's clock (moto's
   timestamps and DRACO's alike); ``advance`` runs the scheduled functions as
-  EventBridge would: each app's poller every ``poll_interval`` while its rule
-  (``POLLER_RULE``) is enabled, each app's ``wake_poller`` every hour, the
-  production sweep every ``sweep_interval``.
-* **Lambda**: every run is counted by function, with the AWS calls it made,
-  the bytes it logged, the metrics it emitted and the DynamoDB request units
-  it used (``draco.world_meter``); a run is cold when its function did not run
-  in the ``LAMBDA_WARM`` before.
+  EventBridge would (``draco.world_runs``): each app's poller every
+  ``poll_interval`` while its rule (``POLLER_RULE``) is enabled, each app's
+  ``wake_poller`` every hour, the production sweep every ``sweep_interval``.
+* **Lambda**: every run is counted by function, with what it would be billed
+  for: AWS calls, log bytes, metrics, DynamoDB request units, cold starts
+  (``draco.world_runs``, ``draco.world_meter``).
 * **moto's gaps**: filled by ``draco.moto_gaps``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import json
 import os
-import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -51,14 +51,12 @@ from typing import Any, TextIO
 import boto3
 import time_machine
 from boto3.dynamodb.types import TypeSerializer
-from chalice.test import Client
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.rds.models import rds_backends
-from moto.sqs.models import sqs_backends
 
 from chalicelib_shared import aws, clock
-from chalicelib_shared.config import CONSUMER_TABLE, CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TABLE, PRODUCER_TOPIC
+from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
@@ -66,7 +64,10 @@ from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, moto_gaps, world_meter
 from draco.faults import FaultPlan, listen, stop
-from draco.world_kinds import WORLD_KINDS, Notification, WorldKind
+from draco.local_aws import environment
+from draco.world_apps import MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
+from draco.world_copies import CopyTracker
+from draco.world_kinds import WORLD_KINDS, Notification
 from draco.world_meter import WorldStats
 from draco.world_runs import WAKE_INTERVAL, Runs
 
@@ -74,38 +75,7 @@ PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-MOTO_ACCOUNT = "MOTO_ACCOUNT_ID"
-REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One SNS notification on its way to an app."""
-
-    account: str  # the topic's account, i.e. which app receives it
-    subject: str
-    message: str
-
-
-Transport = Callable[[list[Delivery]], list[Delivery]]
-
-
-@dataclass
-class _App:
-    account: str
-    topic: str
-    client: Client
-    sns_handler: str
-    rule: str  # the poller's EventBridge rule; empty: none, the poller always runs
-    queue_url: str = ""
-
-
-@dataclass
-class _Copy:
-    account: str
-    kind: str  # SnapshotType
-    snapshot_id: str
-    ready_at: datetime
+__all__ = ["DR", "PROD", "REGION", "START", "Delivery", "LocalWorld", "Transport", "WorldStats"]
 
 
 class LocalWorld(Runs):
@@ -127,8 +97,10 @@ class LocalWorld(Runs):
         transport: Transport | None = None,
         faults: FaultPlan | None = None,
         app_env: Mapping[str, Mapping[str, str]] | None = None,
+        dr_region: str | None = None,
     ) -> None:
-        """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``."""
+        """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``;
+        ``dr_region``: the DR account's Region (``None``: production's, ``REGION``)."""
         self.live = live
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
@@ -147,15 +119,17 @@ class LocalWorld(Runs):
         self._stack = contextlib.ExitStack()
         self.app_env = app_env or {}
         self.region, self.prod_account = REGION, PROD
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._apps: dict[str, _App] = {}
+        self.dr_region = dr_region or REGION
+        self.regions = tuple(dict.fromkeys((self.region, self.dr_region)))  # each Region once
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._apps: dict[str, App] = {}
         self._sources: dict[str, str] = {}  # source name -> SnapshotType
-        self._copies: dict[tuple[str, str, str], _Copy] = {}
+        self._tracker = CopyTracker({PROD: self.region, DR: self.dr_region}, self.regions)
+        self._copies = self._tracker.in_flight  # the copies in flight, by account, Region, kind and id
         self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
-        self._known: set[tuple[str, str, str]] = set()
         self._traveller: Any = None
         self._running = ""  # the function running, to label the calls it makes ("": none)
-        self._running_app: _App | None = None
+        self._running_app: App | None = None
         self._last_run: dict[str, datetime] = {}  # when each function last ran
         self.env: dict[str, dict[str, str]] = {}
 
@@ -163,7 +137,7 @@ class LocalWorld(Runs):
     def __enter__(self) -> LocalWorld:
         stack = self._stack
         stack.enter_context(
-            _environment(
+            environment(
                 AWS_ACCESS_KEY_ID="testing",
                 AWS_SECRET_ACCESS_KEY="testing",
                 AWS_DEFAULT_REGION=REGION,
@@ -202,11 +176,14 @@ class LocalWorld(Runs):
 
     def _bootstrap(self, workdir: Path) -> None:
         with self.as_account(PROD):
-            producer_env = bootstrap.producer(boto3.Session(region_name=REGION), dr_account=DR)
+            producer_env = bootstrap.producer(
+                boto3.Session(region_name=REGION), dr_account=DR, dr_region=self.dr_region
+            )
         with self.as_account(DR):
             consumer_env = bootstrap.consumer(
-                boto3.Session(region_name=REGION),
+                boto3.Session(region_name=self.dr_region),
                 source_accounts=[PROD],
+                source_region=REGION,
                 default_lifecycle=self.default_lifecycle,
                 custom_lifecycles=self.custom_lifecycles,
                 no_dry_run=self.live,
@@ -215,32 +192,8 @@ class LocalWorld(Runs):
             "producer": {**producer_env, **self.app_env.get("producer", {})},
             "consumer": {**consumer_env, **self.app_env.get("consumer", {})},
         }
-        for name, account, topic, handler in (
-            ("producer", PROD, PRODUCER_TOPIC, "on_producer_topic"),
-            ("consumer", DR, CONSUMER_TOPIC, "on_consumer_topic"),
-        ):
-            project = workdir / name
-            (project / ".chalice").mkdir(parents=True)
-            shutil.copy(REPO / f"{name}_app" / ".chalice" / "config.json", project / ".chalice" / "config.json")
-            env = {**self.env[name], MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
-            bootstrap.write_stage_config(project, "local", env)
-            rule = env.get(POLLER_RULE, "")
-            if rule:  # chalice deploy makes the poller's schedule rule, which the app switches
-                self.client("events", account).put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
-            app = importlib.import_module(f"{name}_app.app").app
-            client = Client(app, stage_name="local", project_dir=str(project))
-            self._apps[name] = _App(account, topic, client, handler, rule)
-            self._subscribe(self._apps[name])
-
-    def _subscribe(self, app: _App) -> None:
-        """An SQS queue on the app's topic stands in for the Lambda subscription."""
-        sqs, sns = self.client("sqs", app.account), self.client("sns", app.account)
-        app.queue_url = sqs.create_queue(QueueName=f"{app.topic}-lambda")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=app.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        topic_arn = f"arn:aws:sns:{REGION}:{app.account}:{app.topic}"
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        for name, account in (("producer", PROD), ("consumer", DR)):
+            self._apps[name] = start_app(workdir, name, account, self.region_of(account), self.env[name], self.client)
 
     # --- accounts and clients ----------------------------------------------------
     @contextlib.contextmanager
@@ -256,11 +209,15 @@ class LocalWorld(Runs):
             else:
                 os.environ[MOTO_ACCOUNT] = previous
 
-    def client(self, service: str, account: str) -> Any:
-        """A boto3 client that always acts in ``account``."""
-        key = (service, account)
+    def region_of(self, account: str) -> str:
+        """Where the account's app runs: production's Region, or DR's."""
+        return self.dr_region if account == DR else self.region
+
+    def client(self, service: str, account: str, region: str | None = None) -> Any:
+        """A boto3 client that always acts in ``account``, in ``region`` (default: the account's own)."""
+        key = (service, account, region or self.region_of(account))
         if key not in self._clients:
-            made = boto3.client(service, region_name=REGION)
+            made = boto3.client(service, region_name=key[2])
             made.meta.events.register(
                 "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
             )
@@ -269,7 +226,8 @@ class LocalWorld(Runs):
 
     def jobs(self, account: str) -> list[Job]:
         """Every job in the account's job table, read from moto's memory (no API call)."""
-        table = dynamodb_backends[account][REGION].get_table(PRODUCER_TABLE if account == PROD else CONSUMER_TABLE)
+        backend = dynamodb_backends[account][self.region_of(account)]
+        table = backend.get_table(PRODUCER_TABLE if account == PROD else CONSUMER_TABLE)
         items = (item.to_regular_json() for item in table.all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
@@ -312,18 +270,14 @@ class LocalWorld(Runs):
         if kind is None:
             raise ValueError(f"{source} is not a source of this world (add_instance, add_cluster, add_volume)")
         snapshot_id, notification = WORLD_KINDS[kind].take(self, PROD, source, automated)
-        self._register_existing()
+        self._tracker.register_existing(self)
         if notify:
             self.publish(PROD, notification)
         return snapshot_id
 
     def publish(self, account: str, notification: Notification) -> None:
         """Publish an AWS notification to the account's DRACO topic, as RDS or an EventBridge rule does."""
-        topic = PRODUCER_TOPIC if account == PROD else CONSUMER_TOPIC
-        subject = {"Subject": notification.subject} if notification.subject else {}
-        self.client("sns", account).publish(
-            TopicArn=f"arn:aws:sns:{REGION}:{account}:{topic}", Message=json.dumps(notification.body), **subject
-        )
+        publish(self._app(account), self.client, notification.subject, notification.body)
 
     def seed_dr_copies(self, count: int, per_source: int, lifecycle: str = "Standard") -> None:
         """Put ``count`` finished DR copies, ``per_source`` per made-up source, straight into DR.
@@ -332,7 +286,7 @@ class LocalWorld(Runs):
         each copy through the pipeline: the snapshots and job items are what the
         pipeline would have left (daily copies, one job each, listed in the inventory).
         """
-        rds, table = rds_backends[DR][REGION], dynamodb_backends[DR][REGION]
+        rds, table = rds_backends[DR][self.dr_region], dynamodb_backends[DR][self.dr_region]
         if "draco-seed" not in rds.databases:
             self.client("rds", DR).create_db_instance(
                 DBInstanceIdentifier="draco-seed", Engine="postgres", DBInstanceClass="db.t3.micro",
@@ -352,31 +306,19 @@ class LocalWorld(Runs):
             )  # fmt: skip
             item = {k: serialize(v) for k, v in job_item(job, inventory=True).items()}
             table.put_item(CONSUMER_TABLE, item)
-        self._register_existing()
+        self._tracker.register_existing(self)
 
     # --- running ------------------------------------------------------------------
     def deliver(self) -> int:
         """Hand every queued notification to its app, until no queue has any. Returns how many."""
         delivered = 0
         while True:
-            batch = self._drain()
+            batch = drain(self._apps.values(), self.client)
             if not batch:
                 return delivered
             for delivery in self.transport(batch):
                 self.invoke_sns(delivery.account, delivery.subject, delivery.message)
                 delivered += 1
-
-    def _drain(self) -> list[Delivery]:
-        batch = []
-        for app in self._apps.values():
-            sqs = self.client("sqs", app.account)
-            while sqs_backends[app.account][REGION].queues[f"{app.topic}-lambda"].messages:
-                received = sqs.receive_message(QueueUrl=app.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-                for message in received:
-                    envelope = json.loads(message["Body"])
-                    batch.append(Delivery(app.account, envelope.get("Subject", ""), envelope["Message"]))
-                    sqs.delete_message(QueueUrl=app.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return batch
 
     def invoke_sns(self, account: str, subject: str, message: str) -> Any:
         """Invoke the SNS handler of the app in ``account`` with one notification.
@@ -390,77 +332,41 @@ class LocalWorld(Runs):
         return self._run(app, app.sns_handler, event, tries=3)
 
     def state(self) -> dict[str, Any]:
-        """Every snapshot, key, alias and job in both accounts: compare two to see what changed."""
+        """Every snapshot, key, alias and job in both accounts, in each of the world's Regions:
+        compare two to see what changed."""
+        snapshots: dict[tuple[str, str], dict[str, Any]] = {}
+        for adapter, account, region, snapshot_id, snapshot in self._tracker.snapshots(self):
+            snapshots.setdefault((account, region), {})[snapshot_id] = adapter.view(snapshot)
         state: dict[str, Any] = {}
         for account in (PROD, DR):
-            kms = self.client("kms", account)
-            state[account] = {
-                "snapshots": {sid: adapter.view(snap) for adapter, sid, snap in self._snapshots(account)},
-                "keys": sorted(
-                    (k["KeyId"], kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"])
-                    for k in kms.list_keys()["Keys"]
-                ),
-                "aliases": sorted((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]),
-                "jobs": sorted((job.job_id, job.state.value, job.due, job.attempts) for job in self.jobs(account)),
-            }
+            state[account] = {"jobs": sorted((j.job_id, j.state.value, j.due, j.attempts) for j in self.jobs(account))}
+            for region in self.regions:
+                kms = self.client("kms", account, region)
+                state[account][region] = {
+                    "snapshots": snapshots.get((account, region), {}),
+                    "keys": sorted(
+                        (k["KeyId"], kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"])
+                        for k in kms.list_keys()["Keys"]
+                    ),
+                    "aliases": sorted((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]),
+                }
         return state
 
     def active_jobs(self) -> list[Job]:
         return [job for account in (PROD, DR) for job in self.jobs(account) if job.state.is_active]
 
-    def _app(self, account: str) -> _App:
+    def _app(self, account: str) -> App:
         return next(app for app in self._apps.values() if app.account == account)
 
-    # --- copies taking time ---------------------------------------------------------
-    def _snapshots(self, account: str) -> Iterator[tuple[WorldKind, str, Any]]:
-        for adapter in WORLD_KINDS.values():
-            for snapshot_id, snapshot in list(adapter.snapshots(self, account).items()):
-                yield adapter, snapshot_id, snapshot
-
-    def _register_existing(self) -> None:
-        """Snapshots the world made itself are not copies in progress."""
-        for account in (PROD, DR):
-            self._known.update((account, adapter.kind, sid) for adapter, sid, _ in self._snapshots(account))
-
+    # --- copies taking time (``draco.world_copies``) ------------------------------------
     def _track_copies(self) -> None:
         """Any snapshot the apps made is a copy: it stays in progress for ``copy_time``."""
-        for account in (PROD, DR):
-            for adapter, snapshot_id, snapshot in self._snapshots(account):
-                key = (account, adapter.kind, snapshot_id)
-                if key not in self._known:
-                    self._known.add(key)
-                    snapshot.status = adapter.copying
-                    self._copies[key] = _Copy(account, adapter.kind, snapshot_id, clock.now() + self.copy_time)
-        in_flight = Counter(f"{c.account}:{WORLD_KINDS[c.kind].label}" for c in self._copies.values())
-        for kind, count in in_flight.items():
-            self.stats.in_flight_peak[kind] = max(self.stats.in_flight_peak[kind], count)
+        self._tracker.track(self, self.copy_time, self.stats.in_flight_peak)
 
     def _finish_copies(self) -> None:
-        now = clock.now()
-        for key, copy in list(self._copies.items()):
-            if copy.ready_at > now:
-                continue
-            del self._copies[key]
+        """Copies whose time has come are ready; AWS's notice goes to the app of their account and Region."""
+        listening = {(app.account, app.region) for app in self._apps.values()}
+        for finished in self._tracker.finish(self, self.copy_events):
             self._unpolled = True
-            adapter = WORLD_KINDS[copy.kind]
-            snapshot = adapter.snapshots(self, copy.account).get(copy.snapshot_id)
-            if snapshot is not None:
-                snapshot.status = adapter.ready
-                if self.copy_events:
-                    notification = adapter.copy_finished(self, copy.account, copy.snapshot_id, snapshot)
-                    if notification is not None:
-                        self.publish(copy.account, notification)
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            if finished.notification is not None and (finished.account, finished.region) in listening:
+                self.publish(finished.account, finished.notification)

@@ -12,6 +12,10 @@ what its service sends:
 * **EBS**: the EventBridge event itself, as an EventBridge rule delivers it to
   a topic (no Subject); snapshots go ``pending`` then ``completed``, with a
   ``copySnapshot`` event in the account that made the copy.
+
+Sources and their snapshots are production's, in the world's ``region``;
+copies may be in any account and Region (``snapshots``, ``copy_finished``
+name both), and AWS's notice of a finished copy names the Region it is in.
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ class Notification:
 class World(Protocol):
     """What the adapters need of the world."""
 
-    region: str
+    region: str  # production's
     prod_account: str
 
-    def client(self, service: str, account: str) -> Any: ...
+    def client(self, service: str, account: str, region: str | None = None) -> Any: ...
 
     def prod_key(self) -> str: ...
 
@@ -57,6 +61,7 @@ class WorldKind(ABC):
     label: str  # how ``WorldStats.in_flight_peak`` names its copies
     copying: str  # the status of a copy in progress
     ready: str  # the status of a finished snapshot
+    failed: str  # the status of a copy that failed
 
     @abstractmethod
     def add_source(self, world: World, name: str, tags: Mapping[str, str], encrypted: bool, **options: Any) -> str:
@@ -67,12 +72,14 @@ class WorldKind(ABC):
         """Take a snapshot of ``source`` now, as AWS would; returns its id and AWS's notification."""
 
     @abstractmethod
-    def snapshots(self, world: World, account: str) -> Mapping[str, Any]:
-        """moto's records of the account's snapshots of this kind, by id."""
+    def snapshots(self, world: World, account: str, region: str) -> Mapping[str, Any]:
+        """moto's records of the account's snapshots of this kind in ``region``, by id."""
 
     @abstractmethod
-    def copy_finished(self, world: World, account: str, snapshot_id: str, snapshot: Any) -> Notification | None:
-        """What AWS sends when a copy made in ``account`` is ready (``None``: nothing)."""
+    def copy_finished(
+        self, world: World, account: str, region: str, snapshot_id: str, snapshot: Any
+    ) -> Notification | None:
+        """What AWS sends when a copy made in ``account`` and ``region`` is ready (``None``: nothing)."""
 
     @abstractmethod
     def view(self, snapshot: Any) -> tuple[str, tuple[tuple[str, str], ...], str]:
@@ -83,7 +90,7 @@ class WorldKind(ABC):
 
 
 class RdsWorld(WorldKind):
-    copying, ready = "creating", "available"
+    copying, ready, failed = "creating", "available", "failed"
 
     def __init__(self, kind: str, cluster: bool) -> None:
         self.kind = kind
@@ -107,7 +114,7 @@ class RdsWorld(WorldKind):
             instance = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": 20}
             rds.create_db_instance(DBInstanceIdentifier=name, **instance, **params)
         # moto takes an automated snapshot when a database is created; the world's start with none.
-        snapshots = self.snapshots(world, world.prod_account)
+        snapshots = self.snapshots(world, world.prod_account, world.region)
         for snapshot_id in [sid for sid in snapshots if sid.startswith(f"rds:{name}-")]:
             del snapshots[snapshot_id]  # type: ignore[attr-defined]
         return name
@@ -128,26 +135,28 @@ class RdsWorld(WorldKind):
             else:
                 rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot_id)
             event = "RDS-EVENT-0075" if self.cluster else "RDS-EVENT-0042"
-        return snapshot_id, self.notification(world, event, snapshot_id)
+        return snapshot_id, self.notification(world.region, event, snapshot_id)
 
-    def snapshots(self, world: World, account: str) -> Mapping[str, Any]:
-        backend = rds_backends[account][world.region]
+    def snapshots(self, world: World, account: str, region: str) -> Mapping[str, Any]:
+        backend = rds_backends[account][region]
         return backend.cluster_snapshots if self.cluster else backend.database_snapshots
 
-    def copy_finished(self, world: World, account: str, snapshot_id: str, snapshot: Any) -> Notification | None:
+    def copy_finished(
+        self, world: World, account: str, region: str, snapshot_id: str, snapshot: Any
+    ) -> Notification | None:
         """RDS-EVENT-0197 for DB instance snapshot copies; AWS sends nothing for cluster copies."""
-        return None if self.cluster else self.notification(world, "RDS-EVENT-0197", snapshot_id)
+        return None if self.cluster else self.notification(region, "RDS-EVENT-0197", snapshot_id)
 
     def view(self, snapshot: Any) -> tuple[str, tuple[tuple[str, str], ...], str]:
         tags = tuple(sorted((t["Key"], t["Value"]) for t in snapshot.tags))
         return snapshot.status, tags, snapshot.snapshot_type
 
-    def notification(self, world: World, event_id: str, source_id: str) -> Notification:
-        """An RDS event notification about a snapshot, as RDS publishes it."""
+    def notification(self, region: str, event_id: str, source_id: str) -> Notification:
+        """An RDS event notification about a snapshot in ``region``, as RDS publishes it."""
         body = {
             "Event Source": "db-cluster-snapshot" if self.cluster else "db-snapshot",
             "Event Time": clock.now().strftime("%Y-%m-%d %H:%M:%S.000"),
-            "Identifier Link": f"https://console.aws.amazon.com/rds/home?region={world.region}#snapshot:id={source_id}",
+            "Identifier Link": f"https://console.aws.amazon.com/rds/home?region={region}#snapshot:id={source_id}",
             "Source ID": source_id,
             "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}",
             "Event Message": event_id,
@@ -160,7 +169,7 @@ class RdsWorld(WorldKind):
 
 class EbsWorld(WorldKind):
     kind, label = "EBS", "ebs"
-    copying, ready = "pending", "completed"
+    copying, ready, failed = "pending", "completed", "error"
 
     def add_source(self, world: World, name: str, tags: Mapping[str, str], encrypted: bool, **options: Any) -> str:
         """An 8 GiB volume (``name`` becomes its Name tag); its id is the source name."""
@@ -177,28 +186,32 @@ class EbsWorld(WorldKind):
         if automated:
             raise ValueError("EBS takes no automated snapshots: a volume's snapshots are all made by a request")
         snapshot_id = world.client("ec2", account).create_snapshot(VolumeId=source)["SnapshotId"]
-        volume = _event_arn(world, "volume", source)
-        return snapshot_id, self.event(world, account, "createSnapshot", snapshot_id, volume)
+        volume = _event_arn(world.region, "volume", source)
+        return snapshot_id, self.event(world.region, account, "createSnapshot", snapshot_id, volume)
 
-    def snapshots(self, world: World, account: str) -> Mapping[str, Any]:
+    def snapshots(self, world: World, account: str, region: str) -> Mapping[str, Any]:
         """The account's own snapshots (moto keeps public ones beside them)."""
-        if world.region not in ec2_backends[account].keys():  # no EC2 call made yet: none
+        if region not in ec2_backends[account].keys():  # no EC2 call made there yet: none
             return {}
-        everything = ec2_backends[account][world.region].snapshots
+        everything = ec2_backends[account][region].snapshots
         return {sid: snapshot for sid, snapshot in everything.items() if snapshot.owner_id == account}
 
-    def copy_finished(self, world: World, account: str, snapshot_id: str, snapshot: Any) -> Notification | None:
-        source = _event_arn(world, "snapshot", getattr(snapshot, "source_snapshot_id", ""))
-        return self.event(world, account, "copySnapshot", snapshot_id, source)
+    def copy_finished(
+        self, world: World, account: str, region: str, snapshot_id: str, snapshot: Any
+    ) -> Notification | None:
+        """The copySnapshot event names the source in its own Region (``moto_gaps`` records it)."""
+        source_region = getattr(snapshot, "source_region", region)
+        source = _event_arn(source_region, "snapshot", getattr(snapshot, "source_snapshot_id", ""))
+        return self.event(region, account, "copySnapshot", snapshot_id, source)
 
     def view(self, snapshot: Any) -> tuple[str, tuple[tuple[str, str], ...], str]:
         return snapshot.status, tuple(sorted((t["key"], t["value"]) for t in snapshot.get_tags())), ""
 
     @staticmethod
-    def event(world: World, account: str, event: str, snapshot_id: str, source: str) -> Notification:
-        """An ``EBS Snapshot Notification`` that succeeded, as EventBridge sends it to a rule's topic."""
+    def event(region: str, account: str, event: str, snapshot_id: str, source: str) -> Notification:
+        """An ``EBS Snapshot Notification`` in ``region`` that succeeded, as EventBridge sends it to a rule's topic."""
         now = clock.iso(clock.now())
-        arn = _event_arn(world, "snapshot", snapshot_id)
+        arn = _event_arn(region, "snapshot", snapshot_id)
         detail = {
             "event": event,
             "result": "succeeded",
@@ -218,16 +231,16 @@ class EbsWorld(WorldKind):
             "source": "aws.ec2",
             "account": account,
             "time": now,
-            "region": world.region,
+            "region": region,
             "resources": [arn],
             "detail": detail,
         }
         return Notification(None, body)
 
 
-def _event_arn(world: World, resource: str, resource_id: str) -> str:
+def _event_arn(region: str, resource: str, resource_id: str) -> str:
     """An ARN as EBS events write it: the Region where the account would be."""
-    return f"arn:aws:ec2::{world.region}:{resource}/{resource_id}"
+    return f"arn:aws:ec2::{region}:{resource}/{resource_id}"
 
 
 WORLD_KINDS: dict[str, WorldKind] = {

@@ -157,7 +157,7 @@ class Runs:
         app = self._app(account)
         if not app.rule:
             return True
-        return events_backends[app.account][self.region].describe_rule(app.rule, None).state == "ENABLED"
+        return events_backends[app.account][app.region].describe_rule(app.rule, None).state == "ENABLED"
 
     def _due(self: LocalWorld, app: Any) -> datetime | None:
         """When the app's earliest job with work left falls due (as its ``due`` index lists them)."""

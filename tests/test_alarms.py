@@ -16,6 +16,8 @@ from draco import bootstrap
 from draco.bootstrap import cli
 from draco.cli import main
 
+pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
+
 PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"

@@ -29,6 +29,8 @@ from chalicelib_shared.retention import apply_policy, parse_policy
 from draco import ops
 from draco.world import DR, PROD, REGION, Delivery, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 STANDARD = {"Draco_Lifecycle": "Standard"}
 FAR_FUTURE = datetime(2099, 1, 1, tzinfo=timezone.utc)
 
@@ -326,7 +328,7 @@ def test_a_failed_jobs_transit_copy_is_cleaned_up_only_while_its_source_exists(l
 
 def test_deleting_everything_in_production_leaves_dr_whole(standard_world: LocalWorld) -> None:
     world = standard_world
-    before = world.state()[DR]
+    before = world.state()[DR][world.dr_region]
     rds, kms = world.client("rds", PROD), world.client("kms", PROD)
     for snapshot in rds.describe_db_snapshots()["DBSnapshots"]:
         rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
@@ -334,7 +336,7 @@ def test_deleting_everything_in_production_leaves_dr_whole(standard_world: Local
     for key in kms.list_keys()["Keys"]:
         kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     world.advance(timedelta(days=2))
-    after = world.state()[DR]
+    after = world.state()[DR][world.dr_region]
     assert after["snapshots"] == before["snapshots"] and after["keys"] == before["keys"]
 
 

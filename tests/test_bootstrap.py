@@ -16,6 +16,8 @@ from draco.bootstrap.models import producer_stack
 from draco.bootstrap.names import Account
 from draco.bootstrap.options import producer_options
 
+pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
+
 PROD = "111111111111"
 DR = "222222222222"
 OTHER = "333333333333"
@@ -288,6 +290,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         # The one role of the consumer's functions: it creates DR keys and starts DR copies.
         "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod",
         "POLLER_RULE": "draco-consumer-prod-poll_jobs-event",
+        "SOURCE_REGION": "",  # the sources are in DR's own Region (written, so a rerun can clear it)
         # DR's own safeguards, at their defaults
         "RETENTION_LOCK": "on",
         "MIN_KEEP": "3",

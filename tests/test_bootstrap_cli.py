@@ -148,6 +148,7 @@ def test_chalice_reads_the_role_for_every_function_of_the_stage(tmp_path: Path) 
 # --------------------------------------------------------------------------- the command
 
 
+@pytest.mark.e2e
 def test_dry_run_prints_plan_documents_and_stage_and_changes_nothing(session, as_account, app_dirs, capsys) -> None:
     as_account(PROD)
     config = app_dirs["producer"] / ".chalice" / "config.json"
@@ -170,6 +171,7 @@ def test_dry_run_prints_plan_documents_and_stage_and_changes_nothing(session, as
     assert session.client("iam").list_roles()["Roles"] == []
 
 
+@pytest.mark.e2e
 def test_apply_writes_the_stage_and_a_second_run_changes_nothing(session, as_account, app_dirs, capsys) -> None:
     as_account(DR)
     argv = ["bootstrap", "consumer", "--source-accounts", f"{OTHER},{PROD}", "--region", REGION, "--stage", "prod"]
@@ -203,6 +205,7 @@ def test_apply_writes_the_stage_and_a_second_run_changes_nothing(session, as_acc
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_a_producer_without_alarms_plans_none(session, as_account, app_dirs, capsys) -> None:
     as_account(PROD)
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--no-alarms", "--dry-run"]) == 0
@@ -218,6 +221,9 @@ def test_a_producer_without_alarms_plans_none(session, as_account, app_dirs, cap
         (["producer", "--dr-account", DR, "--region", REGION, "--tag-key", "rds:x"], "TAG_KEY='rds:x'"),
         (["producer", "--dr-account", DR, "--region", REGION, "--profile", "no-such-profile"], "no-such-profile"),
         (["producer", "--dr-account", DR], "no AWS region"),
+        (["producer", "--dr-account", DR, "--region", REGION, "--dr-region", "mars-1"], "--dr-region 'mars-1'"),
+        (["consumer", "--source-accounts", PROD, "--region", "us-west-2", "--source-region", "east"], "'east'"),
+        (["consumer", "--source-accounts", PROD, "--region", "westeurope"], "--region 'westeurope'"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(app_dirs, monkeypatch, capsys, argv: list[str], message: str) -> None:

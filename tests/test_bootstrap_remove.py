@@ -10,6 +10,8 @@ import pytest
 from draco import bootstrap
 from draco.cli import main
 
+pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
+
 PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"
@@ -107,7 +109,7 @@ def test_alerts_stay_while_another_stage_still_raises_them(dr, account_state, ca
     assert "  kept: SNS topic DracoAlerts: other DRACO alarms notify it" in capsys.readouterr().out
     state = account_state(dr)
     assert state["roles"] == ["draco-consumer-dev"]
-    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 4
+    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 6
     assert state["topics"] == [f"arn:aws:sns:{REGION}:{DR}:DracoAlerts"]
 
 

@@ -75,6 +75,7 @@ def test_a_command_that_meets_a_stale_profile_says_so_in_one_line(aws_credential
 # --------------------------------------------------------------------------- fits an 80-column terminal
 
 
+@pytest.mark.e2e
 def test_the_demo_fits_80_columns_and_ignores_a_stale_profile(tmp_path: Path) -> None:
     """The local world is moto: the operator's profile means nothing to it."""
     done = draco("demo", "--days", "2", cwd=tmp_path, COLUMNS="80", AWS_PROFILE=STALE)
@@ -142,6 +143,16 @@ def test_demo_refuses_an_unwritable_path_before_the_simulation(option: str, monk
     monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
     assert main(["demo", "--days", "1", option, "/missing/x.out"]) == 2
     assert_one_line(capsys.readouterr().err, "draco demo: cannot write /missing/x.out: there is no folder /missing")
+
+
+@pytest.mark.parametrize(
+    "region, message",
+    [("mars", "'mars' is not an AWS Region name"), ("xx-nowhere-9", "'xx-nowhere-9' is not an AWS Region botocore")],
+)
+def test_demo_refuses_a_dr_region_it_cant_make_before_the_simulation(region, message, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
+    assert main(["demo", "--days", "1", "--dr-region", region]) == 2
+    assert_one_line(capsys.readouterr().err, f"draco demo: --dr-region {message}")
 
 
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
@@ -243,7 +254,11 @@ def test_the_region_comes_from_the_stage_bootstrap_wrote() -> None:
     consumer = {cfg.JOB_TABLE: "Jobs", cfg.SOURCE_ACCTS: PROD}
     assert package.stage_region("consumer", consumer, table_policy(REGION, "Jobs")) == REGION
     assert package.stage_region("consumer", {}, table_policy("us-west-2", cfg.CONSUMER_TABLE)) == "us-west-2"
-    producer = {cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:DracoConsumer", cfg.JOB_TABLE: "Jobs"}
+    producer = {
+        cfg.DR_TOPIC_ARN: f"arn:aws:sns:ap-southeast-2:{DR}:DracoConsumer",  # DR's Region, another may be
+        cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        cfg.JOB_TABLE: "Jobs",
+    }
     assert package.stage_region("producer", producer, {"Statement": []}) == REGION
     with pytest.raises(package.ops.OperatorError, match=r"several Regions \(eu-west-1, us-east-1\)"):
         package.stage_region("producer", producer, table_policy("us-east-1", "Jobs"))
@@ -271,6 +286,7 @@ def test_a_clean_copy_resolves_the_vendor_symlink_and_leaves_bytecode_and_deploy
 # --------------------------------------------------------------------------- pip install -e .
 
 
+@pytest.mark.packaging
 def test_an_editable_install_gives_a_draco_command_that_works_from_any_folder(tmp_path: Path) -> None:
     """Into a throwaway venv that borrows this one's packages (offline: no build isolation, no dependencies)."""
     venv = tmp_path / "venv"

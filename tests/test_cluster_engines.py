@@ -20,6 +20,8 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import SOURCE_NAME_TAG, dr_copy_id
 from draco.world import DR, PROD, REGION, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 CLUSTER = KINDS["RDS Cluster"]
 
 

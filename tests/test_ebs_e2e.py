@@ -18,6 +18,8 @@ from draco.faults import FaultPlan, Killed
 from draco.world import DR, PROD, REGION, LocalWorld
 from draco.world_kinds import WORLD_KINDS
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 EBS = KINDS["EBS"]
 
 

@@ -15,6 +15,8 @@ from chalicelib_shared.messages import EventType, Message
 from chalicelib_shared.naming import dr_copy_id, transit_id
 from draco.world import DR, PROD, REGION, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 FOREIGN = "333333333333"
 SUBJECTS = ("DRACO Event", "RDS Notification Message", "", "Something else")
 

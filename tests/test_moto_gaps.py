@@ -15,10 +15,11 @@ from moto import mock_aws
 from draco import moto_gaps
 
 PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
+DR_REGION = "us-west-2"
 
 
-def client(service: str, account: str) -> Any:
-    made = boto3.client(service, region_name=REGION)
+def client(service: str, account: str, region: str = REGION) -> Any:
+    made = boto3.client(service, region_name=region)
     made.meta.events.register(
         "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
     )
@@ -71,6 +72,43 @@ def test_1_rds_copy_of_a_snapshot_shared_from_another_account(aws: None) -> None
         dr.copy_db_snapshot(SourceDBSnapshotIdentifier=unshared, TargetDBSnapshotIdentifier="copy2")
 
 
+def test_1b_rds_copy_of_a_shared_snapshot_into_another_region(aws: None) -> None:
+    """DR copies a DB instance snapshot production shared straight into its own Region (one step);
+    a DB cluster snapshot of its own from another Region (the relay step) moto copies itself."""
+    prod, dr_west = client("rds", PROD), client("rds", DR, DR_REGION)
+    shared = rds_snapshot(prod, "shared")
+    prod.modify_db_snapshot_attribute(DBSnapshotIdentifier="shared", AttributeName="restore", ValuesToAdd=[DR])
+    with pytest.raises(ClientError, match="DBSnapshotNotFound"):
+        dr_west.copy_db_snapshot(
+            SourceDBSnapshotIdentifier=shared, TargetDBSnapshotIdentifier="copy", SourceRegion=REGION
+        )
+    moto_gaps.install()
+    made = dr_west.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=shared, TargetDBSnapshotIdentifier="copy", SourceRegion=REGION
+    )["DBSnapshot"]
+    assert made["DBSnapshotArn"] == f"arn:aws:rds:{DR_REGION}:{DR}:snapshot:copy"
+    assert client("rds", DR).describe_db_snapshots()["DBSnapshots"] == []  # nothing in the source Region
+    with pytest.raises(ClientError, match="DBSnapshotNotFound"):  # not shared: still refused
+        dr_west.copy_db_snapshot(
+            SourceDBSnapshotIdentifier=rds_snapshot(prod, "unshared"), TargetDBSnapshotIdentifier="copy2",
+            SourceRegion=REGION,
+        )  # fmt: skip
+    dr_east = client("rds", DR, REGION)
+    dr_east.create_db_cluster(
+        DBClusterIdentifier="c1",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+    )
+    relay = dr_east.create_db_cluster_snapshot(DBClusterIdentifier="c1", DBClusterSnapshotIdentifier="relay")
+    dr_west.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=relay["DBClusterSnapshot"]["DBClusterSnapshotArn"],
+        TargetDBClusterSnapshotIdentifier="final",
+        SourceRegion=REGION,
+    )
+    assert dr_west.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="final")["DBClusterSnapshots"]
+
+
 def test_2_rds_describe_returns_pages(aws: None) -> None:
     rds = client("rds", PROD)
     for n in range(25):
@@ -116,11 +154,25 @@ def test_4_ebs_copy_of_a_snapshot_shared_from_another_account(aws: None, no_publ
     with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
         dr.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION)
     moto_gaps.install()
-    copy = dr.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION, Encrypted=True, KmsKeyId="alias/k")
+    key = client("kms", DR).create_key()["KeyMetadata"]["Arn"]
+    copy = dr.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION, Encrypted=True, KmsKeyId=key)
     (item,) = dr.describe_snapshots(SnapshotIds=[copy["SnapshotId"]])["Snapshots"]
     assert (item["OwnerId"], item["VolumeId"], item["VolumeSize"], item["Encrypted"]) == (DR, "vol-ffffffff", 8, True)
     with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
         dr.copy_snapshot(SourceSnapshotId=unshared, SourceRegion=REGION)
+
+
+def test_4b_ebs_copy_of_a_shared_snapshot_into_another_region(aws: None, no_public_amis: None) -> None:
+    prod, dr_west = client("ec2", PROD), client("ec2", DR, DR_REGION)
+    shared = ebs_snapshot(prod)
+    share(prod, shared, DR)
+    with pytest.raises(ClientError, match="InvalidSnapshot.NotFound"):
+        dr_west.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION)
+    moto_gaps.install()
+    copy_id = dr_west.copy_snapshot(SourceSnapshotId=shared, SourceRegion=REGION)["SnapshotId"]
+    (item,) = dr_west.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert (item["SnapshotId"], item["OwnerId"], item["State"]) == (copy_id, DR, "completed")
+    assert client("ec2", DR).describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
 
 
 def test_5a_ebs_describe_snapshots_of_self_leaves_out_public_snapshots(aws: None) -> None:
@@ -169,6 +221,21 @@ def test_6_ebs_snapshot_lock_keeps_a_snapshot_until_it_expires(aws: None, no_pub
         assert expired["LockState"] == "expired"
         dr.delete_snapshot(SnapshotId=snapshot_id)
     assert dr.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+
+
+def test_7_ebs_copy_under_a_key_of_another_region_fails(aws: None, no_public_amis: None) -> None:
+    dr_east, dr_west = client("ec2", DR), client("ec2", DR, DR_REGION)
+    snapshot_id = ebs_snapshot(dr_east)
+    east_key = client("kms", DR).create_key()["KeyMetadata"]["Arn"]
+    west_key = client("kms", DR, DR_REGION).create_key()["KeyMetadata"]["Arn"]
+
+    def copy(key: str) -> str:
+        made = dr_west.copy_snapshot(SourceSnapshotId=snapshot_id, SourceRegion=REGION, Encrypted=True, KmsKeyId=key)
+        return str(dr_west.describe_snapshots(SnapshotIds=[made["SnapshotId"]])["Snapshots"][0]["State"])
+
+    assert copy(east_key) == "completed"
+    moto_gaps.install()
+    assert (copy(east_key), copy("alias/nowhere"), copy(west_key)) == ("error", "error", "completed")
 
 
 def test_install_twice_and_uninstall_restore_moto(aws: None, no_public_amis: None) -> None:

@@ -18,6 +18,8 @@ from draco.faults import FaultPlan
 from draco.world import DR, PROD, LocalWorld
 from tests.test_status import REFUSAL, refuse_once_in_dr
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 
 @pytest.fixture
 def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

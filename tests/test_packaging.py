@@ -84,6 +84,7 @@ APPS = {
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
             cfg.POLLER_RULE: f"draco-consumer-{STAGE}-poll_jobs-event",
+            cfg.SOURCE_REGION: "",
         },
     },
 }

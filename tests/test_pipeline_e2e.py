@@ -25,6 +25,8 @@ from draco import ops
 from draco.approve import approve
 from draco.world import DR, PROD, LocalWorld
 
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
+
 EVENTS = Path(__file__).parent / "data" / "rds-events"
 INSTANCE, CLUSTER = KINDS["RDS"], KINDS["RDS Cluster"]
 

@@ -441,6 +441,7 @@ def snapshot_names(world: TwoAccounts, account: str, kind: str) -> list[str]:
     return [snapshot.name for snapshot in KINDS[kind].api(client).owned()]
 
 
+@pytest.mark.e2e
 def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_action(enforced) -> None:
     make, checked = enforced
     world = make()
@@ -477,6 +478,7 @@ def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_ac
     assert checked[DR] == called_actions("consumer")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "app, action",
     [("producer", "rds:DeleteDBClusterSnapshot"), ("consumer", "kms:CreateAlias"), ("consumer", "sns:Publish")],

@@ -168,3 +168,95 @@ def test_dr_keys_name_the_consumer_role_bootstrap_makes() -> None:
     assert principals == {f"arn:aws:iam::{DR}:root", role}
     grants = [s for s in statements if "kms:CreateGrant" in as_list(s["Action"]) and s["Principal"]["AWS"] == role]
     assert grants and all(s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}} for s in grants)
+
+
+# --------------------------------------------------------------------------- DR in another Region
+
+DR_REGION = "us-west-2"
+
+
+def across_producer_policy() -> dict[str, Any]:
+    acct = Account("aws", PROD, REGION)
+    options = producer_options(REGION, DR, dr_region=DR_REGION)
+    return policies.producer_role_policy(options, acct, acct.arn("kms", "key/transit"), tuple(KINDS.values()))
+
+
+def across_consumer_policy() -> dict[str, Any]:
+    options = consumer_options(DR_REGION, [OTHER, PROD], source_region=REGION)
+    return policies.consumer_role_policy(options, Account("aws", DR, DR_REGION), tuple(KINDS.values()))
+
+
+def test_across_regions_the_producer_publishes_to_the_dr_topic_through_sns_there() -> None:
+    policy = across_producer_policy()
+    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer"]
+    (statement,) = allowed(policy)["kms:GenerateDataKey"]
+    assert statement["Resource"] == [f"arn:aws:kms:{DR_REGION}:{DR}:key/*"]
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{DR_REGION}.amazonaws.com"]}}
+    # Everything else the producer touches is its own, in its own Region.
+    text = json.dumps([s for s in policy["Statement"] if s is not statement and "sns:Publish" not in s["Action"]])
+    assert DR_REGION not in text and "rds:CrossRegionCommunication" not in text
+
+
+def test_across_regions_the_consumer_answers_on_the_producer_topics_in_the_source_region() -> None:
+    policy = across_consumer_policy()
+    assert resources(policy, "sns:Publish") == sorted(
+        f"arn:aws:sns:{REGION}:{source}:DracoProducer" for source in (PROD, OTHER)
+    )
+    (statement,) = allowed(policy)["kms:GenerateDataKey"]
+    assert statement["Resource"] == [f"arn:aws:kms:{REGION}:{peer}:key/*" for peer in (PROD, OTHER)]
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{REGION}.amazonaws.com"]}}
+
+
+def test_across_regions_dr_copies_are_in_dr_s_region_and_relay_copies_of_two_step_kinds_in_the_source_region() -> None:
+    policy = across_consumer_policy()
+
+    def dr_copies(kind: str, region: str) -> list[str]:
+        return [f"arn:aws:rds:{region}:{DR}:{kind}:draco-{source}-*" for source in (PROD, OTHER)]
+
+    def transit(kind: str) -> list[str]:
+        return [f"arn:aws:rds:{REGION}:{source}:{kind}:draco-transit-*" for source in (PROD, OTHER)]
+
+    # DB instance snapshots cross in one step: DR copies only in DR's Region.
+    assert resources(policy, "rds:CopyDBSnapshot") == sorted([*transit("snapshot"), *dr_copies("snapshot", DR_REGION)])
+    assert resources(policy, "rds:DeleteDBSnapshot") == sorted(dr_copies("snapshot", DR_REGION))
+    # DB cluster snapshots in two: the relay copy, named as the DR copy, in the source Region too.
+    relayed = [*dr_copies("cluster-snapshot", DR_REGION), *dr_copies("cluster-snapshot", REGION)]
+    assert resources(policy, "rds:CopyDBClusterSnapshot") == sorted([*transit("cluster-snapshot"), *relayed])
+    assert resources(policy, "rds:DeleteDBClusterSnapshot") == sorted(relayed)
+    (delete,) = allowed(policy)["rds:DeleteDBClusterSnapshot"]
+    assert delete["Condition"] == {"StringEquals": {"rds:cluster-snapshot-tag/Draco_Copy": "DR"}}
+    assert resources(policy, "rds:CrossRegionCommunication") == ["*"]
+    assert resources(policy, "ec2:CopySnapshot") == [
+        f"arn:aws:ec2:{REGION}::snapshot/*",
+        f"arn:aws:ec2:{DR_REGION}::snapshot/*",
+    ]
+    assert "rds:CrossRegionCommunication" not in allowed(consumer_policy())  # in one Region: not needed
+
+
+def test_across_regions_the_consumer_keys_are_in_dr_s_region_and_the_relay_key_in_the_source_region() -> None:
+    policy = across_consumer_policy()
+    own = [f"arn:aws:kms:{DR_REGION}:{DR}:key/*", f"arn:aws:kms:{REGION}:{DR}:key/*"]
+    assert resources(policy, "kms:EnableKeyRotation") == sorted(own)
+    assert resources(policy, "kms:CreateAlias") == sorted(
+        [*own, f"arn:aws:kms:{DR_REGION}:{DR}:alias/DRACO-*", f"arn:aws:kms:{REGION}:{DR}:alias/DRACO-*"]
+    )
+    grants = {json.dumps(s["Resource"]): s for s in allowed(policy)["kms:CreateGrant"]}
+    (draco_keys,) = [s for text, s in grants.items() if f":{DR}:" in text]
+    assert draco_keys["Resource"] == own
+    assert draco_keys["Condition"]["ForAnyValue:StringLike"] == {"kms:ResourceAliases": "alias/DRACO-*"}
+    # The sources' transit keys, in the source Region, only through the kinds' services.
+    (reads,) = [s for s in allowed(policy)["kms:Decrypt"] if s["Sid"] == "RdsReadsTransitKeysOfSourceAccounts"]
+    assert reads["Resource"] == [f"arn:aws:kms:{REGION}:{peer}:key/*" for peer in (PROD, OTHER)]
+    assert reads["Condition"]["StringEquals"]["kms:ViaService"] == [
+        f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in (REGION, DR_REGION)
+    ]
+
+
+def test_across_regions_only_reads_create_key_and_cross_region_communication_are_on_star() -> None:
+    on_star = {
+        action
+        for statement in across_consumer_policy()["Statement"]
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
+    assert on_star == ON_STAR["consumer"] | {"rds:CrossRegionCommunication"}

@@ -42,6 +42,7 @@ def test_errors_worth_waiting_out(error: Exception, wait: bool) -> None:
     assert errors.is_worth_waiting(error) is wait
 
 
+@pytest.mark.e2e
 def test_a_burst_never_exceeds_the_copy_limits() -> None:
     """30 instance and 8 cluster snapshots at once: at most 20 and 5 copies in flight, none lost.
 
@@ -65,6 +66,7 @@ def test_a_burst_never_exceeds_the_copy_limits() -> None:
         assert len(list(KINDS["RDS"].api(dr).owned())) == 30 and len(list(KINDS["RDS Cluster"].api(dr).owned())) == 8
 
 
+@pytest.mark.e2e
 def test_a_permanent_refusal_fails_one_job_at_once_and_holds_up_no_other() -> None:
     refused = FaultPlan(seed=0)
 
@@ -93,6 +95,7 @@ def test_a_permanent_refusal_fails_one_job_at_once_and_holds_up_no_other() -> No
         assert failed.state is State.FAILED and "no transit copy was shared" in failed.reason  # ...then says so
 
 
+@pytest.mark.e2e
 def test_transient_errors_are_waited_out_with_backoff() -> None:
     plan = FaultPlan(seed=7, error=0.1)
     with LocalWorld(log_stream=io.StringIO(), faults=plan) as world:
@@ -109,6 +112,7 @@ def test_transient_errors_are_waited_out_with_backoff() -> None:
         assert len(list(KINDS["RDS"].api(world.client("rds", DR)).owned())) == 3
 
 
+@pytest.mark.e2e
 def test_the_sweep_copies_snapshots_whose_event_never_came() -> None:
     with LocalWorld(log_stream=io.StringIO()) as world:
         world.add_instance("orders", {"Draco_Lifecycle": "Test"})
@@ -121,6 +125,7 @@ def test_the_sweep_copies_snapshots_whose_event_never_came() -> None:
         assert world.sweep() == {"seen": 2, "started": 0}  # twice: nothing new
 
 
+@pytest.mark.e2e
 def test_quota_use_over_80_percent_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_RDS_SNAPSHOT_LIMIT", "10")
     log = io.StringIO()
@@ -134,6 +139,7 @@ def test_quota_use_over_80_percent_is_reported(monkeypatch: pytest.MonkeyPatch) 
         assert any(w["message"] == "snapshot quota nearly used up" and w["used"] >= 8 for w in warnings)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("seed", [1, 2])
 def test_seeded_fault_runs_lose_nothing(seed: int) -> None:
     result = run_once(seed, days=2, rate=0.25)

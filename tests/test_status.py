@@ -76,6 +76,7 @@ def run() -> Iterator[dict[str, Any]]:
     yield {"status": result, "json": json.loads(json.dumps(status.to_json(result))), "refused": plan.counts["refused"]}
 
 
+@pytest.mark.e2e
 def test_status_names_every_protected_source_with_its_newest_copy_and_rpo(run) -> None:
     doc = run["json"]
     assert doc["schema"] == 1 and doc["rpo_threshold_hours"] == 26
@@ -90,6 +91,7 @@ def test_status_names_every_protected_source_with_its_newest_copy_and_rpo(run) -
     assert sources["orders"]["lifecycle"] == "Test (last=3 within=5d)"
 
 
+@pytest.mark.e2e
 def test_the_source_whose_snapshots_stopped_is_over_the_threshold(run) -> None:
     rows = {row["source_name"]: row for row in run["json"]["sources"]}
     assert rows["billing"]["rpo_hours"] > 26 and rows["billing"]["over_rpo"] is True
@@ -99,6 +101,7 @@ def test_the_source_whose_snapshots_stopped_is_over_the_threshold(run) -> None:
     assert run["json"]["totals"]["late"] == 1
 
 
+@pytest.mark.e2e
 def test_the_failed_job_is_reported_with_its_reason(run) -> None:
     assert run["refused"] == 1
     rows = {row["source_name"]: row for row in run["json"]["sources"]}
@@ -109,6 +112,7 @@ def test_the_failed_job_is_reported_with_its_reason(run) -> None:
     assert run["json"]["totals"]["failed_jobs"] == 1
 
 
+@pytest.mark.e2e
 def test_storage_cost_dry_run_deletions_and_skipped_sources(run) -> None:
     doc = run["json"]
     rows = {row["source_name"]: row for row in doc["sources"]}
@@ -136,12 +140,14 @@ def rendered(result: status.Status, width: int) -> str:
     return console.export_text()
 
 
+@pytest.mark.e2e
 def test_the_terminal_table_shows_the_same(run) -> None:
     text = rendered(run["status"], 200)
     assert "billing" in text and "late" in text and REFUSAL in text and "scratch" in text
     assert "$/month" in text and "oldest" in text and "RDS Cluster" in text
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("width", [80, 100, 132])
 def test_the_terminal_table_fits_narrow_terminals_with_fewer_columns(run, width: int) -> None:
     lines = rendered(run["status"], width).splitlines()
@@ -152,6 +158,7 @@ def test_the_terminal_table_fits_narrow_terminals_with_fewer_columns(run, width:
     assert REFUSAL.split()[-1] in "\n".join(lines)  # the reason is folded, not cut
 
 
+@pytest.mark.e2e
 def test_each_source_says_whether_its_dr_copies_are_encrypted(run) -> None:
     rows = {row["source_name"]: row for row in run["json"]["sources"]}
     assert {name: row["encrypted"] for name, row in rows.items()} == {"orders": True, "ledger": True, "billing": True}
@@ -171,6 +178,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(chromium() is None, reason="no chromium binary (apt-get install -y chromium)")
+@pytest.mark.e2e
 def test_the_html_report_opens_in_chromium_with_the_table_and_timelines(run, tmp_path: Path) -> None:
     page = tmp_path / "status.html"
     page.write_text(status.render_html(run["status"]))
@@ -342,6 +350,7 @@ def test_cli_errors_are_one_line_with_what_to_do(mocked_aws, consumer_app, capsy
     assert "stage 'prod' is not in" in err and "bootstrap consumer --stage prod" in err
 
 
+@pytest.mark.e2e
 def test_the_demo_ends_with_the_status_and_keeps_its_json_contract(tmp_path: Path, capsys) -> None:
     from draco.cli import main
 

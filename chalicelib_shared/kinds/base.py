@@ -156,6 +156,11 @@ class PolicyContext:
         """The Region of the production snapshots and transit copies."""
         return self.peer_region or self.region
 
+    @property
+    def across_regions(self) -> bool:
+        """DR is in another Region than production."""
+        return self.source_region != self.region
+
 
 class SnapshotApi(Protocol):
     """One kind's snapshots in one account and Region (a kind bound to an AWS client)."""

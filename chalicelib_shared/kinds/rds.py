@@ -222,13 +222,28 @@ class RdsKind(SnapshotKind):
                     "Condition": {"StringEquals": {f"rds:{n.tag_condition}/{TRANSIT_TAG}": "true"}},
                 },
             ]
-        dr_copies = [ctx.arn("rds", f"{n.resource}:{DR_PREFIX}{peer}-*") for peer in ctx.peers]
+        # Across Regions in two steps, DR's relay copies (named as its DR copies) are in the source Region.
+        relays = ctx.across_regions and not self.one_step_across_regions
+        regions = [ctx.region, *([ctx.source_region] if relays else [])]
+        dr_copies = [
+            ctx.arn("rds", f"{n.resource}:{DR_PREFIX}{peer}-*", region=region)
+            for region in regions
+            for peer in ctx.peers
+        ]
         shared = [
             ctx.arn("rds", f"{n.resource}:{TRANSIT_PREFIX}*", account=peer, region=ctx.source_region)
             for peer in ctx.peers
         ]
+        across = {
+            # Permission only: RDS reaches the source Region for a copy across Regions.
+            "Sid": "CopyRdsSnapshotsAcrossRegions",
+            "Effect": "Allow",
+            "Action": "rds:CrossRegionCommunication",
+            "Resource": "*",
+        }
         return [
             read,
+            *([across] if ctx.across_regions else []),
             {
                 # Authorised on both ARNs: the shared transit copy and the new DR copy.
                 "Sid": f"Copy{self.label}TransitCopiesIntoDrCopies",

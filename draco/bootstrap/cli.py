@@ -80,6 +80,7 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
 
     prod = sides.add_parser("producer", help="bootstrap the production account")
     prod.add_argument("--dr-account", required=True, help="the DR account's 12-digit id")
+    prod.add_argument("--dr-region", default=None, help="the DR account's Region (default: this account's)")
     prod.add_argument("--transit-limit", type=int, default=10, help="transit copies that may exist at once (10)")
     prod.add_argument("--transit-keep-days", type=int, default=7, help="days a failed job's transit copy is kept (7)")
     common(prod)
@@ -87,6 +88,7 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
 
     cons = sides.add_parser("consumer", help="bootstrap the DR account")
     cons.add_argument("--source-accounts", required=True, help="production account ids, comma-separated")
+    cons.add_argument("--source-region", default=None, help="the production accounts' Region (default: this account's)")
     cons.add_argument("--default-lifecycle", default="", help="lifecycle for sources without a Draco_Lifecycle tag")
     cons.add_argument("--custom-lifecycles", default="", help="extra lifecycles, as JSON")
     cons.add_argument("--no-dry-run", action="store_true", help="let the consumer really delete expired DR copies")
@@ -145,6 +147,7 @@ def _bootstrap_producer(args: argparse.Namespace) -> int:
         lambda session: prepare_producer(
             session,
             args.dr_account,
+            dr_region=args.dr_region,
             transit_limit=args.transit_limit,
             transit_keep_days=args.transit_keep_days,
             **_common_options(args),
@@ -159,6 +162,7 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
         lambda session: prepare_consumer(
             session,
             args.source_accounts.split(","),
+            source_region=args.source_region,
             default_lifecycle=args.default_lifecycle,
             custom_lifecycles=args.custom_lifecycles,
             no_dry_run=args.no_dry_run,

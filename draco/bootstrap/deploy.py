@@ -90,8 +90,9 @@ def plan_consumer(session: boto3.Session, source_accounts: Sequence[str], **opti
 def producer(session: boto3.Session, dr_account: str, **options: Any) -> dict[str, str]:
     """Bootstrap the production account for ``dr_account``; the producer's Lambda environment.
 
-    Options: ``stage``, ``peer_stage`` (the consumer's, default the same), ``tag_key``,
-    ``tag_value``, ``alarms`` (``Alarms(...)``, ``None`` for none).
+    Options: ``dr_region`` (the DR account's Region; ``None``: the session's), ``stage``,
+    ``peer_stage`` (the consumer's, default the same), ``tag_key``, ``tag_value``,
+    ``alarms`` (``Alarms(...)``, ``None`` for none).
     """
     return apply(prepare_producer(session, dr_account, **options)).env
 
@@ -99,7 +100,9 @@ def producer(session: boto3.Session, dr_account: str, **options: Any) -> dict[st
 def consumer(session: boto3.Session, source_accounts: Sequence[str], **options: Any) -> dict[str, str]:
     """Bootstrap the DR account for ``source_accounts``; the consumer's Lambda environment.
 
-    Options: those of ``producer`` and ``default_lifecycle``, ``custom_lifecycles``,
-    ``no_dry_run``. Per-source DR keys are not made here: the consumer makes each on first use.
+    Options: those of ``producer`` but ``dr_region``, and ``source_region`` (the source accounts'
+    Region; ``None``: the session's, which is DR's), ``default_lifecycle``, ``custom_lifecycles``,
+    ``no_dry_run``. Per-source DR keys (and, across Regions, the relay key) are not made here:
+    the consumer makes each on first use.
     """
     return apply(prepare_consumer(session, source_accounts, **options)).env

@@ -158,6 +158,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
             dr_account=opts.dr_account,
             consumer_role=consumer_role,
             services=[k.service for k in kinds],
+            dr_region=opts.peer_region,
             actions=policies.key_actions(kinds),
         ),
         f"only {consumer_role} may use it, through {', '.join(sorted({k.service.upper() for k in kinds}))}",

@@ -8,8 +8,11 @@ account id, the transit key's ARN), so it refuses exactly what the apps would
 refuse, before it changes anything. Checks of its own come on top: the Region,
 stage names that fit AWS's name limits, the alarm settings.
 
-The Region is a field, not read from the session further down, so that a DR
-Region other than production's is one more field here.
+The Region is a field, not read from the session further down. The DR account
+may be in another Region than production (``dr_region``, ``source_region``):
+each app runs in its own account's Region and names the peer's Region in its
+environment (the producer through ``DR_TOPIC_ARN``, the consumer through
+``SOURCE_REGION``); the peer's Region equal to the app's own is the same as none.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ class _Common:
         raise NotImplementedError
 
     @property
+    def peer_region(self) -> str:
+        """The peer accounts' Region: the app's own unless told otherwise."""
+        raise NotImplementedError
+
+    @property
+    def across_regions(self) -> bool:
+        return self.peer_region != self.region
+
+    @property
     def peer_role_stage(self) -> str:
         return self.peer_stage or self.stage
 
@@ -83,6 +95,7 @@ class ProducerOptions(_Common):
     """``bootstrap producer``: the production account, sending copies to ``dr_account``."""
 
     dr_account: str = ""
+    dr_region: str = ""  # the DR account's Region ("": production's)
     transit_limit: int = 10  # TRANSIT_LIMIT: transit copies that may exist at once
     transit_keep_days: int = 7  # TRANSIT_KEEP_DAYS: a failed job's transit copy is kept this long
     side: ClassVar[Side] = Side.PRODUCER
@@ -91,11 +104,15 @@ class ProducerOptions(_Common):
     def peers(self) -> tuple[str, ...]:
         return (self.dr_account,)
 
+    @property
+    def peer_region(self) -> str:
+        return self.dr_region or self.region
+
     def env(self, acct: Account, transit_key_arn: str | Var) -> dict[str, str | Var]:
         """The producer's Lambda environment."""
         return {
             cfg.DR_ACCT: self.dr_account,
-            cfg.DR_TOPIC_ARN: acct.topic_arn(Side.CONSUMER, account=self.dr_account),
+            cfg.DR_TOPIC_ARN: acct.topic_arn(Side.CONSUMER, account=self.dr_account, region=self.peer_region),
             cfg.TRANSIT_KEY_ARN: transit_key_arn,
             cfg.TAG_KEY: self.tag_key,
             cfg.TAG_VALUE: self.tag_value,
@@ -114,6 +131,7 @@ class ConsumerOptions(_Common):
     default_lifecycle: str = ""
     custom_lifecycles: str = ""
     no_dry_run: bool = False
+    source_region: str = ""  # the source accounts' Region ("": DR's)
     retention_lock: bool = True  # RETENTION_LOCK: a shorter lifecycle waits for approval in DR
     min_keep: int = 3  # MIN_KEEP: the newest copies of a source no lifecycle deletes
     key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
@@ -123,6 +141,10 @@ class ConsumerOptions(_Common):
     @property
     def peers(self) -> tuple[str, ...]:
         return self.source_accounts
+
+    @property
+    def peer_region(self) -> str:
+        return self.source_region or self.region
 
     def env(self, acct: Account) -> dict[str, str | Var]:
         """The consumer's Lambda environment; ``CONSUMER_ROLE_ARN`` is the role DR key policies name."""
@@ -137,6 +159,7 @@ class ConsumerOptions(_Common):
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: acct.role_arn(Side.CONSUMER, self.stage),
             cfg.POLLER_RULE: self.poller_rule,
+            cfg.SOURCE_REGION: self.source_region,
             cfg.RETENTION_LOCK: "on" if self.retention_lock else "off",
             cfg.MIN_KEEP: str(self.min_keep),
             cfg.KEY_CAP: str(self.key_cap),
@@ -147,19 +170,35 @@ class ConsumerOptions(_Common):
 Options = ProducerOptions | ConsumerOptions
 
 
-def producer_options(region: str | None, dr_account: str, **options: object) -> ProducerOptions:
+def producer_options(
+    region: str | None, dr_account: str, dr_region: str | None = None, **options: object
+) -> ProducerOptions:
     """The producer's options from ``producer(...)``'s arguments; ``ValueError`` for what the app would refuse."""
-    opts = ProducerOptions(region=_region(region), dr_account=dr_account, **options)  # type: ignore[arg-type]
+    here = _region(region)
+    opts = ProducerOptions(
+        region=here,
+        dr_account=dr_account,
+        dr_region=_peer_region(here, dr_region, "--dr-region"),
+        **options,  # type: ignore[arg-type]
+    )
     placeholder = Account("aws", _SOME_ACCOUNT, opts.region)
     env = opts.env(placeholder, placeholder.arn("kms", _SOME_KEY))
     _check(opts, cfg.ProducerConfig.from_env(env).problems)  # type: ignore[arg-type]
     return opts
 
 
-def consumer_options(region: str | None, source_accounts: Sequence[str], **options: object) -> ConsumerOptions:
+def consumer_options(
+    region: str | None, source_accounts: Sequence[str], source_region: str | None = None, **options: object
+) -> ConsumerOptions:
     """The consumer's options from ``consumer(...)``'s arguments; ``ValueError`` for what the app would refuse."""
+    here = _region(region)
     sources = tuple(sorted({account.strip() for account in source_accounts if account.strip()}))
-    opts = ConsumerOptions(region=_region(region), source_accounts=sources, **options)  # type: ignore[arg-type]
+    opts = ConsumerOptions(
+        region=here,
+        source_accounts=sources,
+        source_region=_peer_region(here, source_region, "--source-region"),
+        **options,  # type: ignore[arg-type]
+    )
     env = opts.env(Account("aws", _SOME_ACCOUNT, opts.region))
     _check(opts, cfg.ConsumerConfig.from_env(env).problems)  # type: ignore[arg-type]
     return opts
@@ -168,7 +207,17 @@ def consumer_options(region: str | None, source_accounts: Sequence[str], **optio
 def _region(region: str | None) -> str:
     if not region:
         raise ValueError("no AWS region: pass --region or set AWS_DEFAULT_REGION (session.region_name is None)")
+    if not cfg.is_region(region):
+        raise ValueError(f"--region {region!r} is not an AWS Region name (like us-east-1)")
     return region
+
+
+def _peer_region(region: str, peer: str | None, option: str) -> str:
+    """The peer's Region as the options keep it: "" when it is the app's own (or not given)."""
+    peer = (peer or "").strip()
+    if peer and not cfg.is_region(peer):
+        raise ValueError(f"{option} {peer!r} is not an AWS Region name (like us-west-2)")
+    return "" if peer == region else peer
 
 
 def _check(opts: Options, app_problems: Sequence[str]) -> None:

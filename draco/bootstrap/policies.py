@@ -14,6 +14,14 @@ Least trust, the rule throughout: name the principal, not only the account.
   (``kms:ViaService``) and only as the consumer's role.
 * A role deletes only snapshots carrying its own copies' tags (the kinds'
   statements, from the registry); the consumer can never destroy or repoint a key.
+* With DR in another Region, each ARN names the Region its resource is in: the
+  peer's topic and topic key in the peer's Region, the shared transit copies and
+  the transit keys in the source Region, DR copies in DR's Region, and, for kinds
+  copied across Regions in two steps (``SnapshotKind.one_step_across_regions``),
+  DR's relay copies and relay key (``alias/DRACO-Relay``) in the source Region.
+  The transit keys may be used through the kinds' services in both Regions: AWS
+  doesn't document from which Region's endpoint a cross-Region copy reads its
+  source, and either way only the consumer's role, only through those services.
 
 Role policies are exactly the calls ``chalicelib_shared`` makes plus what AWS
 checks on the caller's behalf (KMS grants and tags on copies, KMS for
@@ -65,9 +73,9 @@ def document(statements: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": VERSION, "Statement": list(statements)}
 
 
-def via(services: Iterable[str], region: str) -> list[str]:
-    """``kms:ViaService`` values: the services' endpoints in ``region``."""
-    return sorted({f"{service}.{region}.amazonaws.com" for service in services})
+def via(services: Iterable[str], *regions: str) -> list[str]:
+    """``kms:ViaService`` values: the services' endpoints in ``regions``."""
+    return sorted({f"{service}.{region}.amazonaws.com" for service in services for region in regions})
 
 
 def kind_statements(side: Side, ctx: PolicyContext, kinds: Iterable[SnapshotKind]) -> list[dict[str, Any]]:
@@ -127,7 +135,7 @@ def producer_role_policy(
                 "Resource": own_keys,
                 "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
             },
-            *_key_use(kinds, [transit_key_arn, own_keys], opts.region, "KindsCopyWithTheTransitAndSourceKeys"),
+            *_key_use(kinds, [transit_key_arn, own_keys], "KindsCopyWithTheTransitAndSourceKeys", opts.region),
             *_publish_statements(opts, acct, "SendDracoMessagesToTheDrAccountOnly"),
             *_table_statements(acct, opts.table, batch_get=True),
             _poller_statement(opts, acct),
@@ -138,8 +146,9 @@ def producer_role_policy(
 
 def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind]) -> dict[str, Any]:
     """The consumer role's policy in the DR account."""
-    own_keys = acct.arn("kms", "key/*")
-    source_keys = [acct.arn("kms", "key/*", account=peer) for peer in opts.peers]
+    regions = [acct.region, *([opts.peer_region] if _relays(opts, kinds) else [])]  # DR keys, relay key
+    own_keys = [acct.arn("kms", "key/*", region=region) for region in regions]
+    source_keys = [acct.arn("kms", "key/*", account=peer, region=opts.peer_region) for peer in opts.peers]
     return document(
         [
             *kind_statements(Side.CONSUMER, _context(opts, acct), kinds),
@@ -171,7 +180,7 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
                 "Sid": "NameNewDrKeysWithDracoAliases",
                 "Effect": "Allow",
                 "Action": "kms:CreateAlias",
-                "Resource": [acct.arn("kms", key_alias("*")), own_keys],
+                "Resource": [*(acct.arn("kms", key_alias("*"), region=region) for region in regions), *own_keys],
             },
             {
                 "Sid": "RdsEncryptsDrCopiesWithDracoKeysOnly",
@@ -192,9 +201,9 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
                 "Effect": "Allow",
                 "Action": ["kms:DescribeKey", "kms:Decrypt"],
                 "Resource": source_keys,
-                "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
+                "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.peer_region, opts.region)}},
             },
-            *_key_use(kinds, [own_keys, *source_keys], opts.region, "KindsCopyWithTransitAndDrKeys"),
+            *_key_use(kinds, [*own_keys, *source_keys], "KindsCopyWithTransitAndDrKeys", opts.peer_region, opts.region),
             *_publish_statements(opts, acct, "AnswerEachSourceAccountOnItsProducerTopic"),
             *_table_statements(acct, opts.table, batch_get=False),
             _poller_statement(opts, acct),
@@ -205,7 +214,15 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
 
 
 def _context(opts: Options, acct: Account) -> PolicyContext:
-    return PolicyContext(acct.partition, acct.region, acct.account, opts.peers, opts.tag_key, opts.tag_value)
+    peer_region = opts.peer_region if opts.across_regions else ""
+    return PolicyContext(
+        acct.partition, acct.region, acct.account, opts.peers, opts.tag_key, opts.tag_value, peer_region
+    )
+
+
+def _relays(opts: Options, kinds: Iterable[SnapshotKind]) -> bool:
+    """Whether DR makes relay copies in the source Region (kinds copied across Regions in two steps)."""
+    return opts.across_regions and not all(kind.one_step_across_regions for kind in kinds)
 
 
 def _services(kinds: Iterable[SnapshotKind]) -> set[str]:
@@ -217,8 +234,8 @@ def key_actions(kinds: Iterable[SnapshotKind]) -> list[str]:
     return sorted({action for kind in kinds for action in kind.key_actions})
 
 
-def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], region: str, sid: str) -> list[dict[str, Any]]:
-    """The kinds' own key actions (e.g. EBS's re-encryption), only through the kinds' services."""
+def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], sid: str, *regions: str) -> list[dict[str, Any]]:
+    """The kinds' own key actions (e.g. EBS's re-encryption), only through the kinds' services in ``regions``."""
     needing = [kind for kind in kinds if kind.key_actions]
     if not needing:
         return []
@@ -228,7 +245,7 @@ def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], region: str, sid: s
             "Effect": "Allow",
             "Action": key_actions(needing),
             "Resource": keys,
-            "Condition": {"StringEquals": {"kms:ViaService": via(_services(needing), region)}},
+            "Condition": {"StringEquals": {"kms:ViaService": via(_services(needing), *regions)}},
         }
     ]
 
@@ -241,14 +258,14 @@ def _publish_statements(opts: Options, acct: Account, sid: str) -> list[dict[str
             "Sid": sid,
             "Effect": "Allow",
             "Action": "sns:Publish",
-            "Resource": [acct.topic_arn(peer, account=account) for account in opts.peers],
+            "Resource": [acct.topic_arn(peer, account=account, region=opts.peer_region) for account in opts.peers],
         },
         {
             "Sid": "EncryptMessagesForThePeerTopicsThroughSns",
             "Effect": "Allow",
             "Action": _PUBLISH_KEY_ACTIONS,
-            "Resource": [acct.arn("kms", "key/*", account=account) for account in opts.peers],
-            "Condition": {"StringEquals": {"kms:ViaService": via(["sns"], opts.region)}},
+            "Resource": [acct.arn("kms", "key/*", account=account, region=opts.peer_region) for account in opts.peers],
+            "Condition": {"StringEquals": {"kms:ViaService": via(["sns"], opts.peer_region)}},
         },
     ]
 
@@ -402,12 +419,19 @@ def topic_key_policy(
 
 
 def transit_key_policy(
-    acct: Account, *, dr_account: str, consumer_role: str, services: Sequence[str], actions: Sequence[str] = ()
+    acct: Account,
+    *,
+    dr_account: str,
+    consumer_role: str,
+    services: Sequence[str],
+    actions: Sequence[str] = (),
+    dr_region: str = "",
 ) -> dict[str, Any]:
-    """The owner administers the key; DR's consumer role may use it only through the kinds' services."""
+    """The owner administers the key; DR's consumer role may use it only through the kinds' services
+    (in this Region and, with DR in another, in DR's: see the module docstring)."""
     only = {
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
-        "StringEquals": {"kms:ViaService": via(services, acct.region)},
+        "StringEquals": {"kms:ViaService": via(services, acct.region, dr_region or acct.region)},
     }
     dr = {"AWS": acct.root(dr_account)}
     return document(
