@@ -301,6 +301,17 @@ def test_hourly_checks_run_once_an_hour_per_name() -> None:
     assert hourly("a")
 
 
+def test_hourly_follows_the_clock_and_takes_a_clock_gone_back_for_an_hour_gone(travel) -> None:
+    forget_hourly_checks()
+    assert hourly("a")
+    travel.shift(timedelta(minutes=59))
+    assert not hourly("a")
+    travel.shift(timedelta(minutes=1))
+    assert hourly("a")
+    travel.move_to(T0 - timedelta(days=1))  # a new local world starts before the last one ended
+    assert hourly("a")
+
+
 def test_the_poll_round_watches_the_quota(log) -> None:
     rig = build_producer()
     rig.snaps().quota_max = 1

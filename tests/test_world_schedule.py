@@ -1,5 +1,5 @@
 """The local world runs the scheduled functions as EventBridge would: a poller only while its rule is
-on, each app's wake-up every hour, the sweep every six hours, the hourly checks by the simulated clock;
+on, each app's wake-up every hour, the sweep every six hours, the hourly checks at their real rate;
 and a resting poller leaves nothing waiting."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-import time_machine
+import pytest
 
-from chalicelib_shared import clock
 from chalicelib_shared.config import POLLER_RULE
-from chalicelib_shared.pipeline import forget_hourly_checks, hourly
 from draco import bench_idle
-from draco.world import DR, PROD, START, Delivery, LocalWorld
+from draco.world import DR, PROD, Delivery, LocalWorld
+
+pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
 IDLE_DAY = {"DracoProducer:wake_poller": 24, "DracoConsumer:wake_poller": 24, "DracoProducer:sweep_snapshots": 4}
 
@@ -74,16 +74,3 @@ def test_the_hourly_checks_run_hourly_by_the_simulated_clock() -> None:
         world.advance(timedelta(hours=2))
         assert world.stats.invocations["DracoProducer:poll_jobs"] == 180  # every minute: the rule is not switched
         assert all(first_hour) and [world.stats.calls[key] for key in quota] == [3 * n for n in first_hour]
-
-
-def test_hourly_is_true_once_an_hour_by_the_clock_and_again_after_the_clock_went_back() -> None:
-    forget_hourly_checks()
-    with time_machine.travel(START, tick=False) as traveller:
-        assert hourly("check") and not hourly("check")
-        traveller.shift(timedelta(minutes=59))
-        assert not hourly("check") and hourly("other")
-        traveller.shift(timedelta(minutes=1))
-        assert hourly("check")
-        traveller.move_to(START - timedelta(days=1))
-        assert hourly("check") and clock.now() < START
-    forget_hourly_checks()
