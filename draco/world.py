@@ -55,7 +55,7 @@ from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.rds.models import rds_backends
 
-from chalicelib_shared import aws, clock
+from chalicelib_shared import aws, clock, handlers
 from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import Job, State
@@ -88,10 +88,10 @@ class LocalWorld(Runs):
         default_lifecycle: str = "",
         custom_lifecycles: str = "",
         copy_time: timedelta = timedelta(minutes=15),
-        poll_interval: timedelta = timedelta(minutes=1),
+        poll_interval: timedelta | None = None,
         copy_events: bool = True,
         every_poll: bool = False,
-        sweep_interval: timedelta = timedelta(hours=6),
+        sweep_interval: timedelta | None = None,
         start: datetime = START,
         log_stream: TextIO | None = None,
         transport: Transport | None = None,
@@ -100,16 +100,18 @@ class LocalWorld(Runs):
         dr_region: str | None = None,
     ) -> None:
         """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``;
-        ``dr_region``: the DR account's Region (``None``: production's, ``REGION``)."""
+        ``dr_region``: the DR account's Region (``None``: production's, ``REGION``); ``poll_interval`` and
+        ``sweep_interval``: the schedules (``None``: as the apps deploy them, ``DRACO_POLL_MINUTES`` and
+        ``DRACO_SWEEP_HOURS``)."""
         self.live = live
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
         self.copy_time = copy_time
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval or timedelta(minutes=handlers.poll_minutes())
         self.copy_events = copy_events
         self.every_poll = every_poll
-        self.sweep_interval = sweep_interval
-        self._next_sweep = start + sweep_interval
+        self.sweep_interval = sweep_interval or timedelta(hours=handlers.sweep_hours())
+        self._next_sweep = start + self.sweep_interval
         self._next_wake = start + WAKE_INTERVAL
         self.start = start
         self.faults = faults
