@@ -63,6 +63,8 @@ APPS = {
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.JOB_TABLE: cfg.PRODUCER_TABLE,
             cfg.POLLER_RULE: f"draco-producer-{STAGE}-poll_jobs-event",
+            cfg.TRANSIT_LIMIT: "10",
+            cfg.TRANSIT_KEEP_DAYS: "7",
         },
     },
     "consumer": {
@@ -85,6 +87,10 @@ APPS = {
             cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
             cfg.POLLER_RULE: f"draco-consumer-{STAGE}-poll_jobs-event",
             cfg.SOURCE_REGION: "",
+            cfg.RETENTION_LOCK: "on",
+            cfg.MIN_KEEP: "3",
+            cfg.KEY_CAP: "10",
+            cfg.KEY_SCOPE: "database",
         },
     },
 }
