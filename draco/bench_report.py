@@ -161,11 +161,11 @@ def _assumptions(cost: dict[str, Any]) -> list[str]:
         "subscriptions take every event of their source type, and the original's are taken to be the same.",
         "- The original: 17 handler calls plus one per protected source and one per 100 DR copies (its lifecycle "
         "pass lists every manual snapshot), 7 working runs, a Step Functions loop per copy stage (Wait 5 minutes, a "
-        "Lambda run with one describe, a Choice), no DynamoDB, metrics or alarms, one key per database without "
-        "rotation (its README mentions none).",
+        "Lambda run with one describe, a Choice), no DynamoDB, metrics or alarms, one key per database rotating "
+        "yearly as DRACO's do.",
         "- Custom metrics are prorated by the hour in which they are sent; alarms: one metric each.",
         "",
-        "Prices (us-east-1, read " + costs.READ + "; research notes, section 12):",
+        "Prices (us-east-1, read " + costs.READ + "; the source column says where each was read):",
         "",
         "| item | price | per | source |",
         "| --- | ---: | --- | --- |",

@@ -149,7 +149,8 @@ def cost(steady: dict[str, Any], assume: Assumptions) -> dict[str, Any]:
             ("DRACO, first year", own, costs.bill(idle_day, assume), costs.monthly(fixed), 1, 1, fixed.rotation),
             ("DRACO, from the third year", own, costs.bill(idle_day, assume), costs.monthly(fixed, 3), 1, 3, True),
             ("DRACO, KEY_SCOPE=account", own, costs.bill(idle_day, assume), costs.monthly(fixed), 1 / sources, 1, True),
-            ("original", original.usage, {}, {}, 1, 1, False),
+            ("original, first year", original.usage, {}, {}, 1, 1, True),
+            ("original, from the third year", original.usage, {}, {}, 1, 3, True),
         )
     }
     return {

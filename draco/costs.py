@@ -33,7 +33,7 @@ from datetime import timedelta
 DAYS_PER_MONTH = 365.25 / 12
 HOURS_PER_MONTH = DAYS_PER_MONTH * 24
 GB = 1024**3
-READ = "2026-11-30"  # when the prices below were read (their sources: research notes, section 12)
+READ = "2026-11-30"  # when the prices below were read (each says where)
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,7 @@ def test_a_kind_with_copy_events_copied_in_two_steps_finishes_on_its_dr_copys_ev
         deleted = [
             run for (run, account, _, op), n in world.stats.calls.items() if (account, op) == (DR, "DeleteSnapshot")
         ]
-        assert deleted == ["sns"]
+        assert deleted == ["on_consumer_topic"]
 
 
 def test_a_dr_copy_under_a_key_of_the_source_region_fails_and_keeps_the_transit_copy(
