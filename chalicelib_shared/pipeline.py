@@ -167,8 +167,14 @@ class Side:
         return self.check_copy(job, self.api(job.kind, self.copy_region(job)).describe(copy_id) if copy_id else None)
 
     def _start_queued(self, queued: list[Job], due: list[Job]) -> list[Result]:
-        """Start queued copies, oldest first, while their pool has free slots."""
+        """Start queued copies, oldest first, while their pool has free slots.
+
+        Once ``take_room`` refuses a kind's copy (the room is shared: a transit pool, a
+        quota), the round's other copies of that kind wait for the same reason without
+        asking again: a full room cost each queued job its reads every minute.
+        """
         results = []
+        no_room: dict[str, str] = {}  # kind -> why take_room refused it this round
         for pool in sorted({self.slot(job) for job in queued}):
             waiting = sorted((job for job in queued if self.slot(job) == pool), key=lambda job: job.created)
             copying = {job.job_id for job in due if self.slot(job) == pool and job.state in SLOT_STATES}
@@ -177,10 +183,10 @@ class Side:
             self.slots.release(pool, stale)
             free = self.config.limits.copies[waiting[0].kind] - len((holders - set(stale)) & copying)
             for job in waiting:
-                if free <= 0 and job.job_id not in holders:
-                    results.append(Result(Outcome.QUEUED, "", job.source_arn))
+                if job.kind in no_room or (free <= 0 and job.job_id not in holders):
+                    results.append(Result(Outcome.QUEUED, no_room.get(job.kind, ""), job.source_arn))
                     continue
-                result = self.attempt(job, self.start_queued)
+                result = self.attempt(job, lambda job: self.start_queued(job, no_room))
                 free -= result.outcome is Outcome.STARTED
                 results.append(result)
         return results
@@ -189,12 +195,16 @@ class Side:
         job = self.jobs.get(job_id)
         return job is not None and job.state in SLOT_STATES
 
-    def start_queued(self, job: Job) -> Result:
-        """Take a slot (and the side's room) for a queued job and start its copy; else it waits."""
+    def start_queued(self, job: Job, no_room: dict[str, str]) -> Result:
+        """Take a slot (and the side's room) for a queued job and start its copy; else it waits.
+
+        A room refused is noted in ``no_room`` by kind, for the rest of the round.
+        """
         if not self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
             return Result(Outcome.QUEUED, "", job.source_arn)
         wait = self.take_room(job)
         if wait:
+            no_room[job.kind] = wait
             self.slots.release(self.slot(job), [job.job_id])
             return Result(Outcome.QUEUED, wait, job.source_arn)
         return self.start_copy(job)

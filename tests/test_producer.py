@@ -204,6 +204,18 @@ def test_transit_limit_holds_copies_back_until_a_transit_copy_is_deleted(travel)
     assert rig.table.state(job.job_id) is State.TRANSIT_COPYING
 
 
+def test_a_full_transit_pool_is_asked_about_once_a_round_not_once_per_queued_copy(travel) -> None:
+    rig = build_producer(TRANSIT_LIMIT="1")
+    rig.share(travel, "first")
+    waiting = [rig.announce(f"snap-{n}") for n in range(4)]
+    for job in waiting:
+        assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.QUEUED
+    rig.snaps().calls.clear()
+    assert rig.app.poll()[Outcome.QUEUED] == 4
+    assert rig.snaps().ops().count("quota") == 1  # the first queued copy asked; the others wait for its answer
+    assert all(rig.table.state(job.job_id) is State.TRANSIT_QUEUED for job in waiting)
+
+
 @pytest.mark.parametrize(("manual", "outcome"), [(7, Outcome.STARTED), (8, Outcome.QUEUED)])
 def test_no_transit_copy_starts_past_80_percent_of_the_snapshot_quota(manual: int, outcome: Outcome) -> None:
     rig = build_producer()
