@@ -23,12 +23,12 @@ COMMANDS = (
     "draco.demo",
     "draco.bootstrap",
     "draco.plan",
-    "draco.soak",
+    "draco.bench.soak",
     "draco.status",
     "draco.ops",
     "draco.approve",
     "draco.package",
-    "draco.bench_cli",
+    "draco.bench.cli",
 )
 
 

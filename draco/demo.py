@@ -33,11 +33,11 @@ from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import LIFECYCLE_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, is_transit_id, key_alias
 from draco import status as draco_status
-from draco.local_aws import without_aws_profile
 from draco.outputs import OutputError, check_writable, progress, write_text
+from draco.world.local_aws import without_aws_profile
 
 if TYPE_CHECKING:
-    from draco.world import LocalWorld
+    from draco.world.core import LocalWorld
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def simulate(
     days: int, live: bool, log: TextIO, progress: Progress | None = None, dr_region: str | None = None
 ) -> tuple[dict[str, Any], draco_status.Status]:
     """Run the demo (DR in ``dr_region``, default production's); return the report and DR's status at the end."""
-    from draco.world import LocalWorld
+    from draco.world.core import LocalWorld
 
     with LocalWorld(live=live, log_stream=log, dr_region=dr_region) as world:
         names = {
@@ -80,7 +80,7 @@ def simulate(
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
-        status = draco_status.from_world(world)
+        status = world.status()
         report = _report(world, names, taken, live, status)
         report["status"] = draco_status.to_json(status)
         return report, status
@@ -92,7 +92,7 @@ def _report(
     """One row per source (``names``: each demo source's source name, a volume's id). The lifecycle and what
     it would delete come from the status, which decides as the consumer does; ``encrypted`` says whether
     the DR copies are (None: not copied), ``key_alias`` (only for encrypted ones) the key they are under."""
-    from draco.world import DR, PROD
+    from draco.world.core import DR, PROD
 
     dr_jobs = world.jobs(DR)
     prod_jobs = world.jobs(PROD)

@@ -418,18 +418,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     fill.add_argument("--source", metavar="NAME", help="only snapshots of this DB instance or cluster")
     common_options(fill, table=False)
     fill.set_defaults(func=_run_backfill)
-
-
-# --------------------------------------------------------------------------- the local world
-
-
-def world_job_table(world: Any, account: str) -> Any:
-    """A boto3 ``Table`` on the job table of one account of a ``draco.world.LocalWorld``."""
-    from draco.world import DR
-
-    resource = boto3.resource("dynamodb", region_name=world.region_of(account))
-    resource.meta.client.meta.events.register(
-        "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
-    )
-    app = "consumer" if account == DR else "producer"
-    return resource.Table(world.env[app].get("JOB_TABLE") or DEFAULT_TABLES[app])

@@ -26,8 +26,7 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT, EventType, Message
 from chalicelib_shared.naming import is_transit_id, transit_id
 from chalicelib_shared.retention import apply_policy, parse_policy
-from draco import ops
-from draco.world import DR, PROD, REGION, Delivery, LocalWorld
+from draco.world.core import DR, PROD, REGION, Delivery, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
@@ -96,7 +95,7 @@ def standard_keeps(world: LocalWorld) -> set[str]:
 
 
 def sources(world: LocalWorld) -> dict[str, object]:
-    table = JobTable(ops.world_job_table(world, DR), inventory=True)
+    table = JobTable(world.job_table(DR), inventory=True)
     return {record.source_name: record for record in table.sources()}
 
 
@@ -176,7 +175,7 @@ def test_a_forged_copy_shared_with_a_future_time_and_last_1_changes_nothing(
 def test_the_recovery_point_age_is_never_negative(standard_world: LocalWorld) -> None:
     from draco import status
 
-    doc = status.to_json(status.from_world(standard_world))
+    doc = status.to_json(standard_world.status())
     assert all(row["rpo_hours"] >= 0 for row in doc["sources"])
 
 
@@ -188,7 +187,7 @@ def test_a_pending_change_shows_in_every_status_report(standard_world: LocalWorl
     world = standard_world
     retag(world, "orders", "last=1")
     daily(world, range(8, 9), "orders")
-    report = status.from_world(world)
+    report = world.status()
     (row,) = status.to_json(report)["sources"]
     assert (row["health"], row["lifecycle_pending"]) == ("approve", "last=1")
     assert row["held"] and not set(row["held"]) & set(row["would_delete"])

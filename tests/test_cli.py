@@ -17,9 +17,9 @@ from rich.console import Console
 
 from chalicelib_shared import config as cfg
 from draco import demo, outputs, package
+from draco.bench.soak import SoakRun
+from draco.bench.soak import _table as soak_table
 from draco.cli import main
-from draco.soak import SoakRun
-from draco.soak import _table as soak_table
 
 REPO = Path(__file__).resolve().parent.parent
 STALE = "no-such-profile"
@@ -56,7 +56,7 @@ def test_help_of_every_command_works_with_a_stale_profile_and_imports_neither_mo
         "    except SystemExit as done:\n"
         "        assert done.code == 0, (name, done.code)\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'moto', 'chalice', 'time_machine'}))\n"
-        "print('draco.world' in sys.modules)\n"
+        "print('draco.world.core' in sys.modules)\n"
     )
     environ = {**os.environ, "PYTHONPATH": str(REPO), "AWS_PROFILE": STALE}
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environ, capture_output=True, text=True)
@@ -173,8 +173,8 @@ def test_status_html_into_a_missing_folder_is_refused_before_reading_aws(mocked_
 
 @pytest.fixture
 def fake_bench(monkeypatch) -> list[tuple[str, object]]:
-    """``draco.bench`` measuring nothing: run_all records its arguments, markdown is one line."""
-    from draco import bench
+    """``draco.bench.runner`` measuring nothing: run_all records its arguments, markdown is one line."""
+    from draco.bench import runner as bench
 
     calls: list[tuple[str, object]] = []
     monkeypatch.setattr(bench, "run_all", lambda size, progress=None: calls.append((size, progress)) or {"size": size})

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import SOURCE_NAME_TAG, dr_copy_id
-from draco.world import DR, PROD, REGION, LocalWorld
+from draco.world.core import DR, PROD, REGION, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 

@@ -1,4 +1,4 @@
-"""The cost model's arithmetic (``draco.costs``): each line item from usage, keys and rotation, the
+"""The cost model's arithmetic (``draco.bench.costs``): each line item from usage, keys and rotation, the
 shares per database, the original's derived flow, and what crossing Regions adds. Expected figures
 are worked out by hand from the published prices."""
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from draco import costs
-from draco.costs import Assumptions, Fixed, Usage
+from draco.bench import costs
+from draco.bench.costs import Assumptions, Fixed, Usage
 
 ASSUME = Assumptions(
     memory_mb=256,

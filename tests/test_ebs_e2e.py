@@ -14,9 +14,9 @@ import pytest
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import SOURCE_ARN_TAG, SOURCE_NAME_TAG, SOURCE_TIME_TAG, dr_copy_id, is_transit_id
-from draco.faults import FaultPlan, Killed
-from draco.world import DR, PROD, REGION, LocalWorld
-from draco.world_kinds import WORLD_KINDS
+from draco.world.core import DR, PROD, REGION, LocalWorld
+from draco.world.faults import FaultPlan, Killed
+from draco.world.kinds import WORLD_KINDS
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 

@@ -17,7 +17,7 @@ from moto.ec2.models import ec2_backends
 from chalicelib_shared.kinds import Phase, parse_arn
 from chalicelib_shared.kinds.ebs import EBS, description
 from chalicelib_shared.naming import COPY_NAME_TAG
-from draco import moto_gaps
+from draco.world import moto_gaps
 
 PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
 UTC = timezone.utc

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from chalicelib_shared.messages import EventType, Message
 from chalicelib_shared.naming import dr_copy_id, transit_id
-from draco.world import DR, PROD, REGION, LocalWorld
+from draco.world.core import DR, PROD, REGION, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 

@@ -1,4 +1,4 @@
-"""Each gap ``draco.moto_gaps`` fills: moto's own answer first (the gap), then the filled one."""
+"""Each gap ``draco.world.moto_gaps`` fills: moto's own answer first (the gap), then the filled one."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time_machine
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from draco import moto_gaps
+from draco.world import moto_gaps
 
 PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
 DR_REGION = "us-west-2"

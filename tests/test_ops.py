@@ -14,8 +14,8 @@ from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
 from draco import ops
 from draco.cli import main
-from draco.faults import FaultPlan
-from draco.world import DR, PROD, LocalWorld
+from draco.world.core import DR, PROD, LocalWorld
+from draco.world.faults import FaultPlan
 from tests.test_status import REFUSAL, refuse_once_in_dr
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
@@ -74,7 +74,7 @@ def test_a_job_without_failed_from_cannot_be_retried() -> None:
         world.move_to(world.start + timedelta(hours=3))
         world.take_snapshot("orders")
         world.deliver()
-        jobs = JobTable(ops.world_job_table(world, DR), inventory=True)
+        jobs = JobTable(world.job_table(DR), inventory=True)
         [job] = world.jobs(DR)
         old = jobs.advance(job, State.FAILED, reason="lost", failed_from="")
         with pytest.raises(ops.OperatorError, match="can't be retried"):

@@ -21,9 +21,8 @@ from chalicelib_shared.naming import (
     dr_copy_id,
     is_transit_id,
 )
-from draco import ops
 from draco.approve import approve
-from draco.world import DR, PROD, LocalWorld
+from draco.world.core import DR, PROD, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
@@ -192,7 +191,7 @@ def test_a_shorter_lifecycle_waits_for_approval_in_dr_then_applies_above_the_flo
         retag(world, "orders", "last=2")
         snapshot_on_day(world, 6, "orders")
         assert len(dr_snapshots(world)) == 7  # Standard keeps all seven: nothing is deleted yet
-        table = JobTable(ops.world_job_table(world, DR), inventory=True)
+        table = JobTable(world.job_table(DR), inventory=True)
         (record,) = table.sources()
         assert (record.lifecycle, record.pending) == ("Standard", "last=2")
         errors = [line for line in log_lines(log) if line["level"] == "ERROR"]
@@ -215,7 +214,7 @@ def test_a_longer_lifecycle_applies_at_once(log: io.StringIO) -> None:
         assert len(dr_snapshots(world)) == 3
         retag(world, "orders", "daily=5")
         snapshot_on_day(world, 5, "orders")
-        (record,) = JobTable(ops.world_job_table(world, DR), inventory=True).sources()
+        (record,) = JobTable(world.job_table(DR), inventory=True).sources()
         assert (record.lifecycle, record.pending) == ("daily=5", "")
         assert len(dr_snapshots(world)) == 4  # nothing waits: the longer lifecycle keeps what it can
 

@@ -47,8 +47,9 @@ from chalicelib_shared.kinds.rds import RdsSnapshots
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.outcomes import Outcome
 from chalicelib_shared.pipeline import forget_hourly_checks
-from draco import bootstrap, moto_gaps, ops
+from draco import bootstrap, ops
 from draco.bootstrap.names import role_name
+from draco.world import moto_gaps
 
 PROD = "111111111111"
 DR = "222222222222"

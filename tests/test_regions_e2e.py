@@ -25,9 +25,8 @@ from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.messages import SUBJECT, EventType
 from chalicelib_shared.naming import SOURCE_NAME_TAG, dr_copy_id, is_transit_id, key_alias
-from draco import ops
 from draco import status as draco_status
-from draco.world import DR, PROD, REGION, Delivery, LocalWorld
+from draco.world.core import DR, PROD, REGION, Delivery, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 DR_REGION = "us-west-2"
@@ -102,7 +101,7 @@ def copy_calls_expected(taken: Counter[str]) -> Counter[str]:
 
 
 def holders(world: LocalWorld, pool: str) -> set[str]:
-    return JobTable(ops.world_job_table(world, DR)).holders(pool)
+    return JobTable(world.job_table(DR)).holders(pool)
 
 
 @pytest.fixture
@@ -140,7 +139,7 @@ def carried() -> Carried:
             aliases={place: aliases(world, *place) for place in places},
             calls={op: dr_calls(world, op) for op, _ in DR_COPY_CALLS.values()},
             jobs={account: world.jobs(account) for account in (PROD, DR)},
-            status=draco_status.from_world(world),
+            status=world.status(),
             env=world.env,
         )
 
@@ -241,7 +240,7 @@ def test_live_retention_deletes_in_the_dr_region_what_the_lifecycle_deletes(log:
             source: 2 for source in sources
         }
         assert list(owned(world, DR, REGION)) == []
-        (row,) = [s for s in draco_status.from_world(world).sources if s.source_name == "ledger"]
+        (row,) = [s for s in world.status().sources if s.source_name == "ledger"]
         assert row.health == "ok" and len(row.existing) == 5 and row.would_delete == []
 
 

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError, ConnectTimeoutError
 from chalicelib_shared import errors
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
-from draco.faults import FaultPlan
-from draco.soak import run_once
-from draco.world import DR, PROD, LocalWorld
+from draco.bench.soak import run_once
+from draco.world.core import DR, PROD, LocalWorld
+from draco.world.faults import FaultPlan
 
 
 def client_error(code: str, message: str = "", status: int = 400) -> ClientError:

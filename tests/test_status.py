@@ -24,8 +24,8 @@ from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.job_table import table_definition
 from chalicelib_shared.jobs import Job, State
 from draco import ops, status
-from draco.faults import FaultPlan
-from draco.world import DR, LocalWorld
+from draco.world.core import DR, LocalWorld
+from draco.world.faults import FaultPlan
 
 DAYS = 5
 REFUSAL = "The snapshot uses TDE and cannot be copied"
@@ -71,7 +71,7 @@ def run() -> Iterator[dict[str, Any]]:
             if day < DAYS - 2:
                 world.take_snapshot("billing")
             world.run_until_quiet(limit=timedelta(hours=2))
-        result = status.from_world(world)
+        result = world.status()
     # the world (moto, its clock) ends here; the status is plain data
     yield {"status": result, "json": json.loads(json.dumps(status.to_json(result))), "refused": plan.counts["refused"]}
 

@@ -1,4 +1,4 @@
-"""The meters behind the benchmark's cost model (``draco.world_meter``, ``draco.bench_usage``):
+"""The meters behind the benchmark's cost model (``draco.world.meter``, ``draco.bench.usage``):
 DynamoDB request units by the developer guide's rules, the metrics an EMF line creates, and the
 usage the benchmark reads from the world's counters."""
 
@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from draco import bench_usage
-from draco.costs import Assumptions, Usage
-from draco.world_meter import LogTap, Stored, WorldStats, metric_names, read_units, write_units
+from draco.bench import usage as bench_usage
+from draco.bench.costs import Assumptions, Usage
+from draco.world.meter import LogTap, Stored, WorldStats, metric_names, read_units, write_units
 
 DUE, INVENTORY = ("active", "due"), ("inventory_key", "source_time")
 

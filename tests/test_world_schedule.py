@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib_shared.config import POLLER_RULE
-from draco import bench_idle
-from draco.world import DR, PROD, Delivery, LocalWorld
+from draco.bench import idle as bench_idle
+from draco.world.core import DR, PROD, Delivery, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 

@@ -4,8 +4,8 @@ Run against the DR account; it changes nothing. The package, in the order data f
 
 * ``model``: the status as plain dataclasses, and ``build_status``, a pure function
   of the consumer's jobs and the DR account's snapshots (what each field means);
-* ``readers``: where those come from (``collect`` from AWS, ``from_world`` from the
-  local world, ``consumer_config`` from the stage's ``.chalice/config.json``);
+* ``readers``: where those come from (``collect`` from AWS; the
+  local world is ``LocalWorld.status``), ``consumer_config`` from the stage's ``.chalice/config.json``);
 * ``json_report`` (``to_json``, with the JSON schema), ``terminal`` (``render_table``,
   as wide as the terminal) and ``html_report`` (``render_html``, one page), with the
   cells they share in ``cells``;
@@ -26,7 +26,7 @@ from draco.status.model import (
     Status,
     build_status,
 )
-from draco.status.readers import collect, consumer_config, dr_snapshots, from_world
+from draco.status.readers import collect, consumer_config, dr_snapshots
 from draco.status.terminal import render_table
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "collect",
     "consumer_config",
     "dr_snapshots",
-    "from_world",
     "register",
     "render_html",
     "render_table",

@@ -3,7 +3,7 @@
 One Scan of the job table (paged; items without a ``state``, such as the copy-slot
 counters, are skipped) and one listing per snapshot kind of the DR account, for
 each copy's allocated storage and to notice copies deleted behind DRACO's back.
-The local world (``from_world``) and the tests read through the same functions
+The local world (``LocalWorld.status``) and the tests read through the same functions
 with the world's DR clients.
 """
 
@@ -77,13 +77,3 @@ def consumer_config(stage: str, table: str | None, app_dir: Path | None = None) 
     for problem in (p for p in config.problems if "LIFECYCLE" in p):
         print(f"draco status: warning: {problem}", file=sys.stderr)
     return config
-
-
-def from_world(world: Any, *, rpo_hours: float = DEFAULT_RPO_HOURS) -> Status:
-    """The status of the DR account of a local world (``draco.world.LocalWorld``), as of its clock."""
-    from draco.world import DR
-
-    config = ConsumerConfig.from_env(world.env["consumer"])
-    return collect(
-        ops.world_job_table(world, DR), lambda service: world.client(service, DR), config, rpo_hours=rpo_hours
-    )

@@ -32,12 +32,12 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.lifecycles import Lifecycles
 from chalicelib_shared.naming import SOURCE_ARN_TAG, dr_copy_id, is_transit_id
 from chalicelib_shared.retention import apply_policy
-from draco.faults import FaultPlan
-from draco.local_aws import without_aws_profile
 from draco.outputs import progress
+from draco.world.faults import FaultPlan
+from draco.world.local_aws import without_aws_profile
 
 if TYPE_CHECKING:
-    from draco.world import LocalWorld
+    from draco.world.core import LocalWorld
 
 #: (name, cluster, lifecycle or None for untagged)
 SOAK_SOURCES = (("orders", False, "Test"), ("ledger", True, "Test"), ("scratch", False, None))
@@ -59,7 +59,7 @@ def plan_for(seed: int, rate: float) -> FaultPlan:
 
 def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> SoakRun:
     """One seeded run; see the module docstring."""
-    from draco.world import LocalWorld
+    from draco.world.core import LocalWorld
 
     faults = plan_for(seed, rate)
     result = SoakRun(seed=seed)
@@ -86,7 +86,7 @@ def run_once(seed: int, days: int = 3, rate: float = 0.2, live: bool = True) -> 
 
 
 def _check(world: LocalWorld, taken: dict[str, tuple[str, bool]], live: bool, result: SoakRun) -> None:
-    from draco.world import DR, PROD
+    from draco.world.core import DR, PROD
 
     dr_jobs = {job.job_id: job for job in world.jobs(DR)}
     failed = {job.source_id for job in world.jobs(PROD) + list(dr_jobs.values()) if job.state is State.FAILED}

@@ -1,4 +1,4 @@
-"""``python -m draco bench``: the command around ``draco.bench``.
+"""``python -m draco bench``: the command around ``draco.bench.runner``.
 
 Apart from the benchmarks so that registering the command imports neither them
 nor the local world (moto). The default size is ``small`` (seconds); ``full``
@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from draco.local_aws import without_aws_profile
 from draco.outputs import OutputError, check_writable, progress, write_text
+from draco.world.local_aws import without_aws_profile
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from draco import bench
+    from draco.bench import runner as bench
 
     if args.size not in bench.SIZES:
         return _fail(f"--size {args.size!r}: choose {' or '.join(sorted(bench.SIZES))}")

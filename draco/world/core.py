@@ -13,7 +13,7 @@ What it models, and how:
   environment it returns is written to a ``.chalice/config.json`` per app in a
   scratch folder, from where ``chalice.test.Client`` loads it.
 * **SNS to Lambda**: moto does not deliver SNS to Lambda, so each topic gets
-  an SQS queue in its own account and Region (``draco.world_apps``) and
+  an SQS queue in its own account and Region (``draco.world.apps``) and
   ``deliver`` hands every queued notification to the app's
   ``@app.on_sns_message`` handler, as the SNS event Chalice's test client
   builds. ``transport`` lets a test drop, duplicate or reorder deliveries.
@@ -21,21 +21,21 @@ What it models, and how:
   production sources; ``take_snapshot`` makes a snapshot and publishes what
   AWS would (an RDS notification, or the EventBridge event as a rule delivers
   it). Copies made by the apps, in any account and Region, stay in progress
-  for ``copy_time`` of simulated time (``draco.world_copies``), then are ready,
+  for ``copy_time`` of simulated time (``draco.world.copies``), then are ready,
   with the copy-finished event AWS sends for their kind, to the app of the
   account and Region the copy is in (unless ``copy_events`` is off; a copy
   where no app listens, as DR's relay copies in the source Region, reaches
   nobody). What differs by kind is in one adapter per kind
-  (``draco.world_kinds``), never in this module.
+  (``draco.world.kinds``), never in this module.
 * **Time**: ``time-machine`` moves the whole process's clock (moto's
   timestamps and DRACO's alike); ``advance`` runs the scheduled functions as
-  EventBridge would (``draco.world_runs``): each app's poller every
+  EventBridge would (``draco.world.runs``): each app's poller every
   ``poll_interval`` while its rule (``POLLER_RULE``) is enabled, each app's
   ``wake_poller`` every hour, the production sweep every ``sweep_interval``.
 * **Lambda**: every run is counted by function, with what it would be billed
   for: AWS calls, log bytes, metrics, DynamoDB request units, cold starts
-  (``draco.world_runs``, ``draco.world_meter``).
-* **moto's gaps**: filled by ``draco.moto_gaps``.
+  (``draco.world.runs``, ``draco.world.meter``).
+* **moto's gaps**: filled by ``draco.world.moto_gaps``.
 """
 
 from __future__ import annotations
@@ -56,20 +56,24 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.rds.models import rds_backends
 
 from chalicelib_shared import aws, clock, handlers
-from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE
+from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE, ConsumerConfig
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import dr_copy_id
 from chalicelib_shared.pipeline import forget_hourly_checks
-from draco import bootstrap, moto_gaps, world_meter
-from draco.faults import FaultPlan, listen, stop
-from draco.local_aws import environment
-from draco.world_apps import MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
-from draco.world_copies import CopyTracker
-from draco.world_kinds import WORLD_KINDS, Notification
-from draco.world_meter import WorldStats
-from draco.world_runs import WAKE_INTERVAL, Runs
+from draco import bootstrap
+from draco.status.model import DEFAULT_RPO_HOURS, Status
+from draco.status.readers import collect
+from draco.world import meter as world_meter
+from draco.world import moto_gaps
+from draco.world.apps import MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
+from draco.world.copies import CopyTracker
+from draco.world.faults import FaultPlan, listen, stop
+from draco.world.kinds import WORLD_KINDS, Notification
+from draco.world.local_aws import environment
+from draco.world.meter import WorldStats
+from draco.world.runs import WAKE_INTERVAL, Runs
 
 PROD = "111111111111"
 DR = "222222222222"
@@ -233,6 +237,20 @@ class LocalWorld(Runs):
         items = (item.to_regular_json() for item in table.all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
+    def job_table(self, account: str) -> Any:
+        """A boto3 ``Table`` on one account's job table (the operator commands' and tests' view)."""
+        resource = boto3.resource("dynamodb", region_name=self.region_of(account))
+        resource.meta.client.meta.events.register(
+            "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+        )
+        app, default = ("consumer", CONSUMER_TABLE) if account == DR else ("producer", PRODUCER_TABLE)
+        return resource.Table(self.env[app].get("JOB_TABLE") or default)
+
+    def status(self, *, rpo_hours: float = DEFAULT_RPO_HOURS) -> Status:
+        """What ``draco status`` would report of the DR account, as of the world's clock."""
+        config = ConsumerConfig.from_env(self.env["consumer"])
+        return collect(self.job_table(DR), lambda service: self.client(service, DR), config, rpo_hours=rpo_hours)
+
     # --- production sources and snapshots ------------------------------------------
     def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
         self.add_source("RDS", name, tags, encrypted)
@@ -360,7 +378,7 @@ class LocalWorld(Runs):
     def _app(self, account: str) -> App:
         return next(app for app in self._apps.values() if app.account == account)
 
-    # --- copies taking time (``draco.world_copies``) ------------------------------------
+    # --- copies taking time (``draco.world.copies``) ------------------------------------
     def _track_copies(self) -> None:
         """Any snapshot the apps made is a copy: it stays in progress for ``copy_time``."""
         self._tracker.track(self, self.copy_time, self.stats.in_flight_peak)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib_shared import clock
-from draco.world_kinds import WORLD_KINDS, Notification, World, WorldKind
+from draco.world.kinds import WORLD_KINDS, Notification, World, WorldKind
 
 #: Where a snapshot is: (account, Region, SnapshotType, snapshot id).
 Place = tuple[str, str, str, str]

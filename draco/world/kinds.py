@@ -1,6 +1,6 @@
 """How the local world plays AWS for each snapshot kind: one adapter per kind, by SnapshotType.
 
-The world (``draco.world``) knows nothing of any kind: it asks the adapter of
+The world (``draco.world.core``) knows nothing of any kind: it asks the adapter of
 a source's kind to create the source, take a snapshot of it and say what AWS
 sends when that happens, to list an account's snapshots of the kind in moto's
 memory, and to say what AWS sends when a copy finishes. Each adapter sends

@@ -1,6 +1,6 @@
 """What running DRACO, or the original DRACO's design, costs: pure arithmetic on counted usage.
 
-The benchmark (``draco.bench``) counts DRACO's usage in the local world and
+The benchmark (``draco.bench.runner``) counts DRACO's usage in the local world and
 derives the original's from its documented flow (``original_per_snapshot``);
 both are priced here the same way, line by line (``bill``):
 

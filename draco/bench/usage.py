@@ -1,4 +1,4 @@
-"""From what the local world counted to the cost model's inputs (``draco.costs``), and the cost tables.
+"""From what the local world counted to the cost model's inputs (``draco.bench.costs``), and the cost tables.
 
 ``run_days`` drives a world through days of snapshots; ``usage`` turns its
 counters into a ``costs.Usage``; ``deployment`` counts what a deployment pays
@@ -16,9 +16,9 @@ from rich.progress import Progress
 
 from chalicelib_shared import clock
 from chalicelib_shared.kinds import KINDS
-from draco import costs
-from draco.costs import Assumptions, Fixed, Usage
-from draco.world import DR, PROD, LocalWorld
+from draco.bench import costs
+from draco.bench.costs import Assumptions, Fixed, Usage
+from draco.world.core import DR, PROD, LocalWorld
 
 COPY_OPERATIONS = ("CopyDBSnapshot", "CopyDBClusterSnapshot", "CopySnapshot")
 SNS_HANDLERS = ("on_producer_topic", "on_consumer_topic")

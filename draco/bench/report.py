@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from draco import costs
-from draco.bench_usage import SIZES_GB
+from draco.bench import costs
+from draco.bench.usage import SIZES_GB
 
 LINES = ("Lambda", "CloudWatch Logs", "DynamoDB", "SNS", "KMS requests", "Step Functions")
 MONTHLY = ("KMS keys", "custom metrics", "alarms")

@@ -1,12 +1,12 @@
 """``python -m draco bench``: cost, latency and throughput, counted in the local world.
 
 Every DRACO number comes from counting what happens in the local world, where
-EventBridge runs the scheduled functions at their real rates (``draco.world_runs``):
+EventBridge runs the scheduled functions at their real rates (``draco.world.runs``):
 the AWS calls both apps make (by account, service and operation), their Lambda
 runs by function, the bytes they log, the metrics they emit, the DynamoDB
 request units they use, and simulated time. The original DRACO's design is
 derived from its documented flow. Both are priced the same way by
-``draco.costs``; ``markdown`` (``draco.bench_report``) makes the tables of ``benchmarks/RESULTS.md``.
+``draco.bench.costs``; ``markdown`` (``draco.bench.report``) makes the tables of ``benchmarks/RESULTS.md``.
 
 Scenarios (size ``small`` keeps each to seconds; ``full`` takes about half an hour):
 
@@ -15,9 +15,9 @@ Scenarios (size ``small`` keeps each to seconds; ``full`` takes about half an ho
 3. burst: many snapshots at once against the copy limits;
 4. added latency: snapshot taken to DR copy available, minus the copy times;
 5. cost: per snapshot and per protected database-month, beside the original's;
-6. idle: the pollers resting, against always on, and nothing left waiting (``draco.bench_idle``);
-7. re-sends while long copies run, paced and at a fixed 30 minutes (``draco.bench_idle``);
-8. cold start at the round's start and now (``draco.bench_coldstart``).
+6. idle: the pollers resting, against always on, and nothing left waiting (``draco.bench.idle``);
+7. re-sends while long copies run, paced and at a fixed 30 minutes (``draco.bench.idle``);
+8. cold start at the round's start and now (``draco.bench.coldstart``).
 """
 
 from __future__ import annotations
@@ -37,11 +37,14 @@ from rich.progress import Progress
 from chalicelib_shared import clock
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
-from draco import bench_coldstart, bench_idle, bench_usage, costs
-from draco.bench_report import markdown
-from draco.bench_retention import run as retention_benchmark
-from draco.bench_usage import COPY_TIME, SNAPSHOT_HOUR, run_days
-from draco.world import DR, PROD, LocalWorld
+from draco.bench import coldstart as bench_coldstart
+from draco.bench import costs
+from draco.bench import idle as bench_idle
+from draco.bench import usage as bench_usage
+from draco.bench.report import markdown
+from draco.bench.retention import run as retention_benchmark
+from draco.bench.usage import COPY_TIME, SNAPSHOT_HOUR, run_days
+from draco.world.core import DR, PROD, LocalWorld
 
 __all__ = ["SIZES", "markdown", "run_all"]
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""How long retention takes on a long history: ``python -m draco.bench_retention [N]``.
+"""How long retention takes on a long history: ``python -m draco.bench.retention [N]``.
 
 Times ``apply_policy`` over N hourly snapshots (best of 3, in seconds) for the
 Standard lifecycle and for a rule using every key, so a regression in the

@@ -1,6 +1,6 @@
 """What the apps' runs would be billed for, metered as they happen in the local world.
 
-Two meters, for the benchmark's cost model (``draco.costs``):
+Two meters, for the benchmark's cost model (``draco.bench.costs``):
 
 * ``LogTap`` sits between the apps and the world's log stream and sees every
   byte they log (Powertools' JSON lines and the EMF lines that become metrics).

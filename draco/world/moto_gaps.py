@@ -41,7 +41,7 @@
    key of the destination Region (of the caller's account, or of the account a
    key ARN names) in state ``error``; the local world keeps such a copy in
    progress for its copy time, then lets it end ``error``
-   (``draco.world_copies``). A copy across Regions under the source Region's
+   (``draco.world.copies``). A copy across Regions under the source Region's
    key so fails, as on AWS.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.

@@ -8,7 +8,7 @@ rate rules run on the minute.
 
 Every run is counted by function, with what it would be billed for: the AWS
 calls it made, the bytes it logged, the custom metrics it emitted (by hour) and
-the DynamoDB request units it used (``draco.world_meter``); a run is cold when
+the DynamoDB request units it used (``draco.world.meter``); a run is cold when
 its function did not run in the ``LAMBDA_WARM`` before.
 
 ``LocalWorld`` takes these methods from ``Runs``; they use its apps, jobs, copies and clock.
@@ -26,11 +26,11 @@ from moto.events.models import events_backends
 
 from chalicelib_shared import clock
 from chalicelib_shared.pacing import WINDOW
-from draco import world_meter
-from draco.faults import Killed
+from draco.world import meter as world_meter
+from draco.world.faults import Killed
 
 if TYPE_CHECKING:
-    from draco.world import LocalWorld
+    from draco.world.core import LocalWorld
 
 WAKE_INTERVAL = timedelta(hours=1)  # each app's wake_poller: rate(1 hour)
 #: How long Lambda keeps a function's idle environment for its next run. AWS publishes no

@@ -27,9 +27,9 @@ from unittest import mock
 from chalicelib_shared import clock, producer
 from chalicelib_shared.config import POLLER_RULE
 from chalicelib_shared.jobs import State
-from draco import costs
-from draco.bench_usage import COPY_TIME, run_days, runs_by_function, usage
-from draco.world import DR, PROD, Delivery, LocalWorld
+from draco.bench import costs
+from draco.bench.usage import COPY_TIME, run_days, runs_by_function, usage
+from draco.world.core import DR, PROD, Delivery, LocalWorld
 
 ALWAYS_ON = {"producer": {POLLER_RULE: ""}, "consumer": {POLLER_RULE: ""}}
 ALWAYS_ON_HOURS = 6  # an always-on day repeats every 6 hours (the sweep's period): measured 6 h, times 4
