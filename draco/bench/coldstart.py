@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ROUND_START = "92ec865"
 CLIENT_MODULE = "chalicelib_shared/aws.py"
 #: The clients each app's runs make (``handlers.make_producer``/``make_consumer`` and the kinds' APIs),

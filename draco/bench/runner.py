@@ -47,7 +47,7 @@ from draco.bench.usage import COPY_TIME, SNAPSHOT_HOUR, run_days
 from draco.world.core import DR, PROD, LocalWorld
 
 __all__ = ["SIZES", "markdown", "run_all"]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SIZES: dict[str, dict[str, Any]] = {
     "small": {
         "sources": 3,

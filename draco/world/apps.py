@@ -29,7 +29,7 @@ from moto.sqs.models import sqs_backends
 from chalicelib_shared.config import CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TOPIC
 from draco import bootstrap
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MOTO_ACCOUNT = "MOTO_ACCOUNT_ID"
 #: Each app's topic and the handler its topic's notifications go to.
 TOPICS = {"producer": (PRODUCER_TOPIC, "on_producer_topic"), "consumer": (CONSUMER_TOPIC, "on_consumer_topic")}
