@@ -138,3 +138,13 @@ def test_a_deleted_cluster_takes_its_automated_snapshots(aws: dict[str, Any]) ->
         rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql", **CREDENTIALS)
         rds.delete_db_cluster(DBClusterIdentifier=name, SkipFinalSnapshot=True)
     assert automated() == ["gap"]  # moto kept the first cluster's; the fill deleted the second's
+
+
+def test_a_cluster_restore_into_a_missing_subnet_group(aws: dict[str, Any]) -> None:
+    rds = aws["rds"]
+    snapshot = cluster_snapshot(rds, "aurora-postgresql")
+    restore = {"SnapshotIdentifier": snapshot, "Engine": "aurora-postgresql", "DBSubnetGroupName": "nowhere"}
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r1", **restore)  # the gap: accepted
+    moto_gaps.install()
+    with pytest.raises(ClientError, match="DBSubnetGroupNotFoundFault"):
+        rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="r2", **restore)

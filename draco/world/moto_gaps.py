@@ -59,7 +59,10 @@
    cluster's instance) and a volume made from a snapshot ``creating`` for
    ``restore_time(kind, size_gb, instance_class)``, which the local world
    sets (``draco.world.restores``; zero by default, moto's behaviour).
-   (e) moto keeps a deleted cluster's automated snapshots; AWS removes them
+   (e) moto restores a cluster into a DB subnet group that doesn't exist
+   (it checks only DB instance restores); AWS refuses with
+   ``DBSubnetGroupNotFoundFault``, and so does the fill.
+   (f) moto keeps a deleted cluster's automated snapshots; AWS removes them
    with it unless told to keep them (``DeleteAutomatedBackups``, default
    remove: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html).
    The fill deletes them, so a drill's cluster leaves no snapshot behind.
@@ -83,7 +86,7 @@ from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import generic_filter, random_snapshot_id
 from moto.kms.models import kms_backends
-from moto.rds.exceptions import KMSKeyNotAccessibleFault, RDSClientError
+from moto.rds.exceptions import DBSubnetGroupNotFoundError, KMSKeyNotAccessibleFault, RDSClientError
 from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
@@ -377,6 +380,9 @@ def _restore_instance(self: RDSBackend, from_snapshot_id: str, overrides: dict[s
 def _restore_cluster(self: RDSBackend, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
     found = self.describe_db_cluster_snapshots(db_cluster_identifier=None, db_snapshot_identifier=from_snapshot_id)
     snapshot = found[0]
+    subnet_group = overrides.get("db_subnet_group_name") or overrides.get("DBSubnetGroupName")
+    if subnet_group and subnet_group not in self.subnet_groups:
+        raise DBSubnetGroupNotFoundError(subnet_group)
     if snapshot.encrypted and not _key_usable(self.account_id, self.region_name, snapshot.kms_key_id):
         raise KMSKeyNotAccessibleFault(snapshot.kms_key_id)
     made = _originals[(RDSBackend, "restore_db_cluster_from_snapshot")](self, from_snapshot_id, overrides)
