@@ -125,3 +125,16 @@ def test_every_call_a_drill_makes_is_allowed(rig: Rig) -> None:
     assert len(results) == 3
     granted = set(allowed(policy()))
     assert called - granted == set(), "calls the drill role may not make"
+
+
+def test_bootstrap_options_become_drill_settings() -> None:
+    from draco.bootstrap import drill_options
+    from draco.cli import build_parser
+
+    args = build_parser().parse_args(["bootstrap", "consumer", "--source-accounts", PROD, "--drill-every-days", "30",
+                                      "--drill-subnet-group", "isolated", "--rto-target-minutes", "45"])  # fmt: skip
+    assert drill_options.from_args(args) == (
+        ("DRILL_EVERY_DAYS", "30"),
+        ("DRILL_SUBNET_GROUP", "isolated"),
+        ("RTO_TARGET_MINUTES", "45"),
+    )
