@@ -53,8 +53,9 @@ def test_every_protected_source_restores_is_measured_and_leaves_nothing(world: L
     assert outcome.leftovers == [] and outcome.alarms == []
     assert dr_copies(world) == before
     assert sorted(outcome.emitted) == ["RestoreSeconds"]
-    status = world.status()
-    assert status is not None
+    drilled = {d.source_name: d for d in world.status().drills}
+    assert len(drilled) == 4 and not any(d.overdue or d.running for d in drilled.values())
+    assert drilled["orders"].last is not None and drilled["orders"].last.result == PASSED
 
 
 def test_a_disabled_dr_key_fails_alarms_and_leaves_nothing(world: LocalWorld) -> None:
