@@ -19,8 +19,9 @@ ORDERS, LEDGER, FILES = "111111111111#RDS#orders", "111111111111#RDS Cluster#led
 
 def item(source: str, started: str, result: str, step: Step = Step.DONE, reason: str = "") -> dict[str, object]:
     _, kind, name = source.split("#")
-    drill = Drill(f"id-{source}-{started}", source, kind, name, "copy-1", "draco-drill-x", step, started=started, restore_called=started, available="2026-03-01T10:15:00Z",
-                  validated="2026-03-01T10:16:00Z", result=result, reason=reason)  # fmt: skip
+    drill = Drill(f"id-{source}-{started}", source, kind, name, "copy-1", "draco-drill-x", step, started=started,
+                  restore_called=started, available="2026-03-01T10:15:00Z", validated="2026-03-01T10:16:00Z",
+                  result=result, reason=reason)  # fmt: skip
     return {"job_id": DRILL_PREFIX + drill.drill_id, **drill.to_item()}
 
 
