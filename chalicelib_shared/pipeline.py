@@ -253,7 +253,7 @@ class Side:
     def fail(self, job: Job, reason: str, resume: State | None = None, **changes: Any) -> Result:
         """Give up on a job, with the reason; ``resume`` is where an operator's retry picks up."""
         pools = self.rooms_after_failure(job)  # given back in the same write: only if this run's write wins
-        failed = {"reason": reason, "failed_from": (resume or job.state).value, **changes}
+        failed = {"reason": reason, "failed_from": resume or job.state, **changes}
         if self.jobs.advance(job, State.FAILED, release=pools, **failed) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.FAILED, reason, job.source_arn)
@@ -313,4 +313,3 @@ class Side:
         if use:
             metrics.percent("SnapshotQuotaUsedPercent", max(100 * used / most for used, most in use.values()))
         return use
-
