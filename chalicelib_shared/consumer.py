@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chalicelib_shared.consumer_copies import Copies
-from chalicelib_shared.consumer_lifecycle import LifecyclePass
+from chalicelib_shared.consumer_lifecycle import LifecycleRun
 from chalicelib_shared.consumer_relay import Relay
 from chalicelib_shared.consumer_requests import SHARE_TIMEOUT, Requests
 from chalicelib_shared.consumer_side import ConsumerSide
@@ -32,7 +32,7 @@ from chalicelib_shared.rejection import Rejection
 class Consumer(ConsumerSide):
     def __post_init__(self) -> None:
         self.requests = Requests(self)
-        self.lifecycle = LifecyclePass(self)
+        self.lifecycle = LifecycleRun(self)
         self.copies = Copies(self, Relay(self), self.lifecycle.apply)
 
     # --- the handlers' entry points -----------------------------------------------------

@@ -22,7 +22,7 @@ from chalicelib_shared.sources import SourceRecord
 
 
 @dataclass
-class LifecyclePass:
+class LifecycleRun:
     """Applies a source's lifecycle to its DR copies; reports how old each source's newest copy is."""
 
     side: ConsumerSide
