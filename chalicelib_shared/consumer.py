@@ -24,7 +24,6 @@ from chalicelib_shared.jobs import Job
 from chalicelib_shared.kinds import Snapshot, SnapshotEvent
 from chalicelib_shared.messages import Message
 from chalicelib_shared.outcomes import Outcome, Result
-from chalicelib_shared.pipeline import hourly
 from chalicelib_shared.rejection import Rejection
 
 
@@ -62,7 +61,7 @@ class Consumer(ConsumerSide):
     def poll(self) -> Counter[Outcome]:
         """A poll round, and hourly the recovery point: how old each source's newest copy is."""
         outcomes = super().poll()
-        if hourly("Consumer:recovery-point"):
+        if self.container.hourly("Consumer:recovery-point"):
             self.report_recovery_point()
         return outcomes
 

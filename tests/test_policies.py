@@ -60,7 +60,6 @@ from chalicelib_shared.kinds.ebs import EbsSnapshots
 from chalicelib_shared.kinds.rds import RdsSnapshots
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.outcomes import Outcome
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, ops
 from draco.bootstrap.names import role_name
 from draco.world import moto_gaps
@@ -296,9 +295,6 @@ class TwoAccounts:
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
-        # The quota and recovery-point checks run at most hourly per process: make the
-        # first poll of this world make them, whatever ran before in this process.
-        forget_hourly_checks()
 
     def admin(self, service: str, account: str) -> Any:
         """A client that acts in ``account`` without a role (used with IAM enforcement off)."""
