@@ -12,6 +12,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib_shared import handlers
+from chalicelib_shared.container import Container
 from chalicelib_shared.drills.model import PASSED
 from chalicelib_shared.drills.settings import DrillSettings
 from tests.drill_rig import Rig, dr_account
@@ -24,22 +25,21 @@ CONSUMER_ENV = {"SOURCE_ACCTS": "111111111111", "JOB_TABLE": "DracoConsumerJobs"
 def consumer_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CONSUMER_ENV.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(handlers, "_reported", set())
 
 
 def test_off_by_default_nothing_is_built_and_no_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handlers.aws, "client", lambda *a: pytest.fail("no AWS client while drills are off"))
     monkeypatch.setattr(handlers.aws, "table", lambda *a: pytest.fail("no table while drills are off"))
     monkeypatch.delenv("DRILL_EVERY_DAYS", raising=False)
-    assert handlers.drills() is None
-    assert handlers.on_drills(handlers.drills) == {}
+    assert handlers.drills(Container()) is None
+    assert handlers.on_drills(lambda: handlers.drills(Container())) == {}
 
 
 def test_an_invalid_drill_setting_is_logged_and_nothing_done(monkeypatch: pytest.MonkeyPatch, log) -> None:
     monkeypatch.setattr(handlers.aws, "client", lambda *a: pytest.fail("no AWS client with a bad setting"))
     monkeypatch.setenv("DRILL_EVERY_DAYS", "30")
     monkeypatch.setenv("DRILL_SECURITY_GROUPS", "not-a-group")
-    assert handlers.on_drills(handlers.drills) == {}
+    assert handlers.on_drills(lambda: handlers.drills(Container())) == {}
     assert any("not a security group id" in str(line.get("problems")) for line in log())
 
 
@@ -59,7 +59,7 @@ def rig(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]
 def test_the_app_s_scheduled_rounds_drill_each_due_source_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     rig.add_copy("RDS", "orders")
     settings = DrillSettings(every_days=30)
-    monkeypatch.setattr(handlers, "drills", lambda: handlers.make_drills(settings, lambda s, r: rig.client(s),
+    monkeypatch.setattr(handlers, "drills", lambda container: handlers.make_drills(settings, lambda s, r: rig.client(s),
                                                                          rig.table, "us-east-1"))  # fmt: skip
     app = importlib.import_module("consumer_app.app").app
     with Client(app, stage_name="dev", project_dir=str(REPO / "consumer_app")) as client:

@@ -76,7 +76,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -90,6 +90,8 @@ from moto.rds.exceptions import DBSubnetGroupNotFoundError, KMSKeyNotAccessibleF
 from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
+
+from chalicelib_shared import clock
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -261,7 +263,7 @@ def _locks(backend: EBSBackend) -> dict[str, dict[str, Any]]:
 
 
 def _lock_state(lock: dict[str, Any]) -> str:
-    return "expired" if lock["LockExpiresOn"] <= datetime.now(timezone.utc) else lock["LockState"]
+    return "expired" if lock["LockExpiresOn"] <= clock.now() else lock["LockState"]
 
 
 def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
@@ -269,7 +271,7 @@ def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
     mode, days, until = self._get_param("LockMode"), self._get_param("LockDuration"), self._get_param("ExpirationDate")
     if mode not in LOCK_MODES or (days is None) == (until is None):
         raise EC2ClientError("InvalidParameterCombination", "LockMode, and one of LockDuration or ExpirationDate")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     expires = now + timedelta(days=int(days)) if days is not None else until
     held = _locks(self.ec2_backend).get(snapshot.id)
     if held and _lock_state(held) == "compliance" and expires < held["LockExpiresOn"]:
@@ -332,12 +334,12 @@ def _key_usable(account: str, region: str, key: str | None) -> bool:
 
 
 def _hold(resource: Any, kind: str, size_gb: int, instance_class: str) -> None:
-    resource.__dict__[_READY] = datetime.now(timezone.utc) + restore_time(kind, size_gb, instance_class)
+    resource.__dict__[_READY] = clock.now() + restore_time(kind, size_gb, instance_class)
 
 
 def _held(resource: Any) -> bool:
     ready = resource.__dict__.get(_READY)
-    return ready is not None and datetime.now(timezone.utc) < ready
+    return ready is not None and clock.now() < ready
 
 
 def _rds_status() -> property:
