@@ -100,3 +100,19 @@ def test_a_run_that_dies_mid_drill_is_timed_out_and_cleaned_by_the_next_round(wo
 def test_an_rto_past_the_target_raises_its_alarm(world: LocalWorld) -> None:
     outcome = drill(world, source="orders", settings=DrillSettings(rto_target=timedelta(minutes=5)))
     assert outcome.drills[0].result == PASSED and outcome.alarms == [RTO_MISSED]
+
+
+def test_scheduled_drills_run_in_the_consumer_app_on_their_schedule() -> None:
+    with LocalWorld(log_stream=io.StringIO(), app_env={"consumer": {"DRILL_EVERY_DAYS": "30"}}) as world:
+        world.add_instance("orders", LIFECYCLE)
+        world.take_snapshot("orders")
+        assert world.run_until_quiet()
+        world.advance(timedelta(hours=1))
+        drills = drills_of(world, DrillSettings()).table
+        [done] = drills.history()
+        assert done.result == PASSED and done.rto_seconds and done.rto_seconds > 0
+        assert world.stats.invocations["DracoConsumer:run_drills"] >= 3
+        assert any(name == "RestoreSeconds" for _, name, _ in world.stats.metric_hours)
+        assert leftovers(world) == []
+        world.advance(timedelta(days=1))
+        assert len(drills.history()) == 1  # the next one is due in 30 days

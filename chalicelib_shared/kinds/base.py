@@ -23,7 +23,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from chalicelib_shared.kinds.restoring import RestoreApi
 
 
 class Phase(enum.StrEnum):
@@ -238,8 +241,8 @@ class SnapshotKind(ABC):
     def api(self, client: Any) -> SnapshotApi:
         """This kind's snapshots through ``client`` (a boto3 client of ``service``)."""
 
-    def restores(self, client: Any) -> Any:
-        """This kind's restores through ``client`` (a ``kinds.restoring.RestoreApi``), for restore drills."""
+    def restores(self, client: Any) -> RestoreApi:
+        """This kind's restores through ``client`` (``kinds.restoring``), for restore drills."""
         raise NotImplementedError(f"{self.name} snapshots can't be restored by DRACO")
 
     @abstractmethod

@@ -35,6 +35,9 @@ What it models, and how:
 * **Lambda**: every run is counted by function, with what it would be billed
   for: AWS calls, log bytes, metrics, DynamoDB request units, cold starts
   (``draco.world.runs``, ``draco.world.meter``).
+* **Restore drills**: restores take time (``draco.world.restores``); ``drill``
+  drills protected sources as ``draco drill`` does, and with ``DRILL_EVERY_DAYS``
+  in the consumer's ``app_env`` its ``run_drills`` runs on its schedule.
 * **moto's gaps**: filled by ``draco.world.moto_gaps``.
 """
 
@@ -65,7 +68,7 @@ from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
 from draco.world import meter as world_meter
-from draco.world import moto_gaps
+from draco.world import moto_gaps, restores
 from draco.world.apps import MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
 from draco.world.copies import CopyTracker
 from draco.world.faults import FaultPlan, listen, stop
@@ -116,6 +119,7 @@ class LocalWorld(Runs):
         self.sweep_interval = sweep_interval or timedelta(hours=handlers.sweep_hours())
         self._next_sweep = start + self.sweep_interval
         self._next_wake = start + WAKE_INTERVAL
+        self._last_drills: datetime | None = None  # the consumer's run_drills tick last run (when drills are on)
         self.start = start
         self.faults = faults
         self.transport: Transport = transport or (faults.transport if faults else (lambda deliveries: deliveries))
@@ -154,6 +158,7 @@ class LocalWorld(Runs):
         stack.enter_context(mock_aws())
         moto_gaps.install()
         stack.callback(moto_gaps.uninstall)
+        stack.enter_context(restores.timed_restores())  # restores take time (``draco.world.restores``)
         travel = time_machine.travel(self.start, tick=True)
         self._traveller = travel.start()
         stack.callback(travel.stop)
@@ -369,6 +374,10 @@ class LocalWorld(Runs):
                     "aliases": sorted((a["AliasName"], a.get("TargetKeyId")) for a in kms.list_aliases()["Aliases"]),
                 }
         return state
+
+    def drill(self, **options: Any) -> restores.DrillOutcome:
+        """Drill protected sources as ``draco drill`` does, while time passes (``draco.world.restores.drill``)."""
+        return restores.drill(self, **options)
 
     def active_jobs(self) -> list[Job]:
         return [job for account in (PROD, DR) for job in self.jobs(account) if job.state.is_active]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.events.models import events_backends
 
-from chalicelib_shared import clock
+from chalicelib_shared import clock, handlers
 from chalicelib_shared.pacing import WINDOW
 from draco.world import meter as world_meter
 from draco.world.faults import Killed
@@ -127,6 +127,7 @@ class Runs:
         """What EventBridge starts at this tick: the sweep and the wake-ups when due, each poller whose rule is on."""
         self._sweep_if_due()
         self._wake_if_due()
+        self._drills_if_due()
         self._unpolled = False
         for app in self._apps.values():
             if self.poller_on(app.account):
@@ -140,6 +141,31 @@ class Runs:
             self.deliver()
             while self._next_sweep <= clock.now():
                 self._next_sweep += self.sweep_interval
+
+    def _drill_every(self: LocalWorld) -> timedelta | None:
+        """How often the consumer's ``run_drills`` runs: every ``DRACO_DRILL_MINUTES`` while ``DRILL_EVERY_DAYS``
+        is set in its environment (``None``: drills off; its rule runs it anyway, to do nothing)."""
+        if self.env.get("consumer", {}).get("DRILL_EVERY_DAYS", "0") in ("", "0"):
+            return None
+        return timedelta(minutes=handlers.drill_minutes())
+
+    def _next_drills(self: LocalWorld) -> datetime | None:
+        every = self._drill_every()
+        return None if every is None else (self._last_drills or self.start) + every
+
+    def _drills_if_due(self: LocalWorld) -> None:
+        """One run of the consumer's scheduled drill when its tick has come (once, after a jump)."""
+        every, due = self._drill_every(), self._next_drills()
+        if every is not None and due is not None and clock.now() >= due:
+            self._last_drills = self.start + ((clock.now() - self.start) // every) * every
+            self.drill_round()
+
+    def drill_round(self: LocalWorld) -> Any:
+        """One run of the consumer's ``run_drills`` (sweep, step running drills, start due ones)."""
+        app = self._apps["consumer"]
+        result = self._run(app, "run_drills", self._schedule_event(app), tries=1)
+        self.deliver()
+        return result
 
     def _wake_if_due(self: LocalWorld) -> None:
         """Each app's hourly wake-up; with ``every_poll`` off, only one that has a resting poller to switch on."""
@@ -183,6 +209,8 @@ class Runs:
         if self.every_poll:
             return self._tick_at(min(self._next_wake, self._next_sweep) if len(resting) == len(self._apps) else now)
         waiting = [copy.ready_at for copy in self._copies.values()] + [self._next_sweep]
+        drills = self._next_drills()
+        waiting += [drills] if drills is not None else []
         waiting += [now] if self._unpolled else []
         for app in self._apps.values():
             due = self._due(app)
