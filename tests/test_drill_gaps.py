@@ -98,14 +98,13 @@ def test_a_volume_from_a_snapshot_under_a_disabled_key_ends_in_error(aws: dict[s
 
 
 def test_the_db_instance_quota(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    rds = aws["rds"]
-    params = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": 20, **CREDENTIALS}
-    rds.create_db_instance(DBInstanceIdentifier="a", **params)
+    rds, kms = aws["rds"], aws["kms"]
+    snapshot = instance_snapshot(rds, kms.create_key()["KeyMetadata"]["KeyId"])
     monkeypatch.setattr(moto_gaps, "INSTANCE_QUOTA", 1)
-    rds.create_db_instance(DBInstanceIdentifier="b", **params)  # the gap: no quota
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="r1", DBSnapshotIdentifier=snapshot)  # the gap
     moto_gaps.install()
     with pytest.raises(ClientError, match="InstanceQuotaExceeded"):
-        rds.create_db_instance(DBInstanceIdentifier="c", **params)
+        rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="r2", DBSnapshotIdentifier=snapshot)
 
 
 def test_restores_take_time(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,7 +53,10 @@
    then ends ``error`` (the EBS answer is **not confirmed** by AWS's
    documentation: the fill follows gap 7). (c) moto has no DB instance
    quota; AWS allows 40 DB instances per account and Region by default
-   (``InstanceQuotaExceeded``); the fill counts against ``INSTANCE_QUOTA``.
+   (``InstanceQuotaExceeded``); the fill refuses a restore (and the instance
+   added to a restored cluster) once the account holds ``INSTANCE_QUOTA``. Other
+   instances are not refused: the world's production databases stand for many
+   accounts' in the benchmarks.
    (d) moto makes restored resources available at once; AWS creates them for
    minutes to hours. The fill keeps a restored DB instance (or a restored
    cluster's instance) and a volume made from a snapshot ``creating`` for
@@ -401,10 +404,12 @@ def _cluster_cfg(self: Any) -> dict[str, Any]:
 
 
 def _create_instance(self: RDSBackend, db_kwargs: dict[str, Any]) -> Any:
-    _check_quota(self)
-    made = _originals[(RDSBackend, "create_db_instance")](self, db_kwargs)
     cluster = self.clusters.get(db_kwargs.get("db_cluster_identifier") or "")
-    if cluster is not None and "_draco_restored_gb" in cluster.__dict__:
+    restored = cluster is not None and "_draco_restored_gb" in cluster.__dict__
+    if restored:
+        _check_quota(self)
+    made = _originals[(RDSBackend, "create_db_instance")](self, db_kwargs)
+    if restored:
         _hold(made, "RDS Cluster", cluster.__dict__["_draco_restored_gb"], made.db_instance_class)
     return made
 
