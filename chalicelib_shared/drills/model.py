@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -23,9 +24,10 @@ FAILED = "failed"
 
 
 def drill_id(source: str, started: datetime) -> str:
-    """Unique per source and minute, short enough for DB identifiers (``draco-drill-<id>``, 63 at most)."""
+    """The start, the source and a random part (two drills of a source may start in one second); short enough
+    for DB identifiers (``draco-drill-<id>-1``: 43 characters, 63 allowed)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
-    return f"{started:%Y%m%d%H%M}-{digest}"
+    return f"{started:%Y%m%d%H%M%S}-{digest}-{secrets.token_hex(2)}"
 
 
 def resource_name(drill: str) -> str:
