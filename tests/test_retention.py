@@ -563,3 +563,12 @@ def test_policy_is_frozen() -> None:
         policy.name = "Other"  # type: ignore[misc]
     assert isinstance(hash(policy), int)
     assert Policy() == Policy(name=None, rules=())
+
+
+@pytest.mark.parametrize(
+    "text", ["within=\u0663d", "within_hourly=1\u0663h", "last=\u0663", "daily=\uff13", "within=\uff15d"]
+)
+def test_digits_other_than_ascii_are_refused(text: str) -> None:
+    """Python's int() reads Arabic-Indic and full-width digits; a lifecycle tag must not."""
+    with pytest.raises(ValueError, match="bad duration|positive whole number"):
+        parse_policy(text)
