@@ -28,6 +28,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from chalicelib_shared.kinds.restoring import RestoreApi
 
+#: Other AWS features that make and keep snapshots of their own, as a kind recognises them
+#: (``Snapshot.managed_by``): production asks DR about theirs only when told to (``COPY_MANAGED_SNAPSHOTS``).
+MANAGERS: Mapping[str, str] = {
+    "ami": "an AMI (its EBS snapshots back the image)",
+    "backup": "AWS Backup",
+    "dlm": "Amazon Data Lifecycle Manager",
+}
+
 
 class Phase(enum.StrEnum):
     """Where a snapshot stands, whatever the kind calls it."""
@@ -66,6 +74,7 @@ class Snapshot:
     owner: str = ""  # the account that owns it
     copied_from: str = ""  # the ARN it was copied from, as AWS records it ("" when AWS keeps none)
     original_time: bool = False  # ``created`` is AWS's record of the source data's time, kept across copies
+    managed_by: str = ""  # the other AWS feature that made it and keeps it (``MANAGERS``); "" when none does
 
 
 @dataclass(frozen=True)

@@ -391,6 +391,9 @@ class RdsSnapshots:
             owner=parsed.account if parsed else "",
             copied_from=str(item.get(n.copied_from_field) or ""),
             original_time=original is not None,
+            # SnapshotType "awsbackup": made by AWS Backup
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html).
+            managed_by="backup" if item.get("SnapshotType") == "awsbackup" else "",
         )
 
 
