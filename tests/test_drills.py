@@ -150,6 +150,17 @@ def test_never_two_restores_of_one_source(rig: Rig) -> None:
     assert not drills.table.lock("111111111111#RDS#orders", "someone-else")
 
 
+def test_a_lock_left_by_a_finished_drill_is_taken_over(rig: Rig) -> None:
+    rig.add_copy("RDS", "orders")
+    drills = rig.drills()
+    [first] = drills.run(drills.choose(), wait=rig.traveller.shift, poll=MINUTE)
+    assert isinstance(first, Drill) and first.result == PASSED
+    assert drills.table.lock(first.source, first.drill_id)  # the run died before it let the source go
+    rig.traveller.shift(MINUTE)
+    [second] = drills.start(drills.choose())
+    assert isinstance(second, Drill) and drills.table.holder(first.source) == second.drill_id
+
+
 def test_concurrency_limits_restores_at_once_and_the_rest_wait(rig: Rig) -> None:
     for name in ("a1", "b2", "c3"):
         rig.add_copy("RDS", name)

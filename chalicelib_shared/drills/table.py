@@ -95,6 +95,11 @@ class DrillTable:
             raise
         return True
 
+    def holder(self, source: str) -> str:
+        """The drill holding ``source`` ("": none)."""
+        item = self._table.get_item(Key={KEY: LOCK_PREFIX + source}, ConsistentRead=True).get("Item") or {}
+        return str(item.get("drill", ""))
+
     def unlock(self, source: str, drill_id: str) -> None:
         """Let ``source`` go, if ``drill_id`` still holds it."""
         try:

@@ -125,7 +125,13 @@ class Drills:
         now = clock.now()
         new = drill_id(key, now)
         if not self.table.lock(key, new):
-            return Skipped(key, "another drill holds this source", retry=True)
+            holder = self.table.holder(key)
+            held = self.table.get(holder) if holder else None
+            if held is not None and held.running:
+                return Skipped(key, "another drill holds this source", retry=True)
+            self.table.unlock(key, holder)  # a run died between finishing its drill and letting the source go
+            if not self.table.lock(key, new):
+                return Skipped(key, "another drill holds this source", retry=True)
         drill = Drill(new, key, job.kind, job.source_name, job.copy_id or job.job_id, resource_name(new),
                       Step.RESTORING, started=clock.iso(now), keep=keep)  # fmt: skip
         saved = self.table.save(drill)
