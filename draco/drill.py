@@ -8,7 +8,8 @@ accessible, in the smallest class the engine allows (``--instance-class``),
 waits until it is available, checks it (and invokes ``--validator``), records
 the drill in the consumer's job table, and deletes what it made. ``--keep``
 leaves a restore that passed for use: a real recovery (README, "Restoring from
-DR"). ``--sweep`` only deletes what drills left behind. Exit code 0 when every
+DR"). ``--sweep`` moves on drills a stopped command left and deletes what drills
+left behind. Exit code 0 when every
 drill passed, 1 when one failed.
 """
 
@@ -39,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--validator", metavar="FUNCTION", help="Lambda function that validates a restore")
     parser.add_argument("--timeout-minutes", type=int, metavar="N", help="fail a drill not done in N minutes")
     parser.add_argument("--poll-seconds", type=int, default=30, metavar="N", help="look every N seconds (default 30)")
-    parser.add_argument("--sweep", action="store_true", help="only delete drill leftovers older than the timeout")
+    parser.add_argument(
+        "--sweep", action="store_true", help="only finish stopped drills and delete leftovers older than the timeout"
+    )
     parser.add_argument("--json", action="store_true", help="print the drills as JSON")
     common_options(parser)
     parser.set_defaults(func=run)
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         table = session.resource("dynamodb").Table(args.table or env.get("JOB_TABLE") or CONSUMER_TABLE)
         drills = build(session, table, settings_from(args, env))
         if args.sweep:
+            drills.step_all()  # drills a stopped command left: moved on, and cleaned up once done
             swept = drills.sweep()
             print(json.dumps({"deleted": swept}) if args.json else f"deleted {len(swept)} drill leftovers")
             return 0
@@ -110,12 +114,8 @@ def run(args: argparse.Namespace) -> int:
         if not keys:
             raise OperatorError("no protected source with a DR copy matches" if args.source or tag else
                                 "no protected source has a DR copy yet")  # fmt: skip
-        try:
-            results = drills.run(keys, wait=lambda pause: time.sleep(pause.total_seconds()), keep=args.keep,
-                                 poll=timedelta(seconds=max(5, args.poll_seconds)))  # fmt: skip
-        except KeyboardInterrupt:
-            drills.abandon(drills.table.running())
-            raise
+        results = drills.run(keys, wait=lambda pause: time.sleep(pause.total_seconds()), keep=args.keep,
+                             poll=timedelta(seconds=max(5, args.poll_seconds)))  # fmt: skip
         return report(results, args.json)
 
     return guarded("drill", go)

@@ -142,6 +142,19 @@ def test_a_run_that_dies_inside_the_restore_call_is_failed_by_the_next(
     assert drills.start(drills.choose())[0].step is Step.RESTORING  # the source is free again
 
 
+def test_stopping_the_command_fails_its_drills_and_deletes_what_they_made(rig: Rig) -> None:
+    rig.add_copy("RDS", "orders")
+    drills = rig.drills()
+
+    def interrupted(pause: timedelta) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        drills.run(drills.choose(), wait=interrupted, poll=MINUTE)
+    [stopped] = drills.table.history()
+    assert stopped.result == FAILED and stopped.reason == "stopped by the operator" and rig.leftovers() == []
+
+
 def test_never_two_restores_of_one_source(rig: Rig) -> None:
     rig.add_copy("RDS", "orders")
     drills = rig.drills()

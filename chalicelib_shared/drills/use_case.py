@@ -244,9 +244,9 @@ class Drills:
         return moved
 
     def sweep(self) -> list[str]:
-        """Delete what drills made, older than the timeout, that no running drill owns (kept ones stay)."""
+        """Delete what drills made, older than the timeout, that no drill still restoring owns (kept ones stay)."""
         now = clock.now()
-        owned = {drill.drill_id for drill in self.table.running()}
+        owned = {drill.drill_id for drill in self.table.running() if drill.step is Step.RESTORING}
         deleted = []
         for kind in KINDS:
             api = self.restores(kind)
@@ -273,8 +273,16 @@ class Drills:
         poll: timedelta = timedelta(seconds=30),
     ) -> list[Drill | Skipped]:  # fmt: skip
         """``draco drill``: drill each source (as the limits allow), step them until all are done."""
-        pending = list(keys)
         mine: dict[str, Drill] = {}
+        try:
+            return self._run(list(keys), wait, keep, poll, mine)
+        except KeyboardInterrupt:  # the operator stopped the command: fail this run's drills, delete what they made
+            self.abandon(drill for drill in mine.values() if drill.running)
+            raise
+
+    def _run(
+        self, pending: list[str], wait: Callable[[timedelta], None], keep: bool, poll: timedelta, mine: dict[str, Drill]
+    ) -> list[Drill | Skipped]:
         out: list[Drill | Skipped] = []
         while pending or any(d.running for d in mine.values()):
             still = []
