@@ -247,6 +247,10 @@ class SnapshotKind(ABC):
     def api(self, client: Any) -> SnapshotApi:
         """This kind's snapshots through ``client`` (a boto3 client of ``service``)."""
 
+    def restores(self, client: Any) -> Any:
+        """This kind's restores through ``client`` (a ``kinds.restoring.RestoreApi``), for restore drills."""
+        raise NotImplementedError(f"{self.name} snapshots can't be restored by DRACO")
+
     @abstractmethod
     def events(self, notice: Notice) -> tuple[SnapshotEvent, ...]:
         """This kind's events in ``notice``; empty when it holds none."""

@@ -60,6 +60,7 @@ from chalicelib_shared.kinds.base import (
     SnapshotEvent,
     SnapshotKind,
 )
+from chalicelib_shared.kinds.ebs_restore import VolumeRestores
 from chalicelib_shared.kinds.notices import InvalidNotice
 from chalicelib_shared.naming import ACCOUNT_ID, COPY_NAME_TAG, LIFECYCLE_TAG, TRANSIT_TAG, aws_tags, tag_dict
 
@@ -134,6 +135,9 @@ class EbsKind(SnapshotKind):
 
     def arn(self, partition: str, region: str, account: str, snapshot_id: str) -> str:
         return f"arn:{partition}:ec2:{region}:{account}:snapshot/{snapshot_id}"
+
+    def restores(self, client: Any) -> VolumeRestores:
+        return VolumeRestores(client)
 
     def api(self, client: Any) -> EbsSnapshots:
         return EbsSnapshots(self, client)

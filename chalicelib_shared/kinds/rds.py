@@ -68,6 +68,7 @@ from chalicelib_shared.kinds.base import (
     SnapshotKind,
 )
 from chalicelib_shared.kinds.notices import InvalidNotice
+from chalicelib_shared.kinds.rds_restore import ClusterRestores, InstanceRestores
 from chalicelib_shared.naming import (
     DB_IDENTIFIER,
     DR_PREFIX,
@@ -159,6 +160,9 @@ class RdsKind(SnapshotKind):
 
     def api(self, client: Any) -> RdsSnapshots:
         return RdsSnapshots(self, client)
+
+    def restores(self, client: Any) -> InstanceRestores | ClusterRestores:
+        return InstanceRestores(client) if self.names.resource == "snapshot" else ClusterRestores(client)
 
     # --- events -----------------------------------------------------------------------
     def events(self, notice: Notice) -> tuple[SnapshotEvent, ...]:
