@@ -241,8 +241,8 @@ class Job:
         values["state"] = State(item["state"])
         values["tags"] = dict(item.get("tags") or {})
         # A value this version doesn't know (written by an older one) reads as none: a retry then says so.
-        values["failed_from"] = State._value2member_map_.get(item.get("failed_from") or "")
-        values["leg"] = Leg._value2member_map_.get(item.get("leg") or "")
+        values["failed_from"] = State._value2member_map_.get(item.get("failed_from"))
+        values["leg"] = Leg._value2member_map_.get(item.get("leg"))
         for number in ("attempts", "size_gb", "copy_seconds", "version"):
             values[number] = int(item.get(number, 0))
         return cls(**values)

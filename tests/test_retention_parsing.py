@@ -293,7 +293,7 @@ def test_two_words_are_rules_not_a_lifecycle_name() -> None:
 
 @pytest.mark.parametrize(("key", "example"), [("daily", "daily=7"), ("within", "within=7d"), ("within_daily", "=7d")])
 def test_a_key_alone_is_shown_with_a_value_of_its_kind(key: str, example: str) -> None:
-    with pytest.raises(ValueError, match=f"needs a value, e.g. .*{example}"):
+    with pytest.raises(ValueError, match=f"needs a value, e.g. .*{example}$"):
         parse_policy(key)
 
 
