@@ -40,3 +40,21 @@ def test_an_untagged_source_follows_the_default_lifecycle() -> None:
     policy = Lifecycles({}, default="Weekly").source_lifecycle({})
     assert not policy.ignore and policy.describe() == "daily=7"
     assert Lifecycles({}).source_lifecycle({}).ignore
+
+
+def test_the_pass_judges_by_its_own_now_not_the_wall_clock() -> None:
+    """A copy after the pass's ``now`` is in the future: kept, whatever the machine's clock says."""
+    copies = [("a", NOW - timedelta(days=1)), ("b", NOW + timedelta(days=1))]
+    free = plan_pass(Lifecycles({}, lock=False, min_keep=0), None, "last=1", copies, NOW)
+    assert (free.requested, free.delete, free.held) == ("last=1", (), ())
+    record = SourceRecord(KEY, lifecycle="Standard")
+    waiting = plan_pass(Lifecycles({}, min_keep=0), record, "last=1", copies, NOW)
+    assert (waiting.in_force, waiting.pending, waiting.delete, waiting.held) == ("Standard", "last=1", (), ())
+
+
+def test_ignore_requested_or_in_force_deletes_nothing_and_names_no_problem() -> None:
+    asked = plan_pass(Lifecycles({}), None, "Ignore", COPIES, NOW)
+    assert asked == LifecyclePass("Ignore", "Ignore", "", False, (), (), "")
+    record = SourceRecord(KEY, lifecycle="Ignore")
+    kept = plan_pass(Lifecycles({}), record, "Test", COPIES, NOW)
+    assert kept == LifecyclePass("Ignore", "Test", "Test", False, (), (), "")
