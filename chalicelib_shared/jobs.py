@@ -231,12 +231,8 @@ class Job:
         """The job's DynamoDB item (without the index keys the store adds); empty, false and zero fields
         are left out and read back as their defaults, but ``encrypted`` is always written."""
         item = {k: v for k, v in self.__dict__.items() if v not in ("", None, False, 0) or k == "encrypted"}
-        item["state"] = self.state.value
         item["tags"] = dict(self.tags)
-        for name in ("failed_from", "leg"):
-            if item.get(name) is not None:
-                item[name] = str(item[name])
-        return item
+        return item  # state, failed_from and leg are StrEnums: strings as they are
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -245,8 +241,8 @@ class Job:
         values["state"] = State(item["state"])
         values["tags"] = dict(item.get("tags") or {})
         # A value this version doesn't know (written by an older one) reads as none: a retry then says so.
-        values["failed_from"] = State._value2member_map_.get(item.get("failed_from") or "")
-        values["leg"] = Leg._value2member_map_.get(item.get("leg") or "")
+        values["failed_from"] = State._value2member_map_.get(item.get("failed_from"))
+        values["leg"] = Leg._value2member_map_.get(item.get("leg"))
         for number in ("attempts", "size_gb", "copy_seconds", "version"):
             values[number] = int(item.get(number, 0))
         return cls(**values)

@@ -102,7 +102,7 @@ def plan_pass(
     """Decide the lifecycle in force and the copies a pass deletes; see the module docstring."""
     copies = list(copies)
     in_force = record.lifecycle if record and record.lifecycle else ""
-    wanted = settings.policy(requested) if requested else resolve_lifecycle(None)
+    wanted = settings.policy(requested)  # "" resolves to no lifecycle
     if not _usable(wanted):
         kept = in_force or requested
         return LifecyclePass(kept, requested, record.pending if record else "", False, (), (), wanted.problem or "")

@@ -199,7 +199,7 @@ def _named_policy(text: str, custom: Mapping[str, str]) -> Policy:
             except ValueError as err:
                 raise ValueError(f"custom lifecycle {name!r}: {err}") from None
     if wanted in KEYS:
-        raise ValueError(f"{text!r} needs a value, e.g. {wanted}={'7d' if '_' in wanted else 7}")
+        raise ValueError(f"{text!r} needs a value, e.g. {wanted}={'7d' if wanted.startswith('within') else 7}")
     known = ", ".join([*LIFECYCLES, *ALIASES, IGNORE, *custom])
     raise ValueError(f"unknown lifecycle {text!r} (known: {known}; or a rule such as daily=7)")
 
@@ -313,7 +313,7 @@ def apply_policy(
     """Split snapshots into kept and deleted (newest first) following ``policy``."""
     now = clock.now() if now is None else _utc(now, "now")
     walk = _newest_first(snapshots)
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, list[str]]
     if policy.ignore or policy.keep_all:
         label = "ignore" if policy.ignore else "keep_all"
         reasons = {sid: [label] for sid, _ in walk}

@@ -90,6 +90,7 @@ def test_which_source_time_wins(kind: str, claimed_hours_ago: float, expected_ho
     assert rig.on(rig.shared(snapshot, source_time=claimed)).outcome is Outcome.STARTED
     job = rig.table.get(dr_copy_id(PROD, source_id))
     assert job is not None and job.source_time == clock.iso(T0 - timedelta(hours=expected_hours_ago))
+    assert job.size_gb == snapshot.size_gb > 0  # the verified transit copy's size, kept on the job
 
 
 @pytest.mark.parametrize(("lock_ends_in", "deleted"), [(timedelta(0), True), (timedelta(seconds=1), False)])

@@ -4,7 +4,8 @@ resolving a source's lifecycle."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timezone, tzinfo
 
 import pytest
 
@@ -277,3 +278,48 @@ def test_digits_other_than_ascii_are_refused(text: str) -> None:
     """Python's int() reads Arabic-Indic and full-width digits; a lifecycle tag must not."""
     with pytest.raises(ValueError, match="bad duration|positive whole number"):
         parse_policy(text)
+
+
+def test_subtraction_down_to_year_one_is_exact() -> None:
+    """Year 1 is in range (only before it is "forever"), January of year 1 too."""
+    assert Duration(years=2024).before(at("2025-01-18T06")) == at("0001-01-18T06")
+    assert Duration(years=2024).before(at("2025-06-18T06")) == at("0001-06-18T06")
+
+
+def test_two_words_are_rules_not_a_lifecycle_name() -> None:
+    with pytest.raises(ValueError, match="'Standard' is not key=value"):
+        parse_policy("Standard Weekly")
+
+
+@pytest.mark.parametrize(("key", "example"), [("daily", "daily=7"), ("within", "within=7d"), ("within_daily", "=7d")])
+def test_a_key_alone_is_shown_with_a_value_of_its_kind(key: str, example: str) -> None:
+    with pytest.raises(ValueError, match=f"needs a value, e.g. .*{example}$"):
+        parse_policy(key)
+
+
+def test_without_a_default_no_tag_is_ignored() -> None:
+    policy = resolve_lifecycle(None)
+    assert policy.ignore and policy.problem == NO_LIFECYCLE
+
+
+def test_an_aware_time_in_any_zone_is_judged_in_utc_whatever_the_machine_s_zone(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:  # in Tokyo y and x fall on two days; in UTC on one
+        snapshots = [("y", at("2025-06-17T16")), ("x", at("2025-06-17T14")), ("z", at("2025-06-16T10"))]
+        assert kept("daily=2", snapshots) == ["y", "z"]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+class _NoOffset(tzinfo):
+    """A zone that doesn't know its offset: Python counts such a time as naive."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+
+def test_a_time_whose_zone_gives_no_offset_is_refused_as_naive() -> None:
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        apply_policy(parse_policy("Test"), [], datetime(2025, 1, 1, tzinfo=_NoOffset()))
