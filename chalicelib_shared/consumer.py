@@ -43,8 +43,11 @@ from chalicelib_shared.naming import (
     COPY_NAME_TAG,
     LIFECYCLE_TAG,
     SOURCE_ARN_TAG,
+    SOURCE_ID_TAG,
     SOURCE_NAME_TAG,
     SOURCE_TIME_TAG,
+    TAGS_DROPPED_TAG,
+    arn_tag,
     dr_copy_id,
     dr_copy_tags,
     transit_id,
@@ -246,7 +249,7 @@ class Consumer(Side):
         copy = api.copy(source_arn, job.job_id, key or None, self._tags(job), across)
         if not copy.started:
             existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != arn_tag(job.source_arn):
                 return self.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
         if relay:
             arn = copy.arn or _arn_of(api, job)
@@ -262,14 +265,15 @@ class Consumer(Side):
     def _tags(self, job: Job) -> dict[str, str]:
         own = {
             self.config.tag_key: self.config.tag_value,
-            SOURCE_ARN_TAG: job.source_arn,
+            SOURCE_ARN_TAG: arn_tag(job.source_arn),
+            SOURCE_ID_TAG: job.source_id,
             SOURCE_NAME_TAG: job.source_name,
             SOURCE_TIME_TAG: job.source_time,
             COPY_NAME_TAG: job.job_id,
         }
         tags, dropped = dr_copy_tags(job.tags, own)
         if dropped:
-            logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped)
+            logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped, tag=TAGS_DROPPED_TAG)
         if not job.encrypted:
             logger.warning("unencrypted snapshot that can't be encrypted by copying: the DR copy stays unencrypted")
         return tags

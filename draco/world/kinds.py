@@ -128,7 +128,8 @@ class RdsWorld(WorldKind):
             make(source, snapshot_id)
             event = "RDS-EVENT-0169" if self.cluster else "RDS-EVENT-0091"
         else:
-            snapshot_id = f"{source}-{stamp}"
+            room = (63 if self.cluster else 255) - len(stamp) - 1  # a person names it within AWS's limit
+            snapshot_id = f"{source[:room].rstrip('-')}-{stamp}"
             rds = world.client("rds", account)
             if self.cluster:
                 rds.create_db_cluster_snapshot(DBClusterIdentifier=source, DBClusterSnapshotIdentifier=snapshot_id)
