@@ -54,3 +54,19 @@ def test_a_volume_with_50_tags_reaches_dr_with_its_lifecycle_and_a_note_of_the_t
         lines = [json.loads(line) for line in log.getvalue().splitlines()]
         assert any(str(line.get("message", "")).startswith("source tags dropped") for line in lines)
         assert {job.state for job in world.jobs(PROD) + world.jobs(DR)} == {State.DONE}
+
+
+def test_a_db_snapshot_copied_into_another_region_finishes_on_rds_event_0060() -> None:
+    """With DR in another Region, RDS announces DR's finished copy with RDS-EVENT-0060 (not 0197): the
+    consumer ends the job on that event, and tells production at once, without waiting for a poll."""
+    with LocalWorld(log_stream=io.StringIO(), dr_region="us-west-2", poll_interval=timedelta(minutes=30)) as world:
+        world.add_instance("db1", {"Draco_Lifecycle": "Test"})
+        world.move_to(world.start + timedelta(hours=3))
+        world.take_snapshot("db1")
+        assert world.run_until_quiet()
+        (job,) = world.jobs(DR)
+        assert job.state is State.DONE
+        publishes = {
+            run: n for (run, account, _, op), n in world.stats.calls.items() if (account, op) == (DR, "Publish")
+        }
+        assert publishes == {"on_consumer_topic": 2}  # copy-initiate, then delete-shared on the 0060 event
