@@ -40,6 +40,10 @@ PRODUCER_APP_DIR = REPO_ROOT / "producer_app"
 CONSUMER_APP_DIR = REPO_ROOT / "consumer_app"
 
 
+#: The functions ``--reserved-concurrency`` reserves for: the scheduled ones that walk the job table.
+RESERVABLE = {Side.PRODUCER: ("poll_jobs", "sweep_snapshots"), Side.CONSUMER: ("poll_jobs",)}
+
+
 def app_dir(side: Side) -> Path:
     return PRODUCER_APP_DIR if side is Side.PRODUCER else CONSUMER_APP_DIR
 
@@ -71,6 +75,14 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
             "--tag-value", default=cfg.DEFAULT_TAG_VALUE, help=f"its value (default {cfg.DEFAULT_TAG_VALUE})"
         )
         sub.add_argument("--alert-email", default="", help=f"subscribe this address to the {ALERT_TOPIC} topic")
+        sub.add_argument(
+            "--reserved-concurrency",
+            type=int,
+            default=0,
+            metavar="N",
+            help="reserve N concurrent runs for the poller (and the producer's sweep), so runs never overlap "
+            "(default none: overlaps are safe, and a new account's quota of 10 allows no reservation)",
+        )
         sub.add_argument(
             "--alarms",
             action=argparse.BooleanOptionalAction,
@@ -182,6 +194,8 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
     def run() -> None:
         if not config_path.is_file():
             raise BootstrapError(f"{config_path} not found: run from a complete DRACO checkout")
+        if args.reserved_concurrency < 0:
+            raise ValueError(f"--reserved-concurrency {args.reserved_concurrency} must be 1 or more (0: none)")
         prepared = prepare(boto3.Session(profile_name=args.profile, region_name=args.region))
         _print_plan(prepared.account.account, prepared.account.region, prepared.plan, prepared.known, args.dry_run)
         if args.dry_run:
@@ -189,7 +203,8 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
             print("dry run: nothing changed")
             return
         applied = apply(prepared)
-        write_stage_config(project, args.stage, applied.env, applied.deployment)
+        reserved = {name: args.reserved_concurrency for name in RESERVABLE[side]} if args.reserved_concurrency else {}
+        write_stage_config(project, args.stage, applied.env, applied.deployment, reserved)
         print(f"wrote stages.{args.stage} in {config_path}:")
         for name, value in applied.env.items():
             print(f"  {name}={value}")
