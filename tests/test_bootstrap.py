@@ -117,8 +117,16 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
         "StringEquals": {"kms:ViaService": ["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com"]},
     }
-    services = key_policy(session, "alias/DRACO/Topics")["AwsServicesPublishThisAccountsEvents"]
-    assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
+    # Each service held to this topic by SNS's encryption context; RDS also to this account, EventBridge
+    # by the context only (SNS's key management guide: aws:Source* keys fail EventBridge's deliveries).
+    topic_key = key_policy(session, "alias/DRACO/Topics")
+    context = {"kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"}
+    rds_key = topic_key["RdsPublishesThisAccountsEvents"]
+    assert rds_key["Principal"] == {"Service": "events.rds.amazonaws.com"}
+    assert rds_key["Condition"] == {"StringEquals": {**context, "aws:SourceAccount": PROD}}
+    eventbridge_key = topic_key["EventBridgePublishesDracoRulesEvents"]
+    assert eventbridge_key["Principal"] == {"Service": "events.amazonaws.com"}
+    assert eventbridge_key["Condition"] == {"StringEquals": context}
     eventbridge = topic_policy["DracoEventBridgeRulesSendEvents"]
     rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs-snapshots"
     assert eventbridge["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule_arn]}}
