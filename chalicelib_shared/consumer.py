@@ -368,14 +368,8 @@ class Consumer(Side):
         requested = self.config.lifecycles.requested(newest.tags)
         now = clock.now()
         locked = [job.job_id for job in copies.values() if job.locked_until and clock.parse_iso(job.locked_until) > now]
-        decided = plan_pass(
-            self.config.lifecycles,
-            record,
-            requested,
-            [(job.job_id, job.source_created) for job in copies.values()],
-            now,
-            locked,
-        )
+        times = [(job.job_id, job.source_created) for job in copies.values()]
+        decided = plan_pass(self.config.lifecycles, record, requested, times, now, locked)
         if decided.problem:
             logger.warning("lifecycle not applied", source=inventory_key, problem=decided.problem)
         if decided.newly_pending:
@@ -387,7 +381,11 @@ class Consumer(Side):
                 requested=decided.pending,
                 held=len(decided.held),
             )
-        reported = set(record.reported)
+        reported: set[str] = set()  # what the last dry-run pass logged: what a pass then would delete
+        if record.reported_at and not self.config.live:
+            then = clock.parse_iso(record.reported_at)
+            earlier = [(copy_id, taken) for copy_id, taken in times if taken <= then]
+            reported = set(plan_pass(self.config.lifecycles, record, requested, earlier, then, locked).delete)
         if self.config.live:
             deleted = [copy_id for copy_id in decided.delete if self._expire(copies[copy_id], decided.in_force)]
         else:
@@ -400,7 +398,7 @@ class Consumer(Side):
             "lifecycle": decided.in_force,
             "pending": decided.pending,
             "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
-            "reported": () if self.config.live else tuple(sorted(decided.delete)),
+            "reported_at": "" if self.config.live else clock.iso(now),
         }
         self._save_source(record, newest.source_time, changes)
         return {"keep": [c for c in copies if c not in deleted], "delete": list(decided.delete)}
