@@ -110,11 +110,19 @@ def parse_every(text: str) -> timedelta:
     return timedelta(days=spacing.days, hours=spacing.hours)
 
 
+MAX_DAYS = 36_525
+MAX_SNAPSHOTS = 200_000
+
+
 def synthetic_schedule(now: datetime, days: int, every: timedelta) -> Snapshots:
     """A snapshot at ``now``, then one every ``every``, for ``days`` days back (newest first)."""
-    if days < 1:
-        raise ValueError(f"--days must be at least 1, not {days}")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"--days must be 1 to {MAX_DAYS:,} (a century), not {days:,}")
+    if now - timedelta(days=days) < datetime(1, 1, 2, tzinfo=timezone.utc):
+        raise ValueError(f"--days {days:,} before {now:%Y-%m-%d} reaches before the year 1")
     count = -(-timedelta(days=days) // every)  # ceiling: moments strictly after now - days
+    if count > MAX_SNAPSHOTS:
+        raise ValueError(f"--days {days:,} --every {every} makes {count:,} snapshots; at most {MAX_SNAPSHOTS:,}")
     return [(_stamp(now - i * every), now - i * every) for i in range(count)]
 
 

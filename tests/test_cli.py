@@ -155,6 +155,24 @@ def test_demo_refuses_a_dr_region_it_cant_make_before_the_simulation(region, mes
     assert_one_line(capsys.readouterr().err, f"draco demo: --dr-region {message}")
 
 
+@pytest.mark.parametrize(
+    ("option", "path", "message"),
+    [
+        ("--log", "/proc/x.log", "draco demo: cannot write /proc/x.log: No such file or directory"),
+        ("--html", "/proc/x.html", "draco demo: cannot write /proc/x.html: No such file or directory"),
+        ("--html", "a" * 300 + ".html", "draco demo: cannot write " + "a" * 300 + ".html: File name too long"),
+        ("--log", "/missing/x.log", "draco demo: cannot write /missing/x.log: there is no folder /missing"),
+    ],
+)
+def test_demo_refuses_an_output_it_cant_write_before_the_simulation(
+    option: str, path: str, message: str, monkeypatch, capsys
+) -> None:
+    """Once tracebacks after the whole demo (or at its start, for --log); now one line, before anything runs."""
+    monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
+    assert main(["demo", "--days", "1", option, path]) == 2
+    assert_one_line(capsys.readouterr().err, message)
+
+
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(outputs.OutputError, match="it is a folder"):
         outputs.check_writable(tmp_path)

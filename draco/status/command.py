@@ -11,7 +11,7 @@ from draco import ops
 from draco.outputs import check_writable, write_text
 from draco.status.html_report import render_html
 from draco.status.json_report import to_json
-from draco.status.model import DEFAULT_RPO_HOURS
+from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect, consumer_config
 from draco.status.terminal import render_table
 
@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "status",
         help="DR protection at a glance: newest copy and RPO per source, failures, what the lifecycle deletes next",
-        description="Run against the DR account: reads the consumer's job table and the DR snapshots.",
+        description="Run against the DR account: reads the consumer's job table and the DR snapshots. "
+        "Exit code 0: every source ok or pending; 1: something needs attention (a source late, failed, "
+        "waiting for approval or to check); 2: status could not be read.",
     )
     ops.common_options(parser)
     parser.add_argument("--json", action="store_true", help="print the status as one JSON document")
@@ -32,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"flag sources whose newest DR copy is older than this (default {DEFAULT_RPO_HOURS:g})",
     )
     parser.set_defaults(func=run)
+
+
+ATTENTION = ("late", "failed", "approve", "check")
+
+
+def needs_attention(status: Status) -> bool:
+    """Whether a source's health asks for an operator (``status`` then exits 1, for scripts and monitors)."""
+    return any(source.health in ATTENTION for source in status.sources)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(to_json(status), indent=2))
         else:
             Console().print(render_table(status))
-        return 0
+        return 1 if needs_attention(status) else 0
 
     return ops.guarded("status", go)
