@@ -112,3 +112,34 @@ def test_a_negative_reservation_is_refused_before_anything_changes(
     assert run_cli([*argv, "--reserved-concurrency", "-1"]) == 2
     assert "--reserved-concurrency -1 must be 1 or more" in capsys.readouterr().err
     assert boto3.client("sns", region_name="us-east-1").list_topics()["Topics"] == []
+
+
+# --------------------------------------------------------------------------- --set: settings without an option
+
+
+def test_set_writes_a_documented_setting_checked_as_the_app_reads_it(
+    strict: Any, app_dirs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bootstrap", "consumer", "--source-accounts", "111111111111", "--region", "us-east-1", "--no-alarms"]
+    assert run_cli([*argv, "--set", "EBS_LOCK_DAYS=30", "--set", "EBS_LOCK_MODE=compliance"]) == 0
+    config = json.loads((app_dirs["consumer"] / ".chalice" / "config.json").read_text())
+    env = config["stages"]["dev"]["environment_variables"]
+    assert (env["EBS_LOCK_DAYS"], env["EBS_LOCK_MODE"]) == ("30", "compliance")
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("INSTANCE_COPY_LIMIT=500", "INSTANCE_COPY_LIMIT='500' must be a whole number from 1 to 100"),
+        ("JOB_TABLE=Other", "--set JOB_TABLE: not a setting --set takes for the consumer"),
+        ("MAX_ATTEMPTS", "--set 'MAX_ATTEMPTS': write NAME=VALUE"),
+    ],
+)
+def test_set_refuses_what_the_app_would_and_what_bootstrap_owns_before_anything_changes(
+    strict: Any, app_dirs: dict[str, Path], capsys: pytest.CaptureFixture[str], pair: str, message: str
+) -> None:
+    argv = ["bootstrap", "consumer", "--source-accounts", "111111111111", "--region", "us-east-1"]
+    assert run_cli([*argv, "--set", pair]) == 2
+    assert message in capsys.readouterr().err
+    assert boto3.client("sns", region_name="us-east-1").list_topics()["Topics"] == []
+    assert json.loads((app_dirs["consumer"] / ".chalice" / "config.json").read_text())["stages"] == {}

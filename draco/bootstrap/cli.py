@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds.base import Side
-from draco.bootstrap import sweeper
+from draco.bootstrap import settings, sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
     merge_template,
@@ -75,6 +75,14 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
             "--tag-value", default=cfg.DEFAULT_TAG_VALUE, help=f"its value (default {cfg.DEFAULT_TAG_VALUE})"
         )
         sub.add_argument("--alert-email", default="", help=f"subscribe this address to the {ALERT_TOPIC} topic")
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a documented setting without an option of its own (copy limits, MAX_ATTEMPTS, SWEEP_DAYS, "
+            "EBS_LOCK_DAYS/EBS_LOCK_MODE), checked as the app reads it; repeatable",
+        )
         sub.add_argument(
             "--reserved-concurrency",
             type=int,
@@ -196,17 +204,22 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
             raise BootstrapError(f"{config_path} not found: run from a complete DRACO checkout")
         if args.reserved_concurrency < 0:
             raise ValueError(f"--reserved-concurrency {args.reserved_concurrency} must be 1 or more (0: none)")
+        extra = settings.parse(side, args.set)
         prepared = prepare(boto3.Session(profile_name=args.profile, region_name=args.region))
+        refused = settings.problems(side, prepared.preview_env(), extra)
+        if refused:
+            raise ValueError(f"--set refused, nothing changed: {'; '.join(refused)}")
         _print_plan(prepared.account.account, prepared.account.region, prepared.plan, prepared.known, args.dry_run)
         if args.dry_run:
-            _print_stage_preview(prepared, project, args.stage)
+            _print_stage_preview(prepared, project, args.stage, extra)
             print("dry run: nothing changed")
             return
         applied = apply(prepared)
         reserved = {name: args.reserved_concurrency for name in RESERVABLE[side]} if args.reserved_concurrency else {}
-        write_stage_config(project, args.stage, applied.env, applied.deployment, reserved)
+        env = {**applied.env, **extra}
+        write_stage_config(project, args.stage, env, applied.deployment, reserved)
         print(f"wrote stages.{args.stage} in {config_path}:")
-        for name, value in applied.env.items():
+        for name, value in env.items():
             print(f"  {name}={value}")
         print(f"  iam_role_arn={applied.deployment.role_arn} (manage_iam_role: false)")
         print(f"wrote the role's policy, for review, to {config_path.parent / role_policy_name(args.stage)}")
@@ -231,11 +244,11 @@ def _print_plan(account: str, region: str, steps: list[Step], known: Any, docume
                 print(f"\n{step}:\n{json.dumps(resolve(step.document, known, preview=True), indent=2)}")
 
 
-def _print_stage_preview(prepared: Prepared, project: Path, stage: str) -> None:
+def _print_stage_preview(prepared: Prepared, project: Path, stage: str, extra: dict[str, str]) -> None:
     """What a real run would write into the Chalice project."""
     config_path = project / ".chalice" / "config.json"
     print(f"\nwould write stages.{stage} in {config_path}:")
-    for name, value in prepared.preview_env().items():
+    for name, value in {**prepared.preview_env(), **extra}.items():
         print(f"  {name}={value}")
     deployment = prepared.stack.deployment
     print(f"  manage_iam_role=false, iam_role_arn={deployment.role_arn}")
