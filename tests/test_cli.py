@@ -331,3 +331,41 @@ def test_an_editable_install_gives_a_draco_command_that_works_from_any_folder(tm
     )
     assert refused.returncode == 2
     assert_one_line(refused.stderr, f"stage 'nope' is not in {REPO / 'producer_app' / '.chalice' / 'config.json'}")
+
+
+@pytest.mark.packaging
+def test_a_plain_install_has_its_dependencies_and_runs_the_demo_from_any_folder(tmp_path: Path) -> None:
+    """pip install . (not editable): the dependencies are declared and the apps travel as package data."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet"]
+    done = subprocess.run([*pip, "--no-deps", "--no-build-isolation", str(REPO)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    python = str(venv / "bin" / "python")
+    needs = "import importlib.metadata as m; print(m.requires('draco'))"
+    declared = subprocess.run([python, "-c", needs], cwd=elsewhere, env=environ, capture_output=True, text=True)
+    for name in ("aws-lambda-powertools", "boto3", "chalice", "moto", "rich", "time-machine"):
+        assert name in declared.stdout, declared.stdout + declared.stderr
+    where = subprocess.run(
+        [python, "-c", "import producer_app, draco; print(draco.__file__, producer_app.__path__[0])"],
+        cwd=elsewhere,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert str(REPO) not in where.stdout and str(site) in where.stdout, where.stdout + where.stderr
+    demo = subprocess.run(
+        [venv / "bin" / "draco", "demo", "--days", "2", "--json"],
+        cwd=elsewhere,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    report = json.loads(demo.stdout)
+    assert report["transit_left"] == 0 and sum(row["copied"] for row in report["sources"]) > 0

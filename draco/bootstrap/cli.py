@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds.base import Side
+from draco.app_folders import app_folder
 from draco.bootstrap import settings, sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
@@ -35,9 +36,8 @@ from draco.bootstrap.instructions import BootstrapError, Step, resolve
 from draco.bootstrap.names import ALERT_TOPIC
 from draco.bootstrap.options import DEFAULT_RPO_HOURS, Alarms
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PRODUCER_APP_DIR = REPO_ROOT / "producer_app"
-CONSUMER_APP_DIR = REPO_ROOT / "consumer_app"
+PRODUCER_APP_DIR = app_folder("producer")
+CONSUMER_APP_DIR = app_folder("consumer")
 
 
 #: The functions ``--reserved-concurrency`` reserves for: the scheduled ones that walk the job table.
