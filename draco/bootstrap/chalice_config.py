@@ -111,6 +111,26 @@ def _reserve(stage_config: dict[str, Any], reserved: Mapping[str, int]) -> None:
         del stage_config["lambda_functions"]
 
 
+def remove_stage(app_dir: Path, stage: str) -> list[Path]:
+    """Take the stage bootstrap wrote out of the app's project (``remove``); the files changed or deleted.
+
+    The stage's block of config.json goes (every other stage and key stays), and the two
+    files bootstrap wrote beside it. A project without the stage changes nothing.
+    """
+    chalice_dir = Path(app_dir) / ".chalice"
+    changed = []
+    for name in (merge_template_name(stage), role_policy_name(stage)):
+        if (chalice_dir / name).is_file():
+            (chalice_dir / name).unlink()
+            changed.append(chalice_dir / name)
+    path = chalice_dir / "config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        if config.get("stages", {}).pop(stage, None) is not None and _write_if_changed(path, _text(config)):
+            changed.append(path)
+    return changed
+
+
 def would_change(path: Path, value: Any) -> str:
     """How writing ``value`` would change ``path``: new file, changed or unchanged (for dry runs)."""
     if not path.is_file():

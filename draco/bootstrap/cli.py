@@ -26,6 +26,7 @@ from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
     merge_template,
     merge_template_name,
+    remove_stage,
     role_policy_name,
     would_change,
     write_stage_config,
@@ -277,14 +278,23 @@ def _remove(args: argparse.Namespace) -> int:
         for line in removal.kept:
             print(f"  kept: {line}")
         if args.dry_run or not removal.steps:
+            if not args.dry_run:  # nothing left in AWS (another clone removed it): the stage goes here too
+                _forget_stage(side, args.stage)
             print("dry run: nothing changed" if args.dry_run else "nothing to remove")
             return
         if not args.yes and _ask(f"type the account id ({acct.account}) to delete all of the above: ") != acct.account:
             raise BootstrapError("not confirmed: nothing changed")
         Executor(clients).execute(removal.steps)
         print(f"removed the {side} app's resources from account {acct.account}")
+        _forget_stage(side, args.stage)
 
     return _guarded(run, "remove", "cannot remove")
+
+
+def _forget_stage(side: Side, stage: str) -> None:
+    """The stage bootstrap wrote into this clone's app project goes with what it named in AWS."""
+    for path in remove_stage(app_dir(side), stage):
+        print(f"removed stage {stage} from {path}" if path.exists() else f"deleted {path}")
 
 
 def _ask(prompt: str) -> str:
