@@ -22,6 +22,7 @@ from botocore.exceptions import ProfileNotFound
 COMMANDS = (
     "draco.demo",
     "draco.bootstrap",
+    "draco.operator_policy",
     "draco.plan",
     "draco.bench.soak",
     "draco.status",
