@@ -4,7 +4,7 @@
   environment (no profile, no account override), so no test can reach a real
   AWS account.
 * ``mocked_aws``: ``aws_credentials`` plus moto's ``mock_aws`` for the test's
-  duration, strict (AWS's limits moto doesn't enforce, ``moto_gaps.limits``);
+  duration, as the local world has it (``moto_gaps``: gaps filled, AWS's limits enforced);
   every boto3 client made inside the test talks to moto.
 * ``as_account``: switches the moto account every client talks to (existing
   clients too), for tests with a production and a DR account.
@@ -32,7 +32,7 @@ from moto import mock_aws
 from chalicelib_shared import metrics
 from chalicelib_shared.log import logger
 from chalicelib_shared.pipeline import forget_hourly_checks
-from draco.world.moto_gaps import limits
+from draco.world import moto_gaps
 
 TEST_REGION = "us-east-1"
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
@@ -54,13 +54,13 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def mocked_aws(aws_credentials: None) -> Iterator[None]:
-    """moto with AWS's limits that moto itself doesn't enforce (``draco.world.moto_gaps.limits``)."""
+    """moto as the local world has it: its gaps filled and AWS's limits enforced (``draco.world.moto_gaps``)."""
     with mock_aws():
-        limits.install()
+        moto_gaps.install()
         try:
             yield
         finally:
-            limits.uninstall()
+            moto_gaps.uninstall()
 
 
 @pytest.fixture

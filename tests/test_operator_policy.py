@@ -74,7 +74,6 @@ def recorded(mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert main(["remove", "consumer", "--yes", "--delete-keys"]) == 0
     as_(PROD, "remove")
     assert main(["remove", "producer", "--yes", "--delete-keys"]) == 0
-    limits.install()  # remove's last call left it installed; the fixture's teardown uninstalls
     yield calls
 
 
