@@ -108,3 +108,23 @@ def test_plan_quota_prints_the_plan_alone(dr_table, capsys) -> None:
     assert main(["plan", "--quota"]) == 0
     out = capsys.readouterr().out
     assert "RDS snapshots: 14 copies at steady state from 2 source(s), quota 100" in out and "within the quota" in out
+
+
+def test_bootstrap_says_what_the_quota_holds_and_warns_when_the_plan_passes_it(
+    mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from draco.bootstrap import cli
+
+    app_dir = tmp_path / "consumer_app"
+    (app_dir / ".chalice").mkdir(parents=True)
+    (app_dir / ".chalice" / "config.json").write_text(json.dumps({"version": "2.0", "stages": {}}))
+    monkeypatch.setattr(cli, "CONSUMER_APP_DIR", app_dir)
+    argv = ["bootstrap", "consumer", "--source-accounts", "111111111111", "--region", "us-east-1", "--no-alarms"]
+    assert main(argv) == 0
+    per_source = quota_plan.steady_state(parse_policy("Standard"))
+    out = capsys.readouterr().out
+    assert f"room for {100 // per_source} daily Standard sources ({per_source} copies each)" in out
+    assert "warning: snapshot quota" not in out
+    daily_jobs(boto3.resource("dynamodb", region_name="us-east-1").Table("DracoConsumerJobs"), 4, "Standard")
+    assert main(argv) == 0
+    assert "warning: snapshot quota: RDS snapshots:" in capsys.readouterr().out

@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.kinds.base import Side
 from draco.app_folders import app_folder
 from draco.bootstrap import settings, sweeper
@@ -206,7 +207,8 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
         if args.reserved_concurrency < 0:
             raise ValueError(f"--reserved-concurrency {args.reserved_concurrency} must be 1 or more (0: none)")
         extra = settings.parse(side, args.set)
-        prepared = prepare(boto3.Session(profile_name=args.profile, region_name=args.region))
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        prepared = prepare(session)
         refused = settings.problems(side, prepared.preview_env(), extra)
         if refused:
             raise ValueError(f"--set refused, nothing changed: {'; '.join(refused)}")
@@ -228,6 +230,8 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
             f"for chalice package, pass --merge-template .chalice/{merge_template_name(args.stage)} "
             "(it names the functions as chalice deploy does)"
         )
+        if side is Side.CONSUMER:
+            _quota_plan(session, env)
 
     return _guarded(run, "bootstrap", f"cannot write {config_path}")
 
@@ -259,6 +263,24 @@ def _print_stage_preview(prepared: Prepared, project: Path, stage: str, extra: d
     record = config_path.parent / role_policy_name(stage)
     policy = resolve(deployment.role_policy, prepared.known, preview=True)
     print(f"would write {record} ({would_change(record, policy)}): the role's policy, for review")
+
+
+def _quota_plan(session: boto3.Session, env: dict[str, str]) -> None:
+    """What the DR account's manual snapshot quota holds: the plan for the sources DR knows, a warning if over."""
+    from draco import quota_plan
+    from draco.status.command import planned_sources
+    from draco.status.readers import collect
+
+    config = ConsumerConfig.from_env(env)
+    quotas = quota_plan.read_quotas(session.client)
+    status = collect(session.resource("dynamodb").Table(config.job_table), session.client, config)
+    plans = quota_plan.plan(planned_sources(status), quotas)
+    per_source = quota_plan.steady_state(config.lifecycles.policy("Standard"))
+    for kind in plans:
+        if kind.quota is None:
+            continue
+        room = f"room for {kind.quota // per_source} daily Standard sources ({per_source} copies each)"
+        print(f"{'warning: ' if kind.over else ''}snapshot quota: {kind.line()}; {room}")
 
 
 # --------------------------------------------------------------------------- remove
