@@ -34,6 +34,12 @@ def _allow(sid: str, actions: Sequence[str], resource: str | list[str]) -> dict[
 
 
 _KEY_READS = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListAliases"]
+_SNAPSHOT_READS = [
+    "rds:DescribeDBSnapshots",
+    "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeAccountAttributes",
+    "ec2:DescribeSnapshots",
+]
 _ROLE_READS = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"]
 
 POLICIES: dict[str, list[dict[str, Any]]] = {
@@ -97,6 +103,9 @@ POLICIES: dict[str, list[dict[str, Any]]] = {
         ),
         _allow("DracoAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], _ALARMS),
         _allow("DracoAlarmsListed", ["cloudwatch:DescribeAlarms"], _ANY),
+        # The consumer's bootstrap sets the sources DR knows against the snapshot quota (draco.quota_plan).
+        _allow("QuotaPlanReadsTheJobTable", ["dynamodb:Scan"], _TABLES),
+        _allow("QuotaPlanReadsSnapshotsAndQuotas", _SNAPSHOT_READS, _ANY),
     ],
     "remove": [
         _allow("DracoKeysRead", _KEY_READS, _ANY),
@@ -137,16 +146,7 @@ POLICIES: dict[str, list[dict[str, Any]]] = {
     ],
     "status": [
         _allow("DracoJobTableRead", ["dynamodb:Scan", "dynamodb:Query", "dynamodb:DescribeTable"], _TABLES),
-        _allow(
-            "SnapshotsRead",
-            [
-                "rds:DescribeDBSnapshots",
-                "rds:DescribeDBClusterSnapshots",
-                "rds:DescribeAccountAttributes",
-                "ec2:DescribeSnapshots",
-            ],
-            _ANY,
-        ),
+        _allow("SnapshotsAndQuotasRead", _SNAPSHOT_READS, _ANY),
     ],
     "approve": [
         _allow(

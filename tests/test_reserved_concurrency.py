@@ -18,7 +18,7 @@ from moto import mock_aws
 from chalicelib_shared.kinds.base import Side
 from draco import bootstrap
 from draco.bootstrap import cli
-from draco.world.moto_gaps import limits
+from draco.world import moto_gaps
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,11 +38,11 @@ def reservations(config: dict[str, Any], stage: str) -> dict[str, int]:
 def strict(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", raising=False)
     with mock_aws():
-        limits.install()
+        moto_gaps.install()  # the local world's AWS: gaps filled, AWS's limits enforced
         try:
             yield boto3.client("lambda", region_name="us-east-1")
         finally:
-            limits.uninstall()
+            moto_gaps.uninstall()
 
 
 def deploy(lam: Any, app: str, reserved: dict[str, int]) -> None:
