@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 
+from chalicelib_shared import clock
+
 LIFECYCLES: Mapping[str, str] = MappingProxyType(
     {
         "Test": "last=3 within=5d",
@@ -309,7 +311,7 @@ def apply_policy(
     policy: Policy, snapshots: Iterable[tuple[str, datetime]], now: datetime | None = None
 ) -> RetentionResult:
     """Split snapshots into kept and deleted (newest first) following ``policy``."""
-    now = datetime.now(timezone.utc) if now is None else _utc(now, "now")
+    now = clock.now() if now is None else _utc(now, "now")
     walk = _newest_first(snapshots)
     reasons: dict[str, list[str]] = {}
     if policy.ignore or policy.keep_all:

@@ -10,9 +10,8 @@
   clients too), for tests with a production and a DR account.
 * ``account_state``: what an account holds of the kinds of resource bootstrap
   makes, to show that something changed nothing.
-* ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), the
-  hourly checks due again and no metrics left from an earlier test: the
-  unit tests on fakes (``fakes``) start from here.
+* ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), and no
+  metrics left from an earlier test: the unit tests on fakes (``fakes``) start from here.
 * ``log``: what the apps log during the test, as a list of JSON documents.
 """
 
@@ -31,7 +30,6 @@ from moto import mock_aws
 
 from chalicelib_shared import metrics
 from chalicelib_shared.log import logger
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco.world import moto_gaps
 
 TEST_REGION = "us-east-1"
@@ -98,7 +96,6 @@ def account_state() -> Callable[[boto3.Session], dict[str, Any]]:
 
 @pytest.fixture
 def travel() -> Iterator[time_machine.Coordinates]:
-    forget_hourly_checks()
     metrics.metrics.clear_metrics()
     with time_machine.travel(T0, tick=False) as traveller:
         yield traveller
