@@ -20,6 +20,7 @@ from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.lifecycles import plan_pass
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.sources import SourceRecord
+from chalicelib_shared.steady_state import steady_state
 
 
 @dataclass
@@ -113,4 +114,32 @@ class LifecycleRun:
         metrics.count("LifecycleChangesPending", sum(bool(record.pending) for record in records))
         if ages:
             logger.info("recovery point", age_hours=ages)
+        self.report_quota_plan(records)
         return ages
+
+    def report_quota_plan(self, records: list[SourceRecord]) -> dict[str, tuple[int, int]]:
+        """The copies each kind will hold at steady state (each source's lifecycle in force, a snapshot a day)
+        against its manual snapshot quota: ``SnapshotQuotaPlannedPercent``, and a warning when over.
+
+        ``status`` and ``draco plan --quota`` plan with each source's real spacing; here, hourly and
+        from the source records alone, a day is assumed: sources snapshotting more often count low.
+        """
+        planned: dict[str, int] = {}
+        for record in records:
+            if record.lifecycle:
+                policy = self.side.config.lifecycles.policy(record.lifecycle)
+                planned[record.kind] = planned.get(record.kind, 0) + steady_state(policy)
+        plan: dict[str, tuple[int, int]] = {}
+        for kind, copies in planned.items():
+            try:
+                quota = self.side.api(kind).quota()
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("could not read the snapshot quota", kind=kind, error=errors.describe(error))
+                continue
+            if quota is not None and quota.max:
+                plan[kind] = (copies, quota.max)
+                if copies > quota.max:
+                    logger.warning("planned copies exceed the snapshot quota", kind=kind, planned=copies, max=quota.max)
+        if plan:
+            metrics.percent("SnapshotQuotaPlannedPercent", max(100 * copies / most for copies, most in plan.values()))
+        return plan

@@ -240,3 +240,19 @@ def test_the_recovery_point_is_reported_hourly_even_with_nothing_protected() -> 
     rig.app.poll()
     rig.app.poll()
     assert metric("RecoveryPointAgeHours") == [0.0]
+
+
+def test_hourly_the_consumer_sets_the_lifecycles_steady_state_against_the_quota_and_warns_when_over(log) -> None:
+    """The SnapshotQuotaPlan alarm's metric: four daily Standard sources need more than AWS's default 100."""
+    from chalicelib_shared.steady_state import steady_state
+
+    rig = build_consumer()
+    rig.snaps().quota_max = 100
+    for n in range(4):
+        rig.table.save_source(SourceRecord(f"{PROD}#RDS#db{n}", lifecycle="Standard"))
+    rig.app.report_recovery_point()  # the hourly check
+    per_source = steady_state(rig.app.config.lifecycles.policy("Standard"))
+    assert 4 * per_source > 100 and metric("SnapshotQuotaPlannedPercent") == [pytest.approx(4 * per_source)]
+    warning = next(line for line in log() if line["message"] == "planned copies exceed the snapshot quota")
+    assert (warning["kind"], warning["planned"], warning["max"]) == ("RDS", 4 * per_source, 100)
+    assert rig.app.lifecycle.report_quota_plan(rig.table.sources()) == {"RDS": (4 * per_source, 100)}
