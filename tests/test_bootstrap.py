@@ -284,7 +284,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 7 + 1 + 6  # DracoAlerts and the six DR alarms
+    assert len(steps) == 7 + 1 + 7  # DracoAlerts and the seven DR alarms
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
         "SOURCE_ACCTS": f"{PROD},{OTHER}",
