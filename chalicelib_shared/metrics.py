@@ -14,6 +14,8 @@ written to the log (which CloudWatch turns into metrics) when it ends.
 | SnapshotQuotaUsedPercent | Percent | manual snapshot quota use (hourly) |
 | SnapshotQuotaPlannedPercent | Percent | copies the lifecycles will keep at steady state, of the quota (hourly, DR) |
 | RecoveryPointAgeHours | Count | the oldest "newest DR copy" over all sources (hourly, DR) |
+| RestoreSeconds | Seconds | a restore drill passed: its RTO, restore call to validated (DR) |
+| DrillsFailed | Count | a restore drill failed, and what it made was deleted (DR) |
 """
 
 from __future__ import annotations

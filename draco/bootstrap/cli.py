@@ -22,7 +22,7 @@ from chalicelib_shared import config as cfg
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.kinds.base import Side
 from draco.app_folders import app_folder
-from draco.bootstrap import settings, sweeper
+from draco.bootstrap import drill_options, settings, sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
     merge_template,
@@ -43,7 +43,7 @@ CONSUMER_APP_DIR = app_folder("consumer")
 
 
 #: The functions ``--reserved-concurrency`` reserves for: the scheduled ones that walk the job table.
-RESERVABLE = {Side.PRODUCER: ("poll_jobs", "sweep_snapshots"), Side.CONSUMER: ("poll_jobs",)}
+RESERVABLE = {Side.PRODUCER: ("poll_jobs", "sweep_snapshots"), Side.CONSUMER: ("poll_jobs", "run_drills")}
 
 
 def app_dir(side: Side) -> Path:
@@ -125,6 +125,7 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     cons.add_argument(
         "--key-scope", choices=cfg.KEY_SCOPES, default=cfg.KEY_SCOPES[0], help="one DR key per database or account"
     )
+    drill_options.add_arguments(cons)
     cons.add_argument(
         "--rpo-hours",
         type=float,
@@ -192,6 +193,7 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
             min_keep=args.min_keep,
             key_cap=args.key_cap,
             key_scope=args.key_scope,
+            drill_settings=drill_options.from_args(args),
             **_common_options(args, args.rpo_hours),
         ),
     )

@@ -51,6 +51,16 @@ def needs_attention(status: Status) -> bool:
     return any(source.health in ATTENTION for source in status.sources)
 
 
+def drill_every_days(stage: str, app_dir: Any) -> int:
+    """The stage's DRILL_EVERY_DAYS (0 when unset, or the stage is not bootstrapped here)."""
+    from chalicelib_shared.drills.settings import DrillSettings
+
+    try:
+        return DrillSettings.from_env(ops.stage_env("consumer", stage, app_dir)).every_days
+    except ops.OperatorError:
+        return 0
+
+
 def run(args: argparse.Namespace) -> int:
     def go() -> int:
         if args.rpo_hours <= 0:
@@ -61,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         err = Console(stderr=True)
         with err.status(f"reading job table {config.job_table} and the DR account's snapshots", spinner="dots"):
             table = session.resource("dynamodb").Table(config.job_table)
-            status = collect(table, session.client, config, rpo_hours=args.rpo_hours)
+            every = drill_every_days(args.stage, args.app_dir)
+            status = collect(table, session.client, config, rpo_hours=args.rpo_hours, drill_every_days=every)
             quotas = quota_plan.plan(planned_sources(status), quota_plan.read_quotas(session.client))
         if page:
             write_text(page, render_html(status))
