@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -12,6 +13,7 @@ from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import settings
 from draco.bootstrap.alarms import alarm_definitions
 from draco.bootstrap.deploy import prepare_consumer, prepare_producer
+from draco.bootstrap.drill_alarms import drill_alarm_definitions
 from draco.cli import build_parser
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -28,10 +30,14 @@ def table_names(text: str) -> list[str]:
 
 
 def test_the_alarm_table_lists_every_alarm_bootstrap_makes() -> None:
+    topic = "arn:aws:sns:us-east-1:111111111111:DracoAlerts"
     made = {
         alarm["AlarmName"].rsplit("-", 1)[1]
         for side in Side
-        for alarm in alarm_definitions(side, "dev", "arn:aws:sns:us-east-1:111111111111:DracoAlerts", 26.0)
+        for alarm in [
+            *alarm_definitions(side, "dev", topic, 26.0),
+            *drill_alarm_definitions(side, "dev", topic, timedelta(hours=4)),
+        ]
     }
     listed = table_names(section("### Alarms"))
     assert sorted(listed) == sorted(made)

@@ -3,7 +3,8 @@
 Bootstrap writes every setting it owns (accounts, topics, keys, the job table, the
 poller's rule: it made them, so only it names them) and each safeguard has its own
 option. What is left are tuning knobs: the copy limits per kind, the attempts
-through AWS errors, the sweep's reach and the EBS snapshot lock. ``--set`` takes
+through AWS errors, the sweep's reach, which other features' snapshots production
+asks about, and the EBS snapshot lock. ``--set`` takes
 those, and only those, checked by the app's own configuration reader before
 anything in AWS changes, and writes them into the stage with the rest.
 """
@@ -15,13 +16,14 @@ from collections.abc import Iterable, Mapping
 from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.kinds.base import Side
+from chalicelib_shared.managed import COPY_MANAGED_SNAPSHOTS
 
 _COPY_LIMITS = tuple(sorted(kind.copy_limit_variable for kind in KINDS.values()))
 _LOCKS = tuple(
     f"{kind.lock_variable}_{part}" for kind in KINDS.values() if kind.lock_variable for part in ("DAYS", "MODE")
 )
 SETTABLE: Mapping[Side, tuple[str, ...]] = {
-    Side.PRODUCER: (*_COPY_LIMITS, cfg.MAX_ATTEMPTS, cfg.SWEEP_DAYS),
+    Side.PRODUCER: (*_COPY_LIMITS, cfg.MAX_ATTEMPTS, cfg.SWEEP_DAYS, COPY_MANAGED_SNAPSHOTS),
     Side.CONSUMER: (*_COPY_LIMITS, cfg.MAX_ATTEMPTS, *_LOCKS),
 }
 
