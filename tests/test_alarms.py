@@ -67,6 +67,8 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
         "create CloudWatch alarm draco-consumer-prod-PollerErrors (AWS/Lambda Errors Sum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-DrillFailed (DRACO DrillsFailed Sum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-RtoTargetMissed (DRACO RestoreSeconds Maximum > 3600)",
     ]
     bootstrap.consumer(session, [PROD], stage="prod", alarms=wanted)
 
@@ -153,6 +155,6 @@ def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 7
+    assert len(alarms(session)) == 9  # with the two drill alarms
     assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out
