@@ -20,7 +20,16 @@ from chalicelib_shared.jobs import Job, Leg, State
 from chalicelib_shared.kinds import EventType, Snapshot, SnapshotEvent
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import EventType as Msg
-from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, SOURCE_NAME_TAG, SOURCE_TIME_TAG, dr_copy_tags
+from chalicelib_shared.naming import (
+    COPY_NAME_TAG,
+    SOURCE_ARN_TAG,
+    SOURCE_ID_TAG,
+    SOURCE_NAME_TAG,
+    SOURCE_TIME_TAG,
+    TAGS_DROPPED_TAG,
+    arn_tag,
+    dr_copy_tags,
+)
 from chalicelib_shared.outcomes import Outcome, Result
 
 KEY_WAIT = timedelta(hours=1)
@@ -64,7 +73,7 @@ class Copies:
         copy = api.copy(source_arn, job.job_id, key or None, self._tags(job), across)
         if not copy.started:
             existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != arn_tag(job.source_arn):
                 return side.fail(job, f"snapshot {job.job_id} exists and is not this source's DR copy")
         if relay:
             arn = copy.arn or arn_of(api, job)
@@ -75,14 +84,15 @@ class Copies:
         config = self.side.config
         own = {
             config.tag_key: config.tag_value,
-            SOURCE_ARN_TAG: job.source_arn,
+            SOURCE_ARN_TAG: arn_tag(job.source_arn),
+            SOURCE_ID_TAG: job.source_id,
             SOURCE_NAME_TAG: job.source_name,
             SOURCE_TIME_TAG: job.source_time,
             COPY_NAME_TAG: job.job_id,
         }
         tags, dropped = dr_copy_tags(job.tags, own)
         if dropped:
-            logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped)
+            logger.warning("source tags dropped: AWS allows 50 per snapshot", dropped=dropped, tag=TAGS_DROPPED_TAG)
         if not job.encrypted:
             logger.warning("unencrypted snapshot that can't be encrypted by copying: the DR copy stays unencrypted")
         return tags

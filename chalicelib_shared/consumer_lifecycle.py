@@ -4,7 +4,8 @@ The pass reads the source's copies from the job table's ``inventory`` index (one
 Query): its cost depends on how many copies that source has, not on the size of
 the DR account. What may be deleted is decided by ``lifecycles``, never by
 production; in a dry run nothing is deleted and each would-be deletion is
-reported once.
+reported once: the source's record remembers when its last pass ran, not every
+id (``sources``), so it stays small however long the source's history.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.lifecycles import plan_pass
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.sources import SourceRecord
+from chalicelib_shared.steady_state import steady_state
 
 
 @dataclass
@@ -38,14 +40,8 @@ class LifecycleRun:
         requested = side.config.lifecycles.requested(newest.tags)
         now = clock.now()
         locked = [job.job_id for job in copies.values() if job.locked_until and clock.parse_iso(job.locked_until) > now]
-        decided = plan_pass(
-            side.config.lifecycles,
-            record,
-            requested,
-            [(job.job_id, job.source_created) for job in copies.values()],
-            now,
-            locked,
-        )
+        times = [(job.job_id, job.source_created) for job in copies.values()]
+        decided = plan_pass(side.config.lifecycles, record, requested, times, now, locked)
         if decided.problem:
             logger.warning("lifecycle not applied", source=inventory_key, problem=decided.problem)
         if decided.newly_pending:
@@ -57,7 +53,11 @@ class LifecycleRun:
                 requested=decided.pending,
                 held=len(decided.held),
             )
-        reported = set(record.reported)
+        reported: set[str] = set()  # what the last dry-run pass logged: what a pass then would delete
+        if record.reported_at and not side.config.live:
+            then = clock.parse_iso(record.reported_at)
+            earlier = [(copy_id, taken) for copy_id, taken in times if taken <= then]
+            reported = set(plan_pass(side.config.lifecycles, record, requested, earlier, then, locked).delete)
         if side.config.live:
             deleted = [copy_id for copy_id in decided.delete if self._expire(copies[copy_id], decided.in_force)]
         else:
@@ -70,7 +70,7 @@ class LifecycleRun:
             "lifecycle": decided.in_force,
             "pending": decided.pending,
             "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
-            "reported": () if side.config.live else tuple(sorted(decided.delete)),
+            "reported_at": "" if side.config.live else clock.iso(now),
         }
         self._save_source(record, newest.source_time, changes)
         return {"keep": [c for c in copies if c not in deleted], "delete": list(decided.delete)}
@@ -114,4 +114,32 @@ class LifecycleRun:
         metrics.count("LifecycleChangesPending", sum(bool(record.pending) for record in records))
         if ages:
             logger.info("recovery point", age_hours=ages)
+        self.report_quota_plan(records)
         return ages
+
+    def report_quota_plan(self, records: list[SourceRecord]) -> dict[str, tuple[int, int]]:
+        """The copies each kind will hold at steady state (each source's lifecycle in force, a snapshot a day)
+        against its manual snapshot quota: ``SnapshotQuotaPlannedPercent``, and a warning when over.
+
+        ``status`` and ``draco plan --quota`` plan with each source's real spacing; here, hourly and
+        from the source records alone, a day is assumed: sources snapshotting more often count low.
+        """
+        planned: dict[str, int] = {}
+        for record in records:
+            if record.lifecycle:
+                policy = self.side.config.lifecycles.policy(record.lifecycle)
+                planned[record.kind] = planned.get(record.kind, 0) + steady_state(policy)
+        plan: dict[str, tuple[int, int]] = {}
+        for kind, copies in planned.items():
+            try:
+                quota = self.side.api(kind).quota()
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("could not read the snapshot quota", kind=kind, error=errors.describe(error))
+                continue
+            if quota is not None and quota.max:
+                plan[kind] = (copies, quota.max)
+                if copies > quota.max:
+                    logger.warning("planned copies exceed the snapshot quota", kind=kind, planned=copies, max=quota.max)
+        if plan:
+            metrics.percent("SnapshotQuotaPlannedPercent", max(100 * copies / most for copies, most in plan.values()))
+        return plan

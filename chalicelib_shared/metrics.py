@@ -12,6 +12,7 @@ written to the log (which CloudWatch turns into metrics) when it ends.
 | JobsWaitingForSlot | Count | queued copies left waiting in a poll round |
 | SnapshotsDeleted, SnapshotsWouldDelete | Count | lifecycle deletions / dry-run would-deletes |
 | SnapshotQuotaUsedPercent | Percent | manual snapshot quota use (hourly) |
+| SnapshotQuotaPlannedPercent | Percent | copies the lifecycles will keep at steady state, of the quota (hourly, DR) |
 | RecoveryPointAgeHours | Count | the oldest "newest DR copy" over all sources (hourly, DR) |
 | RestoreSeconds | Seconds | a restore drill passed: its RTO, restore call to validated (DR) |
 | DrillsFailed | Count | a restore drill failed, and what it made was deleted (DR) |

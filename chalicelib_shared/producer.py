@@ -34,7 +34,16 @@ from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.managed import left_to_its_feature
 from chalicelib_shared.messages import EventType as Msg
 from chalicelib_shared.messages import Message
-from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, transit_id
+from chalicelib_shared.naming import (
+    COPY_NAME_TAG,
+    SOURCE_ARN_TAG,
+    SOURCE_ID_TAG,
+    TRANSIT_TAG,
+    arn_tag,
+    carried_tags,
+    is_transit_id,
+    transit_id,
+)
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.pipeline import Side
 from chalicelib_shared.rejection import Rejection
@@ -57,6 +66,14 @@ def resend_delay(job: Job) -> timedelta:
     """
     base = max(FIRST_RESEND, timedelta(seconds=2 * job.copy_seconds))
     return min(MAX_RESEND_GAP, base * 2**job.attempts) if job.attempts else base
+
+
+def _carried(snapshot: Snapshot) -> dict[str, str]:
+    """The tags a copy-request carries (at most 50: EBS merges a volume's tags with its snapshot's)."""
+    tags, dropped = carried_tags(snapshot.tags)
+    if dropped:
+        logger.warning("source tags dropped: a copy holds at most 50", dropped=dropped, kept_first="Draco_Lifecycle")
+    return tags
 
 
 def _is_draco_copy(snapshot: Snapshot) -> bool:
@@ -97,7 +114,7 @@ class Producer(Side):
             source_id=snapshot.snapshot_id,
             source_name=snapshot.source_name,
             source_time=clock.iso(snapshot.created),
-            tags=dict(snapshot.tags),
+            tags=_carried(snapshot),
             encrypted=snapshot.encrypted or kind.encrypts_on_copy,
             size_gb=snapshot.size_gb,
             leg=Leg.TRANSIT,
@@ -195,7 +212,8 @@ class Producer(Side):
             key = ""
         tags = {
             TRANSIT_TAG: "true",
-            SOURCE_ARN_TAG: job.source_arn,
+            SOURCE_ARN_TAG: arn_tag(job.source_arn),
+            SOURCE_ID_TAG: job.source_id,
             COPY_NAME_TAG: job.job_id,
             self.config.tag_key: self.config.tag_value,
         }
@@ -204,7 +222,7 @@ class Producer(Side):
         arn = copy.arn
         if not copy.started:
             existing = api.find_copy(job.job_id)
-            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != job.source_arn:
+            if existing is None or existing.tags.get(SOURCE_ARN_TAG) != arn_tag(job.source_arn):
                 return self.fail(job, f"snapshot {job.job_id} exists and is not this source's transit copy")
             arn = existing.arn
         source = kind.parse_arn(job.source_arn)

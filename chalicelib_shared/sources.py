@@ -4,8 +4,14 @@ One item per source (source account, kind and name) in the consumer's job
 table: the time of its newest DR copy (for the recovery-point check), the
 lifecycle in force, and a lifecycle production asked for that would delete
 copies the one in force keeps, waiting for an operator's approval in DR
-(``draco approve``), with who approved the last change and when. Dry-run
-would-deletes already reported are remembered so each is logged once.
+(``draco approve``), with who approved the last change and when.
+
+The record stays small whatever the source's history (DynamoDB refuses an item
+over 400 KB, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items):
+a dry run logs each would-delete once by remembering only *when* its last pass
+ran (``reported_at``); the next pass logs what it would delete that a pass at that
+time would not have (retention only ever lets go of a copy as it ages), instead
+of remembering every id, which grew by one a snapshot, forever.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ class SourceRecord:
     pending_since: str = ""
     approved_by: str = ""  # the DR principal that approved the lifecycle in force, if one had to
     approved_at: str = ""
-    reported: tuple[str, ...] = ()  # dry run: copies whose would-delete was logged already
+    reported_at: str = ""  # dry run: when the last pass logged its would-deletes (ISO)
     version: int = 0
 
     @property
@@ -42,10 +48,9 @@ class SourceRecord:
             "pending_since": self.pending_since,
             "approved_by": self.approved_by,
             "approved_at": self.approved_at,
+            "reported_at": self.reported_at,
             "version": self.version,
         }
-        if self.reported:
-            item["reported"] = list(self.reported)
         return {k: v for k, v in item.items() if v != ""}
 
     @classmethod
@@ -59,7 +64,7 @@ class SourceRecord:
             pending_since=str(item.get("pending_since", "")),
             approved_by=str(item.get("approved_by", "")),
             approved_at=str(item.get("approved_at", "")),
-            reported=tuple(item.get("reported") or ()),
+            reported_at=str(item.get("reported_at", "")),
             version=int(item.get("version", 0)),
         )
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ProfileNotFound
 COMMANDS = (
     "draco.demo",
     "draco.bootstrap",
+    "draco.operator_policy",
     "draco.plan",
     "draco.bench.soak",
     "draco.status",
@@ -36,7 +37,8 @@ COMMANDS = (
 def build_parser(prog: str = "python -m draco") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="DRACO: copy every RDS snapshot of a production account into a DR account.",
+        description="DRACO: copy the snapshots of tagged databases and volumes (RDS, Aurora, DocumentDB, Neptune, "
+        "EBS) of production accounts into a DR account, and keep them by lifecycle.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

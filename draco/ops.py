@@ -45,9 +45,9 @@ from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import Snapshot, SnapshotKind
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.producer import Producer
+from draco.app_folders import app_folder
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-APP_DIRS = {"producer": REPO_ROOT / "producer_app", "consumer": REPO_ROOT / "consumer_app"}
+APP_DIRS = {"producer": app_folder("producer"), "consumer": app_folder("consumer")}
 DEFAULT_TABLES = {"producer": PRODUCER_TABLE, "consumer": CONSUMER_TABLE}
 
 
@@ -62,7 +62,8 @@ def app_dir(app: str, override: Path | None = None) -> Path:
     """The app's Chalice project folder: ``--app-dir``, else the one in the checkout this package runs from.
 
     ``python -m draco`` from a checkout, and ``draco`` from an editable install
-    (``pip install -e .``), find the checkout's folders from any working folder.
+    (``pip install -e .``), find the checkout's folders from any working folder;
+    ``pip install .`` the installed ones (``draco.app_folders``).
     """
     folder = override or APP_DIRS[app]
     config = folder / ".chalice" / "config.json"

@@ -21,15 +21,24 @@ class OutputError(ValueError):
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
-    """``path`` as a ``Path`` once a file can be written there (nothing is created); else ``OutputError``."""
+    """``path`` as a ``Path`` once a file can be written there; else ``OutputError``.
+
+    Tried, not guessed: the file is opened for appending (and removed again if it wasn't there), so a
+    name too long, a folder like /proc or a read-only file system fails here, before any work is done.
+    """
     target = Path(path)
-    folder = target.parent
-    if target.is_dir():
-        raise OutputError(f"cannot write {target}: it is a folder")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: there is no folder {folder}")
-    if not os.access(target if target.exists() else folder, os.W_OK):
-        raise OutputError(f"cannot write {target}: permission denied")
+    try:
+        if target.is_dir():
+            raise OutputError(f"cannot write {target}: it is a folder")
+        if not target.parent.is_dir():
+            raise OutputError(f"cannot write {target}: there is no folder {target.parent}")
+        existed = target.exists()
+        with open(target, "a"):
+            pass
+        if not existed:
+            target.unlink()
+    except OSError as err:
+        raise OutputError(f"cannot write {target}: {err.strerror or err}") from None
     return target
 
 

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 
 from chalicelib_shared import clock
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, parse_duration, parse_policy
+from draco import ops, quota_plan
 from draco.outputs import OutputError, check_writable, write_text
 
 Snapshots = list[tuple[str, datetime]]
@@ -50,7 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(and optionally an SVG timeline). Nothing in AWS is read or changed.",
     )
     parser.add_argument(
-        "policy", metavar="POLICY", help="lifecycle name or rule text, e.g. Standard or 'daily=7 weekly=4'"
+        "policy", metavar="POLICY", nargs="?", help="lifecycle name or rule text, e.g. Standard or 'daily=7 weekly=4'"
+    )
+    parser.add_argument(
+        "--quota",
+        action="store_true",
+        help="instead: with DR credentials, the copies each kind will hold at steady state against the account's "
+        "manual snapshot quota (exit 1 when over)",
     )
     parser.add_argument("--days", type=int, default=400, help="length of the synthetic schedule (default 400)")
     parser.add_argument(
@@ -64,10 +71,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--svg", metavar="FILE", help="also draw the result as an SVG timeline into FILE")
     parser.add_argument("--now", metavar="ISO", help="judge as of this moment (default: the clock); naive means UTC")
+    ops.common_options(parser.add_argument_group("with --quota, the DR account"))  # type: ignore[arg-type]
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.quota:
+        return quota_plan.run(args)
+    if not args.policy:
+        print("draco plan: name a lifecycle (POLICY), or pass --quota", file=sys.stderr)
+        return 2
     try:
         svg = check_writable(args.svg) if args.svg else None
         policy = parse_policy(args.policy)
@@ -111,11 +124,19 @@ def parse_every(text: str) -> timedelta:
     return timedelta(days=spacing.days, hours=spacing.hours)
 
 
+MAX_DAYS = 36_525
+MAX_SNAPSHOTS = 200_000
+
+
 def synthetic_schedule(now: datetime, days: int, every: timedelta) -> Snapshots:
     """A snapshot at ``now``, then one every ``every``, for ``days`` days back (newest first)."""
-    if days < 1:
-        raise ValueError(f"--days must be at least 1, not {days}")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"--days must be 1 to {MAX_DAYS:,} (a century), not {days:,}")
+    if now - timedelta(days=days) < datetime(1, 1, 2, tzinfo=timezone.utc):
+        raise ValueError(f"--days {days:,} before {now:%Y-%m-%d} reaches before the year 1")
     count = -(-timedelta(days=days) // every)  # ceiling: moments strictly after now - days
+    if count > MAX_SNAPSHOTS:
+        raise ValueError(f"--days {days:,} --every {every} makes {count:,} snapshots; at most {MAX_SNAPSHOTS:,}")
     return [(_stamp(now - i * every), now - i * every) for i in range(count)]
 
 

@@ -4,7 +4,8 @@
   environment (no profile, no account override), so no test can reach a real
   AWS account.
 * ``mocked_aws``: ``aws_credentials`` plus moto's ``mock_aws`` for the test's
-  duration; every boto3 client made inside the test talks to moto.
+  duration, as the local world has it (``moto_gaps``: gaps filled, AWS's limits enforced);
+  every boto3 client made inside the test talks to moto.
 * ``as_account``: switches the moto account every client talks to (existing
   clients too), for tests with a production and a DR account.
 * ``account_state``: what an account holds of the kinds of resource bootstrap
@@ -30,6 +31,7 @@ from moto import mock_aws
 
 from chalicelib_shared import metrics
 from chalicelib_shared.log import logger
+from draco.world import moto_gaps
 
 TEST_REGION = "us-east-1"
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
@@ -51,8 +53,13 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def mocked_aws(aws_credentials: None) -> Iterator[None]:
+    """moto as the local world has it: its gaps filled and AWS's limits enforced (``draco.world.moto_gaps``)."""
     with mock_aws():
-        yield
+        moto_gaps.install()
+        try:
+            yield
+        finally:
+            moto_gaps.uninstall()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from moto import mock_aws
 from draco import bootstrap
 from draco.bootstrap import cli
 from draco.cli import main
+from draco.world import moto_gaps
 
 pytestmark = pytest.mark.e2e  # whole accounts bootstrapped in moto: run with -m e2e (see the README)
 
@@ -36,7 +37,11 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
-        yield boto3.Session(region_name=REGION)
+        moto_gaps.install()  # the local world's AWS: gaps filled (the quota bootstrap reads), limits enforced
+        try:
+            yield boto3.Session(region_name=REGION)
+        finally:
+            moto_gaps.uninstall()
 
 
 def alarms(session: boto3.Session) -> dict[str, dict]:
@@ -56,6 +61,8 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
         "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO RecoveryPointAgeHours Maximum > 30)",
         "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending "
         "(DRACO LifecycleChangesPending Maximum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-SnapshotQuotaPlan "
+        "(DRACO SnapshotQuotaPlannedPercent Maximum > 100)",
         "create CloudWatch alarm draco-consumer-prod-KeysCapped (DRACO KeysCapped Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
@@ -148,6 +155,6 @@ def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 8  # the six DR alarms and the two of the restore drills
+    assert len(alarms(session)) == 9  # with the two drill alarms
     assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out

@@ -117,8 +117,16 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "ArnEquals": {"aws:PrincipalArn": consumer_role},
         "StringEquals": {"kms:ViaService": ["ec2.us-east-1.amazonaws.com", "rds.us-east-1.amazonaws.com"]},
     }
-    services = key_policy(session, "alias/DRACO/Topics")["AwsServicesPublishThisAccountsEvents"]
-    assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
+    # Each service held to this topic by SNS's encryption context; RDS also to this account, EventBridge
+    # by the context only (SNS's key management guide: aws:Source* keys fail EventBridge's deliveries).
+    topic_key = key_policy(session, "alias/DRACO/Topics")
+    context = {"kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"}
+    rds_key = topic_key["RdsPublishesThisAccountsEvents"]
+    assert rds_key["Principal"] == {"Service": "events.rds.amazonaws.com"}
+    assert rds_key["Condition"] == {"StringEquals": {**context, "aws:SourceAccount": PROD}}
+    eventbridge_key = topic_key["EventBridgePublishesDracoRulesEvents"]
+    assert eventbridge_key["Principal"] == {"Service": "events.amazonaws.com"}
+    assert eventbridge_key["Condition"] == {"StringEquals": context}
     eventbridge = topic_policy["DracoEventBridgeRulesSendEvents"]
     rule_arn = f"arn:aws:events:{REGION}:{PROD}:rule/draco-producer-ebs-snapshots"
     assert eventbridge["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule_arn]}}
@@ -276,7 +284,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 7 + 1 + 6 + 1 + 2  # DracoAlerts, the six DR alarms, the drill role and its two alarms
+    assert len(steps) == 7 + 1 + 7 + 1 + 2  # DracoAlerts, the seven DR alarms, the drill role and its two alarms
     assert "create IAM role draco-drill-prod (for the consumer's restore drills (run_drills) of stage prod)" in steps
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {

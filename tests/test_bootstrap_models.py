@@ -91,8 +91,10 @@ def test_an_event_rule_kind_gets_a_rule_and_eventbridge_may_publish_through_it_o
     assert eventbridge["Principal"] == {"Service": "events.amazonaws.com"}
     assert eventbridge["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule_arn]}}
     key = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO/Topics")
-    services = statements(key.policy)["AwsServicesPublishThisAccountsEvents"]
-    assert services["Principal"] == {"Service": ["events.amazonaws.com", "events.rds.amazonaws.com"]}
+    key_statements = statements(key.policy)
+    assert key_statements["RdsPublishesThisAccountsEvents"]["Principal"] == {"Service": "events.rds.amazonaws.com"}
+    eventbridge_key = key_statements["EventBridgePublishesDracoRulesEvents"]
+    assert not [k for k in eventbridge_key["Condition"]["StringEquals"] if k.startswith("aws:Source")]
     transit = next(r for r in stack.resources if getattr(r, "alias", "") == "alias/DRACO-Transit")
     dr_use = statements(transit.policy)["DrConsumerReadsSharedTransitCopiesThroughTheKindsServices"]
     assert dr_use["Condition"]["StringEquals"]["kms:ViaService"] == [

@@ -155,6 +155,24 @@ def test_demo_refuses_a_dr_region_it_cant_make_before_the_simulation(region, mes
     assert_one_line(capsys.readouterr().err, f"draco demo: --dr-region {message}")
 
 
+@pytest.mark.parametrize(
+    ("option", "path", "message"),
+    [
+        ("--log", "/proc/x.log", "draco demo: cannot write /proc/x.log: No such file or directory"),
+        ("--html", "/proc/x.html", "draco demo: cannot write /proc/x.html: No such file or directory"),
+        ("--html", "a" * 300 + ".html", "draco demo: cannot write " + "a" * 300 + ".html: File name too long"),
+        ("--log", "/missing/x.log", "draco demo: cannot write /missing/x.log: there is no folder /missing"),
+    ],
+)
+def test_demo_refuses_an_output_it_cant_write_before_the_simulation(
+    option: str, path: str, message: str, monkeypatch, capsys
+) -> None:
+    """Once tracebacks after the whole demo (or at its start, for --log); now one line, before anything runs."""
+    monkeypatch.setattr(demo, "simulate", lambda *args: pytest.fail("the simulation ran"))
+    assert main(["demo", "--days", "1", option, path]) == 2
+    assert_one_line(capsys.readouterr().err, message)
+
+
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(outputs.OutputError, match="it is a folder"):
         outputs.check_writable(tmp_path)
@@ -313,3 +331,41 @@ def test_an_editable_install_gives_a_draco_command_that_works_from_any_folder(tm
     )
     assert refused.returncode == 2
     assert_one_line(refused.stderr, f"stage 'nope' is not in {REPO / 'producer_app' / '.chalice' / 'config.json'}")
+
+
+@pytest.mark.packaging
+def test_a_plain_install_has_its_dependencies_and_runs_the_demo_from_any_folder(tmp_path: Path) -> None:
+    """pip install . (not editable): the dependencies are declared and the apps travel as package data."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet"]
+    done = subprocess.run([*pip, "--no-deps", "--no-build-isolation", str(REPO)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    python = str(venv / "bin" / "python")
+    needs = "import importlib.metadata as m; print(m.requires('draco'))"
+    declared = subprocess.run([python, "-c", needs], cwd=elsewhere, env=environ, capture_output=True, text=True)
+    for name in ("aws-lambda-powertools", "boto3", "chalice", "moto", "rich", "time-machine"):
+        assert name in declared.stdout, declared.stdout + declared.stderr
+    where = subprocess.run(
+        [python, "-c", "import producer_app, draco; print(draco.__file__, producer_app.__path__[0])"],
+        cwd=elsewhere,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert str(REPO) not in where.stdout and str(site) in where.stdout, where.stdout + where.stderr
+    demo = subprocess.run(
+        [venv / "bin" / "draco", "demo", "--days", "2", "--json"],
+        cwd=elsewhere,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    report = json.loads(demo.stdout)
+    assert report["transit_left"] == 0 and sum(row["copied"] for row in report["sources"]) > 0

@@ -181,6 +181,7 @@ def test_a_verified_transit_copy_is_copied_under_the_source_s_key_found_before_m
     assert tags == {
         "Draco_Copy": "DR",
         SOURCE_ARN_TAG: job.source_arn,
+        "Draco_SourceId": job.source_id,
         SOURCE_NAME_TAG: "db1",
         SOURCE_TIME_TAG: clock.iso(TAKEN),
         "Draco_Name": COPY,

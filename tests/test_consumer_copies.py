@@ -89,9 +89,12 @@ def test_source_tags_beyond_aws_s_limit_are_dropped_and_logged(log) -> None:
     rig = build_consumer()
     tags = {"Draco_Lifecycle": "Standard", **{f"t{n:02}": "v" for n in range(49)}}
     rig.copying(tags=tags)
-    assert len(rig.snaps().called("copy")[0][3]) == 50
+    copied = rig.snaps().called("copy")[0][3]
+    assert len(copied) == 50 and copied["Draco_Lifecycle"] == "Standard"  # the lifecycle is kept first
+    # 6 of DRACO's own, the lifecycle, t00..t41 in key order, and the note: the last in key order go
     dropped = next(line for line in log() if line["message"].startswith("source tags dropped"))
-    assert dropped["dropped"] == ["t44", "t45", "t46", "t47", "t48"]
+    assert dropped["dropped"] == [f"t{n}" for n in range(42, 49)]
+    assert copied["Draco_TagsDropped"] == ",".join(f"t{n}" for n in range(42, 49))
 
 
 # --- starting the DR copy -------------------------------------------------------------------------
@@ -237,3 +240,19 @@ def test_the_recovery_point_is_reported_hourly_even_with_nothing_protected() -> 
     rig.app.poll()
     rig.app.poll()
     assert metric("RecoveryPointAgeHours") == [0.0]
+
+
+def test_hourly_the_consumer_sets_the_lifecycles_steady_state_against_the_quota_and_warns_when_over(log) -> None:
+    """The SnapshotQuotaPlan alarm's metric: four daily Standard sources need more than AWS's default 100."""
+    from chalicelib_shared.steady_state import steady_state
+
+    rig = build_consumer()
+    rig.snaps().quota_max = 100
+    for n in range(4):
+        rig.table.save_source(SourceRecord(f"{PROD}#RDS#db{n}", lifecycle="Standard"))
+    rig.app.report_recovery_point()  # the hourly check
+    per_source = steady_state(rig.app.config.lifecycles.policy("Standard"))
+    assert 4 * per_source > 100 and metric("SnapshotQuotaPlannedPercent") == [pytest.approx(4 * per_source)]
+    warning = next(line for line in log() if line["message"] == "planned copies exceed the snapshot quota")
+    assert (warning["kind"], warning["planned"], warning["max"]) == ("RDS", 4 * per_source, 100)
+    assert rig.app.lifecycle.report_quota_plan(rig.table.sources()) == {"RDS": (4 * per_source, 100)}

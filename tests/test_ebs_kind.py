@@ -239,7 +239,8 @@ def item(snapshot_id: str, **extra: Any) -> dict[str, Any]:
 
 
 SID, COPY = "snap-0123456789abcdef0", "snap-0fedcba9876543210"
-NAMED = {"OwnerIds": ["self"], "Filters": [{"Name": "tag:Draco_Name", "Values": ["draco-transit-" + SID]}]}
+PAGE = {"MaxResults": 1000}  # from the first call: without it EC2 answers everything at once
+NAMED = {"OwnerIds": ["self"], "Filters": [{"Name": "tag:Draco_Name", "Values": ["draco-transit-" + SID]}], **PAGE}
 
 
 @pytest.mark.parametrize(
@@ -299,7 +300,7 @@ def test_describe_many_asks_by_filter_a_hundred_ids_a_call(stubbed: tuple[Any, S
     ids = [f"snap-{n:017x}" for n in range(250)]
     for start in (0, 100, 200):
         chunk = ids[start : start + 100]
-        expected = {"OwnerIds": ["self"], "Filters": [{"Name": "snapshot-id", "Values": chunk}]}
+        expected = {"OwnerIds": ["self"], "Filters": [{"Name": "snapshot-id", "Values": chunk}], **PAGE}
         stub.add_response("describe_snapshots", {"Snapshots": [item(sid) for sid in chunk[:2]]}, expected)
     assert len(EBS.api(ec2).describe_many(reversed(ids))) == 6
 
@@ -310,6 +311,7 @@ def test_shared_asks_for_the_owners_snapshots_this_account_may_use(stubbed: tupl
         "OwnerIds": [PROD],
         "RestorableByUserIds": ["self"],
         "Filters": [{"Name": "snapshot-id", "Values": [SID]}],
+        **PAGE,
     }
     shown = item(
         SID, VolumeId="vol-ffffffff", Description=f"DRACO copy draco-transit-snap-0aaaaaaaaaaaaaaaa of {arn(PROD, SID)}"
@@ -319,13 +321,16 @@ def test_shared_asks_for_the_owners_snapshots_this_account_may_use(stubbed: tupl
     assert snap is not None and (snap.name, snap.source_name) == ("draco-transit-snap-0aaaaaaaaaaaaaaaa", "")
 
 
-def test_owned_follows_next_tokens_and_reads_each_state(stubbed: tuple[Any, Stubber]) -> None:
+def test_owned_pages_from_the_first_call_and_follows_next_tokens_and_reads_each_state(
+    stubbed: tuple[Any, Stubber],
+) -> None:
     ec2, stub = stubbed
+    first = {"Snapshots": [item(SID, State="error")], "NextToken": "t"}
+    stub.add_response("describe_snapshots", first, {"OwnerIds": ["self"], **PAGE})
     stub.add_response(
-        "describe_snapshots", {"Snapshots": [item(SID, State="error")], "NextToken": "t"}, {"OwnerIds": ["self"]}
-    )
-    stub.add_response(
-        "describe_snapshots", {"Snapshots": [item(COPY, State="pending")]}, {"OwnerIds": ["self"], "NextToken": "t"}
+        "describe_snapshots",
+        {"Snapshots": [item(COPY, State="pending")]},
+        {"OwnerIds": ["self"], "NextToken": "t", **PAGE},
     )
     phases = {s.snapshot_id: s.phase for s in EBS.api(ec2).owned()}
     assert phases == {SID: Phase.FAILED, COPY: Phase.IN_PROGRESS}

@@ -56,7 +56,7 @@ def scenario(table: Any) -> list[Any]:
     key = b.inventory_key
     first = table.save_source(SourceRecord(key, newest_time="2026-03-01T04:00:00Z", lifecycle="Standard"))
     trace += [table.source("nope"), first, table.save_source(SourceRecord(key, lifecycle="Test"))]
-    trace += [table.save_source(replace(first, pending="Test", reported=("c1", "c2"))), table.sources()]
+    trace += [table.save_source(replace(first, pending="Test", reported_at="2026-03-02T12:00:00Z")), table.sources()]
     trace += [table.save_source(SourceRecord(f"{OTHER}#RDS#db0")), [r.inventory_key for r in table.sources()]]
     trace += [table.flip("poller", "off", "on"), table.flip("poller", "on", "off"), table.flip("poller", "on", "off")]
     trace += [table.flip("poller", "off", "on"), table.flip("other", "on", "off")]

@@ -393,7 +393,7 @@ def test_source_records_are_saved_at_the_version_read_and_listed(dr_jobs: JobTab
     first = dr_jobs.save_source(SourceRecord(key, newest_time="2026-02-28T03:00:00Z", lifecycle="Standard"))
     assert first is not None and first.version == 1
     assert dr_jobs.save_source(SourceRecord(key, lifecycle="Test")) is None  # written since: version 0 is stale
-    pending = dr_jobs.save_source(replace(first, pending="Test", reported=("copy-1",)))
+    pending = dr_jobs.save_source(replace(first, pending="Test", reported_at="2026-03-02T12:00:00Z"))
     assert pending is not None and dr_jobs.source(key) == pending
     assert [record.inventory_key for record in dr_jobs.sources()] == [key]
     assert dr_jobs.inventory(key) == []  # records are not copies

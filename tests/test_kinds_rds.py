@@ -87,7 +87,8 @@ def test_kind_rules_match_aws() -> None:
     assert (INSTANCE.encrypts_on_copy, CLUSTER.encrypts_on_copy) == (True, False)
     assert (INSTANCE.default_copy_limit, CLUSTER.default_copy_limit) == (20, 5)
     assert (INSTANCE.copy_limit_variable, CLUSTER.copy_limit_variable) == ("INSTANCE_COPY_LIMIT", "CLUSTER_COPY_LIMIT")
-    assert INSTANCE.names.copy_finished_events == {"RDS-EVENT-0197"} and CLUSTER.names.copy_finished_events == set()
+    assert INSTANCE.names.copy_finished_events == {"RDS-EVENT-0197", "RDS-EVENT-0060"}
+    assert CLUSTER.names.copy_finished_events == set()
     assert INSTANCE.names.created_events == {"RDS-EVENT-0042", "RDS-EVENT-0091"}
     assert CLUSTER.names.created_events == {"RDS-EVENT-0075", "RDS-EVENT-0169"}
 

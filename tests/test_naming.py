@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 from chalicelib_shared.kinds import parse_arn
 from chalicelib_shared.naming import (
     DR_PREFIX,
+    TAGS_DROPPED_TAG,
     TRANSIT_PREFIX,
+    arn_tag,
     aws_tags,
+    carried_tags,
     dr_copy_id,
     dr_copy_tags,
     is_transit_id,
@@ -33,10 +36,11 @@ QUICK = settings(max_examples=300, deadline=None, database=None, suppress_health
 
 
 def is_manual_snapshot_id(value: str) -> bool:
-    """AWS's rule: 1-255 letters, digits, hyphens; a letter first; no '--'; no trailing '-'."""
+    """AWS's rule for every kind: 1-63 (DB cluster snapshots; DB snapshots 255) letters, digits,
+    hyphens; a letter first; no '--'; no trailing '-'."""
     allowed = set(string.ascii_letters + string.digits + "-")
     return (
-        1 <= len(value) <= 255
+        1 <= len(value) <= 63
         and value[0] in string.ascii_letters
         and set(value) <= allowed
         and "--" not in value
@@ -277,40 +281,66 @@ def test_dr_copy_tags_keeps_50_and_returns_the_dropped_keys() -> None:
     tags, dropped = dr_copy_tags(source, OWN)
     assert len(tags) == 50
     assert {key: tags[key] for key in OWN} == OWN
-    assert set(tags) | set(dropped) == set(source) | set(OWN)
+    assert set(tags) | set(dropped) == set(source) | set(OWN) | {TAGS_DROPPED_TAG}
     assert not set(tags) & set(dropped)
-    assert dropped == [f"tag{i:02d}" for i in range(46, 60)]  # the first 46 source tags fit
+    assert dropped == [f"tag{i:02d}" for i in range(45, 60)]  # the first 45 in key order fit, and the note
+    assert tags[TAGS_DROPPED_TAG] == ",".join(dropped)
+
+
+def test_the_lifecycle_is_kept_first_whatever_its_key_order() -> None:
+    source = {f"a{i:02d}": "v" for i in range(60)} | {"Draco_Lifecycle": "Standard"}
+    tags, dropped = dr_copy_tags(source, OWN)
+    assert tags["Draco_Lifecycle"] == "Standard" and "Draco_Lifecycle" not in dropped
+
+
+def test_carried_tags_keep_50_with_the_lifecycle_and_a_note_of_what_was_left_out() -> None:
+    """EBS merges a volume's tags with its snapshot's: more than a copy-request (and a copy) may carry."""
+    source = {f"vol{i:02d}": "v" for i in range(55)} | {"Draco_Lifecycle": "Weekly", "k" * 128: "too long"}
+    tags, dropped = carried_tags(source)
+    assert len(tags) == 50 and tags["Draco_Lifecycle"] == "Weekly"
+    assert dropped == [*[f"vol{i:02d}" for i in range(48, 55)], "k" * 128]
+    assert tags[TAGS_DROPPED_TAG].startswith("kkk") and len(tags[TAGS_DROPPED_TAG]) <= 255
+    again, more = dr_copy_tags(tags, OWN)  # DR keeps production's note and adds its own drops to it
+    assert len(again) == 50 and again[TAGS_DROPPED_TAG].startswith(tags[TAGS_DROPPED_TAG][:40])
+
+
+def test_a_long_source_arn_fits_a_tag_and_stays_distinct() -> None:
+    short = "arn:aws:rds:us-east-1:111111111111:snapshot:db1"
+    long_one = "arn:aws:rds:us-east-1:111111111111:snapshot:" + "a" * 255
+    assert arn_tag(short) == short
+    assert len(arn_tag(long_one)) == 255 and arn_tag(long_one) != arn_tag(long_one[:-1] + "b")
 
 
 def test_dr_copy_tags_drops_nothing_at_exactly_50() -> None:
-    source = {f"tag{i:02d}": "v" for i in range(46)}
+    source = {f"tag{i:02d}": "v" for i in range(46)}  # with OWN's 4
     tags, dropped = dr_copy_tags(source, OWN)
     assert (len(tags), dropped) == (50, [])
 
 
 def test_dr_copy_tags_reports_renamed_keys_when_dropping_them() -> None:
-    source = {f"tag{i:02d}": "v" for i in range(46)} | {"aws:late": "v"}
-    _, dropped = dr_copy_tags(source, OWN)
-    assert dropped == ["aws:late"]
+    source = {f"a{i:02d}": "v" for i in range(46)} | {"aws:late": "v"}  # last in key order
+    tags, dropped = dr_copy_tags(source, OWN)
+    assert dropped == ["a45", "aws:late"] and "origin:aws:late" not in tags
 
 
 def test_dr_copy_tags_never_makes_a_key_longer_than_aws_allows() -> None:
     """A valid 128-character ``aws:`` key becomes 135 characters once renamed; AWS refuses
     tag keys over 128, so the DR copy call fails for that snapshot."""
-    tags, _ = dr_copy_tags({"aws:" + "k" * 124: "v"}, OWN)
-    assert all(len(key) <= 128 for key in tags), [key for key in tags if len(key) > 128]
+    tags, dropped = dr_copy_tags({"aws:" + "k" * 124: "v"}, OWN)
+    assert all(len(key) <= 127 for key in tags), [key for key in tags if len(key) > 127]  # EC2's 127
+    assert dropped == ["aws:" + "k" * 124]
 
 
 @QUICK
 @given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=10), max_size=80))
 def test_dr_copy_tags_always_fits_the_limit_and_keeps_own_tags(source: dict[str, str]) -> None:
     tags, dropped = dr_copy_tags(source, OWN)
-    assert len(tags) <= 50
+    assert len(tags) <= 50 and (TAGS_DROPPED_TAG in tags) == bool(dropped or TAGS_DROPPED_TAG in source)
     assert {key: tags[key] for key in OWN} == OWN
     assert not [key for key in tags if key.lower().startswith(("aws:", "rds:"))]
     for key, value in source.items():  # every source tag is kept (maybe renamed) or reported
         renamed = f"origin:{key}" if key.lower().startswith(("aws:", "rds:")) else key
-        assert key in dropped or (tags.get(renamed) == value and renamed not in OWN)
+        assert key in dropped or key == TAGS_DROPPED_TAG or (tags.get(renamed) == value and renamed not in OWN)
 
 
 def test_tag_dict_reads_pairs_and_aws_lists() -> None:

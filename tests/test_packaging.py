@@ -51,9 +51,9 @@ APPS = {
         # function -> (resource name in the template, timeout, reserved concurrency, schedule)
         "functions": {
             "on_producer_topic": ("OnProducerTopic", 120, None, None),
-            "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "poll_jobs": ("PollJobs", 300, None, "rate(1 minute)"),  # no reservation: see _settings_explained
             "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
-            "sweep_snapshots": ("SweepSnapshots", 300, 1, "rate(6 hours)"),
+            "sweep_snapshots": ("SweepSnapshots", 300, None, "rate(6 hours)"),
         },
         "env": {
             cfg.DR_ACCT: DR,
@@ -72,9 +72,9 @@ APPS = {
         "handler": "on_consumer_topic",
         "functions": {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
-            "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
+            "poll_jobs": ("PollJobs", 300, None, "rate(1 minute)"),
             "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
-            "run_drills": ("RunDrills", 300, 1, "rate(10 minutes)"),
+            "run_drills": ("RunDrills", 300, None, "rate(10 minutes)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,

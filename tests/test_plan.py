@@ -121,7 +121,7 @@ def test_synthetic_schedule() -> None:
     assert [t for _, t in snapshots] == [NOW - timedelta(hours=6 * i) for i in range(8)]
     assert snapshots[0][0] == "2025-06-18T12:00Z"
     assert len(plan.synthetic_schedule(NOW, 1, timedelta(hours=7))) == 4  # 0, 7, 14, 21 hours back
-    with pytest.raises(ValueError, match="--days must be at least 1"):
+    with pytest.raises(ValueError, match="--days must be 1 to 36,525"):
         plan.synthetic_schedule(NOW, 0, timedelta(days=1))
 
 
@@ -172,7 +172,9 @@ def test_command_reads_a_schedule_file(tmp_path, capsys) -> None:
         (["daily=0"], "draco plan: 'daily=0': a count must be at least 1, not 0"),
         (["Test", "--now", "noon"], "draco plan: 'noon' is not an ISO-8601 timestamp"),
         (["Test", "--every", "1y"], "draco plan: --every '1y': use days and hours"),
-        (["Test", "--days", "0"], "draco plan: --days must be at least 1, not 0"),
+        (["Test", "--days", "0"], "draco plan: --days must be 1 to 36,525 (a century), not 0"),
+        (["Standard", "--days", "99999999"], "draco plan: --days must be 1 to 36,525 (a century), not 99,999,999"),
+        (["Test", "--days", "36525", "--every", "1h"], "draco plan: --days 36,525 --every 1:00:00 makes 876,600"),
         (["Test", "--from", "/nonexistent/times.txt"], "draco plan: [Errno 2] No such file or directory"),
     ],
 )

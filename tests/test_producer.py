@@ -14,7 +14,7 @@ from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import EventType, Phase, SnapshotEvent
 from chalicelib_shared.messages import EventType as Msg
-from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG
+from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, SOURCE_ID_TAG, TRANSIT_TAG
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.producer import TRANSIT_POOL
 from chalicelib_shared.rejection import Rejection
@@ -170,7 +170,13 @@ def test_copy_initiate_starts_the_transit_copy_under_the_transit_key() -> None:
     job = rig.start()
     ((source_arn, name, key, tags, _),) = rig.snaps().called("copy")
     assert (source_arn, name, key) == (job.source_arn, TRANSIT, TRANSIT_KEY)
-    assert tags == {TRANSIT_TAG: "true", SOURCE_ARN_TAG: job.source_arn, COPY_NAME_TAG: TRANSIT, "Draco_Copy": "DR"}
+    assert tags == {
+        TRANSIT_TAG: "true",
+        SOURCE_ARN_TAG: job.source_arn,
+        SOURCE_ID_TAG: job.source_id,
+        COPY_NAME_TAG: TRANSIT,
+        "Draco_Copy": "DR",
+    }
     assert (job.transit_id, job.transit_arn) == (TRANSIT, rig.snaps().arn(TRANSIT))
     assert rig.table.holders("RDS") == rig.table.holders(TRANSIT_POOL) == {TRANSIT}
     assert rig.snaps().snapshots[TRANSIT].phase is Phase.IN_PROGRESS

@@ -100,6 +100,9 @@ def test_the_subscription_notice_is_ignored_quietly() -> None:
         ("db-snapshot", "RDS-EVENT-0196", "RDS", None),  # copy started
         ("db-snapshot", "RDS-EVENT-0197", "RDS", EventType.COPY_FINISHED),
         ("db-snapshot", "RDS-EVENT-0190", "RDS", None),  # copy cancelled
+        ("db-snapshot", "RDS-EVENT-0059", "RDS", None),  # cross-Region copy started
+        ("db-snapshot", "RDS-EVENT-0060", "RDS", EventType.COPY_FINISHED),  # cross-Region copy finished
+        ("db-snapshot", "RDS-EVENT-0061", "RDS", None),  # cross-Region copy cancelled
     ],
 )
 def test_other_snapshot_events_are_classified(

@@ -317,7 +317,8 @@ def test_cli_status_json_and_html(mocked_aws, consumer_app, tmp_path: Path, caps
     for n in range(3):
         table.put_item(Item=job("db", n, tags={"Draco_Lifecycle": "Gold"}).to_item())
     table.put_item(Item={"job_id": "#slots#RDS", "holders": {"x"}})  # not a job
-    assert main(["status", "--json", "--html", str(tmp_path / "s.html"), "--rpo-hours", "12"]) == 0
+    # exit 1: the copies the table lists are missing from DR (health "check")
+    assert main(["status", "--json", "--html", str(tmp_path / "s.html"), "--rpo-hours", "12"]) == 1
     doc = json.loads(capsys.readouterr().out)
     [row] = doc["sources"]
     assert row["lifecycle"] == "Gold (daily=2)" and row["missing_copies"] == [j["copy_id"] for j in row["copies"]]
@@ -334,7 +335,7 @@ def test_cli_status_fits_an_80_column_terminal(mocked_aws, consumer_app, monkeyp
     for n in range(3):
         table.put_item(Item=job("a-database-with-a-rather-long-name", n).to_item())
     monkeypatch.setenv("COLUMNS", "80")
-    assert main(["status"]) == 0
+    assert main(["status"]) == 1  # a late source needs attention: scripts and monitors see it
     lines = capsys.readouterr().out.splitlines()
     assert max(cell_len(line) for line in lines) <= 80 and any(line.startswith("late ") for line in lines)
 

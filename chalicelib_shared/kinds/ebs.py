@@ -96,6 +96,9 @@ NOT_FOUND = frozenset({"InvalidSnapshot.NotFound"})
 IDS_PER_CALL = 100
 
 
+PAGE = 1000  # DescribeSnapshots' most per page
+
+
 def managed_by(tags: Mapping[str, str], text: str) -> str:
     """Which other AWS feature (``MANAGERS``) made the snapshot with these tags and description ("": none)."""
     if _MADE_FOR_AMI.match(text):
@@ -364,7 +367,10 @@ class EbsSnapshots:
 
     # --- reading ----------------------------------------------------------------------
     def _list(self, **params: Any) -> Iterator[Snapshot]:
-        for page in self._ec2.get_paginator("describe_snapshots").paginate(**params):
+        """Page by page from the first call: without ``MaxResults`` EC2 answers every snapshot in one
+        response (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html)."""
+        pages = self._ec2.get_paginator("describe_snapshots").paginate(**params, PaginationConfig={"PageSize": PAGE})
+        for page in pages:
             yield from (self._snapshot(item) for item in page["Snapshots"])
 
     def _arn(self, owner: str, snapshot_id: str) -> str:

@@ -5,8 +5,8 @@ filled in by a table of names (``RdsNames``). What differs beyond names:
 
 * an unencrypted DB cluster snapshot can't be encrypted by copying it (RDS
   refuses ``KmsKeyId``); an unencrypted DB instance snapshot can;
-* AWS sends a copy-finished event (RDS-EVENT-0197) for DB instance snapshot
-  copies only; cluster copies are found finished by the pollers;
+* AWS sends a copy-finished event (RDS-EVENT-0197, or 0060 for a copy from
+  another Region) for DB instance snapshot copies only; cluster copies are found finished by the pollers;
 * a DB instance snapshot keeps ``OriginalSnapshotCreateTime`` across copies, so
   DR reads the data's time from AWS; a DB cluster snapshot keeps no such field
   (a copy's ``SnapshotCreateTime`` is the copy's own), so the time a message
@@ -424,7 +424,9 @@ INSTANCE = RdsKind(
         quota_name="ManualSnapshots",
         event_source="db-snapshot",
         created_events=frozenset({"RDS-EVENT-0042", "RDS-EVENT-0091"}),
-        copy_finished_events=frozenset({"RDS-EVENT-0197"}),
+        # 0197: a copy within a Region finished; 0060: a copy from another Region finished (DR's copies with
+        # DR elsewhere): https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html
+        copy_finished_events=frozenset({"RDS-EVENT-0197", "RDS-EVENT-0060"}),
         subscribe_in_dr=True,
         tag_condition="snapshot-tag",
     ),

@@ -132,6 +132,21 @@ def _retention_alarms(side: Side, stage: str, metric: dict[str, Any]) -> list[di
             **metric,
         },
         {
+            "AlarmName": alarm_name(side, stage, "SnapshotQuotaPlan"),
+            "AlarmDescription": "DRACO: the copies DR's lifecycles will keep at steady state exceed the manual "
+            "snapshot quota; copies will wait once it is full. Run python -m draco plan --quota; raise the "
+            "quota or shorten a lifecycle.",
+            "MetricName": "SnapshotQuotaPlannedPercent",
+            "Statistic": "Maximum",
+            "Period": 3600,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": 100.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+        {
             "AlarmName": alarm_name(side, stage, "KeysCapped"),
             "AlarmDescription": "DRACO: a source account asked for more new DR keys today than KEY_CAP allows; "
             "its copies wait a day. Expected after adding many databases; else investigate production.",

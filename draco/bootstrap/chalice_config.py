@@ -11,6 +11,9 @@
   schedule rule its name too (``<function>-event``), where CloudFormation would
   otherwise make names up. So the role's log and poller statements, the poller
   alarm and ``POLLER_RULE`` name what exists whichever way the app is deployed;
+* ``stages.<stage>.lambda_functions.<fn>.reserved_concurrency``, only when asked
+  (``--reserved-concurrency``): none by default, so a new account, whose
+  concurrency quota is all unreserved, deploys (see ``_settings_explained``);
 * ``.chalice/role-policy-<stage>.json``: the role's policy as bootstrap set it,
   a record to review in a diff (Chalice doesn't read it; ``draco package``
   takes the stage's Region from it).
@@ -60,10 +63,16 @@ def merge_template(deployment: Deployment) -> dict[str, Any]:
 
 
 def write_stage_config(
-    app_dir: Path, stage: str, env: Mapping[str, str], deployment: Deployment | None = None
+    app_dir: Path,
+    stage: str,
+    env: Mapping[str, str],
+    deployment: Deployment | None = None,
+    reserved: Mapping[str, int] | None = None,
 ) -> list[Path]:
     """Merge ``env`` (and, with ``deployment``, the role and the names) into the app's stage; the files changed.
 
+    ``reserved``: reserved concurrency by function name, written into the stage's
+    ``lambda_functions`` (``None``: leave the stage's as it is; empty: remove any).
     The files the stage names are written before config.json, so it never names a missing one.
     """
     chalice_dir = Path(app_dir) / ".chalice"
@@ -85,8 +94,42 @@ def write_stage_config(
         stage_config["iam_role_arn"] = deployment.role_arn
         for handler, role_arn in deployment.function_roles.items():  # run_drills: the drill role
             stage_config.setdefault("lambda_functions", {}).setdefault(handler, {})["iam_role_arn"] = role_arn
+    if reserved is not None:
+        _reserve(stage_config, reserved)
     if _write_if_changed(path, _text(config)):
         changed.append(path)
+    return changed
+
+
+def _reserve(stage_config: dict[str, Any], reserved: Mapping[str, int]) -> None:
+    functions = stage_config.setdefault("lambda_functions", {})
+    for settings in functions.values():
+        settings.pop("reserved_concurrency", None)
+    for name, count in reserved.items():
+        functions.setdefault(name, {})["reserved_concurrency"] = count
+    for name in [name for name, settings in functions.items() if not settings]:
+        del functions[name]
+    if not functions:
+        del stage_config["lambda_functions"]
+
+
+def remove_stage(app_dir: Path, stage: str) -> list[Path]:
+    """Take the stage bootstrap wrote out of the app's project (``remove``); the files changed or deleted.
+
+    The stage's block of config.json goes (every other stage and key stays), and the two
+    files bootstrap wrote beside it. A project without the stage changes nothing.
+    """
+    chalice_dir = Path(app_dir) / ".chalice"
+    changed = []
+    for name in (merge_template_name(stage), role_policy_name(stage)):
+        if (chalice_dir / name).is_file():
+            (chalice_dir / name).unlink()
+            changed.append(chalice_dir / name)
+    path = chalice_dir / "config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        if config.get("stages", {}).pop(stage, None) is not None and _write_if_changed(path, _text(config)):
+            changed.append(path)
     return changed
 
 

@@ -19,12 +19,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.kinds.base import Side
-from draco.bootstrap import drill_options, sweeper
+from draco.app_folders import app_folder
+from draco.bootstrap import drill_options, settings, sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
     merge_template,
     merge_template_name,
+    remove_stage,
     role_policy_name,
     would_change,
     write_stage_config,
@@ -35,9 +38,12 @@ from draco.bootstrap.instructions import BootstrapError, Step, resolve
 from draco.bootstrap.names import ALERT_TOPIC
 from draco.bootstrap.options import DEFAULT_RPO_HOURS, Alarms
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PRODUCER_APP_DIR = REPO_ROOT / "producer_app"
-CONSUMER_APP_DIR = REPO_ROOT / "consumer_app"
+PRODUCER_APP_DIR = app_folder("producer")
+CONSUMER_APP_DIR = app_folder("consumer")
+
+
+#: The functions ``--reserved-concurrency`` reserves for: the scheduled ones that walk the job table.
+RESERVABLE = {Side.PRODUCER: ("poll_jobs", "sweep_snapshots"), Side.CONSUMER: ("poll_jobs", "run_drills")}
 
 
 def app_dir(side: Side) -> Path:
@@ -71,6 +77,22 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
             "--tag-value", default=cfg.DEFAULT_TAG_VALUE, help=f"its value (default {cfg.DEFAULT_TAG_VALUE})"
         )
         sub.add_argument("--alert-email", default="", help=f"subscribe this address to the {ALERT_TOPIC} topic")
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a documented setting without an option of its own (copy limits, MAX_ATTEMPTS, SWEEP_DAYS, "
+            "EBS_LOCK_DAYS/EBS_LOCK_MODE), checked as the app reads it; repeatable",
+        )
+        sub.add_argument(
+            "--reserved-concurrency",
+            type=int,
+            default=0,
+            metavar="N",
+            help="reserve N concurrent runs for the poller (and the producer's sweep), so runs never overlap "
+            "(default none: overlaps are safe, and a new account's quota of 10 allows no reservation)",
+        )
         sub.add_argument(
             "--alarms",
             action=argparse.BooleanOptionalAction,
@@ -184,16 +206,25 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
     def run() -> None:
         if not config_path.is_file():
             raise BootstrapError(f"{config_path} not found: run from a complete DRACO checkout")
-        prepared = prepare(boto3.Session(profile_name=args.profile, region_name=args.region))
+        if args.reserved_concurrency < 0:
+            raise ValueError(f"--reserved-concurrency {args.reserved_concurrency} must be 1 or more (0: none)")
+        extra = settings.parse(side, args.set)
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        prepared = prepare(session)
+        refused = settings.problems(side, prepared.preview_env(), extra)
+        if refused:
+            raise ValueError(f"--set refused, nothing changed: {'; '.join(refused)}")
         _print_plan(prepared.account.account, prepared.account.region, prepared.plan, prepared.known, args.dry_run)
         if args.dry_run:
-            _print_stage_preview(prepared, project, args.stage)
+            _print_stage_preview(prepared, project, args.stage, extra)
             print("dry run: nothing changed")
             return
         applied = apply(prepared)
-        write_stage_config(project, args.stage, applied.env, applied.deployment)
+        reserved = {name: args.reserved_concurrency for name in RESERVABLE[side]} if args.reserved_concurrency else {}
+        env = {**applied.env, **extra}
+        write_stage_config(project, args.stage, env, applied.deployment, reserved)
         print(f"wrote stages.{args.stage} in {config_path}:")
-        for name, value in applied.env.items():
+        for name, value in env.items():
             print(f"  {name}={value}")
         print(f"  iam_role_arn={applied.deployment.role_arn} (manage_iam_role: false)")
         print(f"wrote the role's policy, for review, to {config_path.parent / role_policy_name(args.stage)}")
@@ -201,6 +232,8 @@ def _bootstrap(args: argparse.Namespace, side: Side, prepare: Callable[[boto3.Se
             f"for chalice package, pass --merge-template .chalice/{merge_template_name(args.stage)} "
             "(it names the functions as chalice deploy does)"
         )
+        if side is Side.CONSUMER:
+            _quota_plan(session, env)
 
     return _guarded(run, "bootstrap", f"cannot write {config_path}")
 
@@ -218,11 +251,11 @@ def _print_plan(account: str, region: str, steps: list[Step], known: Any, docume
                 print(f"\n{step}:\n{json.dumps(resolve(step.document, known, preview=True), indent=2)}")
 
 
-def _print_stage_preview(prepared: Prepared, project: Path, stage: str) -> None:
+def _print_stage_preview(prepared: Prepared, project: Path, stage: str, extra: dict[str, str]) -> None:
     """What a real run would write into the Chalice project."""
     config_path = project / ".chalice" / "config.json"
     print(f"\nwould write stages.{stage} in {config_path}:")
-    for name, value in prepared.preview_env().items():
+    for name, value in {**prepared.preview_env(), **extra}.items():
         print(f"  {name}={value}")
     deployment = prepared.stack.deployment
     print(f"  manage_iam_role=false, iam_role_arn={deployment.role_arn}")
@@ -232,6 +265,24 @@ def _print_stage_preview(prepared: Prepared, project: Path, stage: str) -> None:
     record = config_path.parent / role_policy_name(stage)
     policy = resolve(deployment.role_policy, prepared.known, preview=True)
     print(f"would write {record} ({would_change(record, policy)}): the role's policy, for review")
+
+
+def _quota_plan(session: boto3.Session, env: dict[str, str]) -> None:
+    """What the DR account's manual snapshot quota holds: the plan for the sources DR knows, a warning if over."""
+    from draco import quota_plan
+    from draco.status.command import planned_sources
+    from draco.status.readers import collect
+
+    config = ConsumerConfig.from_env(env)
+    quotas = quota_plan.read_quotas(session.client)
+    status = collect(session.resource("dynamodb").Table(config.job_table), session.client, config)
+    plans = quota_plan.plan(planned_sources(status), quotas)
+    per_source = quota_plan.steady_state(config.lifecycles.policy("Standard"))
+    for kind in plans:
+        if kind.quota is None:
+            continue
+        room = f"room for {kind.quota // per_source} daily Standard sources ({per_source} copies each)"
+        print(f"{'warning: ' if kind.over else ''}snapshot quota: {kind.line()}; {room}")
 
 
 # --------------------------------------------------------------------------- remove
@@ -251,14 +302,23 @@ def _remove(args: argparse.Namespace) -> int:
         for line in removal.kept:
             print(f"  kept: {line}")
         if args.dry_run or not removal.steps:
+            if not args.dry_run:  # nothing left in AWS (another clone removed it): the stage goes here too
+                _forget_stage(side, args.stage)
             print("dry run: nothing changed" if args.dry_run else "nothing to remove")
             return
         if not args.yes and _ask(f"type the account id ({acct.account}) to delete all of the above: ") != acct.account:
             raise BootstrapError("not confirmed: nothing changed")
         Executor(clients).execute(removal.steps)
         print(f"removed the {side} app's resources from account {acct.account}")
+        _forget_stage(side, args.stage)
 
     return _guarded(run, "remove", "cannot remove")
+
+
+def _forget_stage(side: Side, stage: str) -> None:
+    """The stage bootstrap wrote into this clone's app project goes with what it named in AWS."""
+    for path in remove_stage(app_dir(side), stage):
+        print(f"removed stage {stage} from {path}" if path.exists() else f"deleted {path}")
 
 
 def _ask(prompt: str) -> str:

@@ -234,7 +234,9 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
         TOPIC_KEY_ALIAS,
         "topic key",
         "DRACO topic key: encrypts the DRACO topic's messages at rest",
-        policies.topic_key_policy(acct, peers=opts.peers, peer_roles=peer_roles, services=services),
+        policies.topic_key_policy(
+            acct, peers=opts.peers, peer_roles=peer_roles, services=services, topic_arn=topic_arn
+        ),
         f"{who} may publish with it",
         acct.arn("kms", "key/<new topic key>"),
     )

@@ -387,19 +387,42 @@ def _owner_administers(acct: Account) -> dict[str, Any]:
 
 
 def topic_key_policy(
-    acct: Account, *, peers: Sequence[str], peer_roles: Sequence[str], services: Sequence[str]
+    acct: Account, *, peers: Sequence[str], peer_roles: Sequence[str], services: Sequence[str], topic_arn: str
 ) -> dict[str, Any]:
-    """The topic key: the owner administers it; the publishing services and the peers' roles encrypt with it."""
+    """The topic key: the owner administers it; the publishing services and the peers' roles encrypt with it.
+
+    What each AWS guide says about a service publishing to an SSE-KMS topic (``_SERVICE_KEY_CONDITIONS``):
+
+    * SNS, "Key management" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html,
+      compatibility with AWS services' event sources): the service principal needs
+      ``kms:GenerateDataKey*`` and ``kms:Decrypt`` on a customer managed key; SNS calls KMS with the
+      encryption context ``aws:sns:topicArn``, which the guide's example conditions on; and
+      ``aws:SourceAccount``, ``aws:SourceArn`` and ``aws:SourceOrgID`` are not supported in the key
+      policy for EventBridge publishing to an encrypted topic: with them, EventBridge's deliveries fail
+      (silently: the events would then only come through the sweep).
+    * RDS, "Granting permissions to publish notifications to an Amazon SNS topic"
+      (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html):
+      ``events.rds.amazonaws.com`` with ``aws:SourceAccount`` and ``aws:SourceArn`` (the topic
+      policy, ``topic_policy``); the key's statement keeps ``aws:SourceAccount`` for RDS.
+    * EventBridge, "Using resource-based policies"
+      (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions):
+      ``events.amazonaws.com`` may publish through the topic policy, which names DRACO's rules
+      (``aws:SourceArn``); don't give the rule a role, which breaks delivery to encrypted topics.
+
+    So each service's statement is its own: both are held to this topic by the encryption context,
+    RDS also to this account; EventBridge by the context only (its rules are named in the topic policy).
+    """
     statements = [_owner_administers(acct)]
-    if services:
+    for service in sorted(services):
+        only = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn, **_SERVICE_KEY_CONDITIONS[service](acct)}
         statements.append(
             {
-                "Sid": "AwsServicesPublishThisAccountsEvents",
+                "Sid": _SERVICE_KEY_SIDS[service],
                 "Effect": "Allow",
-                "Principal": {"Service": sorted(services)},
+                "Principal": {"Service": service},
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": acct.account}},
+                "Condition": {"StringEquals": only},
             }
         )
     statements.append(
@@ -416,6 +439,14 @@ def topic_key_policy(
         }
     )
     return document(statements)
+
+
+# The conditions each service supports in the topic key's policy (see ``topic_key_policy``).
+_SERVICE_KEY_CONDITIONS: dict[str, Any] = {
+    RDS_EVENTS: lambda acct: {"aws:SourceAccount": acct.account},
+    EVENTBRIDGE: lambda acct: {},  # aws:Source* keys unsupported here: SNS's key management guide
+}
+_SERVICE_KEY_SIDS = {RDS_EVENTS: "RdsPublishesThisAccountsEvents", EVENTBRIDGE: "EventBridgePublishesDracoRulesEvents"}
 
 
 def transit_key_policy(

@@ -29,8 +29,8 @@ from moto.sqs.models import sqs_backends
 from chalicelib_shared.config import CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TOPIC
 from chalicelib_shared.container import Container
 from draco import bootstrap
+from draco.app_folders import app_folder
 
-REPO = Path(__file__).resolve().parents[2]
 MOTO_ACCOUNT = "MOTO_ACCOUNT_ID"
 #: Each app's topic and the handler its topic's notifications go to.
 TOPICS = {"producer": (PRODUCER_TOPIC, "on_producer_topic"), "consumer": (CONSUMER_TOPIC, "on_consumer_topic")}
@@ -77,7 +77,7 @@ def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[
     """The app ``name`` (``producer`` or ``consumer``) with ``env``, running in ``account`` and ``region``."""
     project = workdir / name
     (project / ".chalice").mkdir(parents=True)
-    shutil.copy(REPO / f"{name}_app" / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    shutil.copy(app_folder(name) / ".chalice" / "config.json", project / ".chalice" / "config.json")
     env = {**env, MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     bootstrap.write_stage_config(project, "local", env)
     if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches

@@ -8,7 +8,7 @@ what its service sends:
 
 * **RDS** (DB instances and DB clusters): an RDS event notification, SNS
   Subject ``RDS Notification Message``; copies go ``creating`` then
-  ``available``, with RDS-EVENT-0197 for DB instance copies only.
+  ``available``, with RDS-EVENT-0197 (0060 across Regions) for DB instance copies only.
 * **EBS**: the EventBridge event itself, as an EventBridge rule delivers it to
   a topic (no Subject); snapshots go ``pending`` then ``completed``, with a
   ``copySnapshot`` event in the account that made the copy.
@@ -128,7 +128,8 @@ class RdsWorld(WorldKind):
             make(source, snapshot_id)
             event = "RDS-EVENT-0169" if self.cluster else "RDS-EVENT-0091"
         else:
-            snapshot_id = f"{source}-{stamp}"
+            room = (63 if self.cluster else 255) - len(stamp) - 1  # a person names it within AWS's limit
+            snapshot_id = f"{source[:room].rstrip('-')}-{stamp}"
             rds = world.client("rds", account)
             if self.cluster:
                 rds.create_db_cluster_snapshot(DBClusterIdentifier=source, DBClusterSnapshotIdentifier=snapshot_id)
@@ -144,8 +145,14 @@ class RdsWorld(WorldKind):
     def copy_finished(
         self, world: World, account: str, region: str, snapshot_id: str, snapshot: Any
     ) -> Notification | None:
-        """RDS-EVENT-0197 for DB instance snapshot copies; AWS sends nothing for cluster copies."""
-        return None if self.cluster else self.notification(region, "RDS-EVENT-0197", snapshot_id)
+        """For DB instance snapshot copies RDS-EVENT-0197, or 0060 for one copied from another Region
+        (DR's, with DR elsewhere than production); AWS sends nothing for cluster copies."""
+        across = account != world.prod_account and region != world.region
+        return (
+            None
+            if self.cluster
+            else self.notification(region, "RDS-EVENT-0060" if across else "RDS-EVENT-0197", snapshot_id)
+        )
 
     def view(self, snapshot: Any) -> tuple[str, tuple[tuple[str, str], ...], str]:
         tags = tuple(sorted((t["Key"], t["Value"]) for t in snapshot.tags))

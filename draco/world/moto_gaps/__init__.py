@@ -13,8 +13,8 @@
    ``Marker`` for the next page; moto returns everything at once, which hides
    the cost of listing. The fill pages moto's answer by position.
 3. **DescribeAccountAttributes.** moto lacks it. The fill reports the
-   ``ManualSnapshots`` and ``ManualClusterSnapshots`` quotas, used against
-   moto's own snapshot limit (``MOTO_RDS_SNAPSHOT_LIMIT``), as AWS reports them.
+   ``ManualSnapshots`` and ``ManualClusterSnapshots`` quotas as AWS reports them:
+   the manual snapshots held against the world's quota (``limits.snapshot_quota``).
 4. **EBS: copying a snapshot shared from another account.** moto's
    CopySnapshot looks the source up in the caller's own account only. The fill
    also finds a snapshot of another account that grants the caller
@@ -73,6 +73,9 @@
    cluster, so DocumentDB restores are tested against a stubbed client.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill (gap 8: ``tests/test_drill_gaps.py``).
+
+AWS's limits that moto doesn't enforce (identifier lengths, tags, policy sizes,
+quotas) are in ``limits``, installed with the gaps: the local world is strict.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
 
 from chalicelib_shared import clock
+from draco.world.moto_gaps import limits
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -139,7 +143,7 @@ def _describe_account_attributes(self: RDSResponse) -> ActionResult:
                 {
                     "AccountQuotaName": name,
                     "Used": sum(s.snapshot_type == "manual" for s in snapshots.values()),
-                    "Max": backend.SNAPSHOT_QUOTA,
+                    "Max": limits.snapshot_quota(),
                 }
                 for name, snapshots in quotas
             ]
@@ -460,6 +464,7 @@ def install() -> None:
     for (owner, name), fill in _FILLS.items():
         _originals.setdefault((owner, name), owner.__dict__.get(name))
         setattr(owner, name, fill)
+    limits.install()
 
 
 def uninstall() -> None:
@@ -469,3 +474,4 @@ def uninstall() -> None:
             setattr(owner, name, original)
         elif name in owner.__dict__:
             delattr(owner, name)
+    limits.uninstall()
