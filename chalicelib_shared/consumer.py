@@ -12,9 +12,13 @@ believed only as far as AWS confirms it:
 * a copy-shared is acted on only for a transit copy that AWS shows shared with
   this account, owned by the claimed source account, ready, named as DRACO's
   transit copy of the claimed source and taken of the claimed source;
-* the source time comes from AWS where the kind keeps it across copies, and is
-  otherwise believed only up to the transit copy's own creation time, so it is
-  never in the future and the recovery-point age never negative;
+* the job is then bound to AWS's record of that copy (``provenance``): its
+  source, kind and ARN are AWS's, and a later message that disagrees is
+  rejected; the source time comes from AWS where the kind keeps it across
+  copies, and is otherwise believed only up to the transit copy's own creation
+  time, so it is never in the future and the recovery-point age never negative;
+  a copy dated too long before DR first heard of it may only add (never
+  displace another in a lifecycle pass, never locked);
 * a source's DR key is made only once a verified transit copy of it exists, and
   at most ``KEY_CAP`` new keys a day per source account.
 
@@ -31,11 +35,10 @@ from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors, metrics
+from chalicelib_shared import clock, errors, metrics, provenance
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS, EventType, Phase, Snapshot, SnapshotApi, SnapshotEvent
-from chalicelib_shared.lifecycles import plan_pass
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import EventType as Msg
 from chalicelib_shared.messages import Message
@@ -110,9 +113,12 @@ class Consumer(Side):
             return Rejection(f"SourceTime {clock.iso(message.source_time)} is in the future")
         return None
 
-    def copy_requested(self, message: Message) -> Result:
+    def copy_requested(self, message: Message) -> Result | Rejection:
         """Answer a copy request: initiate, or no-copy with the reason. Nothing is spent yet: no key."""
         job = self._job_for(message)
+        refusal = provenance.disagreement(job, message)
+        if refusal:
+            return refusal
         if job.state is State.INITIATED:
             self.send(job.message(Msg.COPY_INITIATE))
             return Result(Outcome.COPY_INITIATED, "", job.source_arn)
@@ -166,6 +172,9 @@ class Consumer(Side):
         transit copy, which it checks against its own job.
         """
         held = self.jobs.get(dr_copy_id(message.source_acct, message.source_id))
+        refusal = provenance.disagreement(held, message) if held else None
+        if refusal:
+            return refusal
         if held is not None and held.state in TRANSIT_NOT_NEEDED:
             return self._not_needed(held, message)
         transit = self.api(message.snapshot_type, self._elsewhere(self.source_region)).shared(message.transit_arn)
@@ -177,14 +186,14 @@ class Consumer(Side):
             return self._not_needed(job, message)
         if job.state is not State.INITIATED:
             return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
-        claimed = message.source_time or job.source_created
-        source_time = transit.created if transit.original_time else min(claimed, transit.created)
+        bound = provenance.bind(job, message, transit)
+        if isinstance(bound, Rejection):
+            return bound
         verified = replace(
-            job,
+            bound,
             transit_id=message.transit_id,
             transit_arn=message.transit_arn,
             tags=dict(message.tags),
-            source_time=clock.iso(source_time),
             encrypted=transit.encrypted,
             size_gb=transit.size_gb,
         )
@@ -348,7 +357,7 @@ class Consumer(Side):
     def _lock(self, job: Job) -> str:
         """Lock the DR copy against deletion for the kind's lock days, if set and the kind can."""
         lock = self.config.locks.get(job.kind)
-        if lock is None:
+        if lock is None or provenance.add_only(job):  # DR must stay able to remove what may only add
             return ""
         self.api(job.kind).lock(self.copy_id(job), lock.days, lock.mode)
         return clock.iso(clock.now() + timedelta(days=lock.days))
@@ -364,14 +373,7 @@ class Consumer(Side):
         requested = self.config.lifecycles.requested(newest.tags)
         now = clock.now()
         locked = [job.job_id for job in copies.values() if job.locked_until and clock.parse_iso(job.locked_until) > now]
-        decided = plan_pass(
-            self.config.lifecycles,
-            record,
-            requested,
-            [(job.job_id, job.source_created) for job in copies.values()],
-            now,
-            locked,
-        )
+        decided = provenance.plan(self.config.lifecycles, record, requested, copies.values(), now, locked)
         if decided.problem:
             logger.warning("lifecycle not applied", source=inventory_key, problem=decided.problem)
         if decided.newly_pending:
