@@ -120,7 +120,7 @@ class Consumer(Side):
         if refusal:
             return refusal
         if job.state is State.INITIATED:
-            self.send(job.message(Msg.COPY_INITIATE))
+            self.send(provenance.answering(job, message).message(Msg.COPY_INITIATE))
             return Result(Outcome.COPY_INITIATED, "", job.source_arn)
         if job.state is State.SKIPPED:
             self.send(job.message(Msg.NO_COPY, reason=job.reason))

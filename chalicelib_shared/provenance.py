@@ -104,6 +104,15 @@ def disagreement(job: Job, message: Message) -> Rejection | None:
     return None
 
 
+def answering(job: Job, message: Message) -> Job:
+    """What a copy-initiate says of a job: a job not yet bound answers each request in the requester's
+    own words (its producer checks them against its own job), so an earlier request's claim of another
+    kind or source can't leave the real snapshot unanswered."""
+    if job.verified:
+        return job
+    return replace(job, kind=message.snapshot_type, source_arn=message.source_arn, source_name=message.source_name)
+
+
 def add_only(job: Job) -> bool:
     """A copy dated more than ``WINDOW`` before DR first heard of it: it may add, never displace."""
     return bool(job.created) and job.source_created < clock.parse_iso(job.created) - WINDOW
