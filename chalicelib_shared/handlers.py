@@ -17,7 +17,9 @@ from typing import Any, Protocol, TypeVar
 from chalicelib_shared import aws, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
+from chalicelib_shared.container import Container
 from chalicelib_shared.job_table import JobTable
+from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS, SnapshotEvent, read_notice
 from chalicelib_shared.log import correlated, for_app, logger
@@ -33,7 +35,6 @@ POLL_MINUTES_VARIABLE = "DRACO_POLL_MINUTES"
 SWEEP_HOURS_VARIABLE = "DRACO_SWEEP_HOURS"
 PRODUCER_SERVICE = "draco-producer"
 CONSUMER_SERVICE = "draco-consumer"
-_reported: set[tuple[str, tuple[str, ...]]] = set()
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -60,9 +61,8 @@ def sweep_hours() -> int:
     return _schedule(SWEEP_HOURS_VARIABLE, 6, 24)
 
 
-def _usable(app: str, problems: tuple[str, ...]) -> bool:
-    if problems and (app, problems) not in _reported:
-        _reported.add((app, problems))
+def _usable(app: str, problems: tuple[str, ...], container: Container) -> bool:
+    if problems and container.first_report(app, problems):
         logger.error("configuration is invalid; doing nothing until it is fixed", problems=list(problems))
     return not problems
 
@@ -81,10 +81,14 @@ def _snapshots(client: Clients, region: str) -> Snapshots:
     return lambda kind, where="": KINDS[kind].api(client(KINDS[kind].service, where or region))
 
 
-def _ports(config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable) -> dict[str, Any]:
-    """What both apps run on: the job table (waking the poller), SNS, each kind's API, the poller's switch."""
+def _ports(
+    config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable, container: Container | None
+) -> dict[str, Any]:
+    """What both apps run on: the job table (waking the poller), SNS, each kind's API, the poller's switch,
+    and what the Lambda container remembers (a new one when none is given: an operator's one-off run)."""
     switch = _switch(config, client, region, jobs)
     return {
+        "container": container or Container(),
         "config": config,
         "jobs": PacedJobs(jobs, switch),
         "slots": jobs,
@@ -94,17 +98,21 @@ def _ports(config: ProducerConfig | ConsumerConfig, client: Clients, region: str
     }
 
 
-def make_producer(config: ProducerConfig, client: Clients, table: Any, region: str) -> Producer:
+def make_producer(
+    config: ProducerConfig, client: Clients, table: Any, region: str, container: Container | None = None
+) -> Producer:
     """The producer on AWS."""
-    return Producer(**_ports(config, client, region, JobTable(table)))
+    return Producer(**_ports(config, client, region, JobTable(table, machine=PRODUCER_JOBS), container))
 
 
-def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: str) -> Consumer:
+def make_consumer(
+    config: ConsumerConfig, client: Clients, table: Any, region: str, container: Container | None = None
+) -> Consumer:
     """The consumer on AWS: as the producer, plus KMS for the DR keys (and the relay key across Regions)."""
-    jobs = JobTable(table, inventory=True)
+    jobs = JobTable(table, inventory=True, machine=CONSUMER_JOBS)
     source_region = config.source_region or region
     return Consumer(
-        **_ports(config, client, region, jobs),
+        **_ports(config, client, region, jobs, container),
         relay_keys=SourceKeys(client("kms", source_region), client("sts", region), config.consumer_role_arn),
         keys=SourceKeys(client("kms", region), client("sts", region), config.consumer_role_arn),
         inventory=jobs,
@@ -112,22 +120,24 @@ def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: s
     )
 
 
-def producer() -> Producer | None:
+def producer(container: Container) -> Producer | None:
+    """The producer for one run, in a container that remembers ``container`` between runs."""
     for_app(PRODUCER_SERVICE)
     config = ProducerConfig.from_env()
-    if not _usable(PRODUCER_SERVICE, config.problems):
+    if not _usable(PRODUCER_SERVICE, config.problems, container):
         return None
     region = aws.region()
-    return make_producer(config, aws.client, aws.table(config.job_table, region), region)
+    return make_producer(config, aws.client, aws.table(config.job_table, region), region, container)
 
 
-def consumer() -> Consumer | None:
+def consumer(container: Container) -> Consumer | None:
+    """The consumer for one run, likewise."""
     for_app(CONSUMER_SERVICE)
     config = ConsumerConfig.from_env()
-    if not _usable(CONSUMER_SERVICE, config.problems):
+    if not _usable(CONSUMER_SERVICE, config.problems, container):
         return None
     region = aws.region()
-    return make_consumer(config, aws.client, aws.table(config.job_table, region), region)
+    return make_consumer(config, aws.client, aws.table(config.job_table, region), region, container)
 
 
 def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:

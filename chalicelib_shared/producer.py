@@ -27,7 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors
 from chalicelib_shared.config import ProducerConfig
-from chalicelib_shared.jobs import Job, State
+from chalicelib_shared.job_messages import message_about
+from chalicelib_shared.jobs import Job, Leg, State
 from chalicelib_shared.kinds import KINDS, EventType, Snapshot, SnapshotEvent, SnapshotKind
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import EventType as Msg
@@ -95,10 +96,11 @@ class Producer(Side):
             tags=dict(snapshot.tags),
             encrypted=snapshot.encrypted or kind.encrypts_on_copy,
             size_gb=snapshot.size_gb,
+            leg=Leg.TRANSIT,
         )
         if self.jobs.create(job, due=clock.now() + resend_delay(job)) is None:
             return Result(Outcome.DUPLICATE, "already requested", snapshot.arn)
-        self.send(job.message(Msg.COPY_REQUEST))
+        self.send(message_about(job, Msg.COPY_REQUEST))
         return Result(Outcome.COPY_REQUESTED, "", snapshot.arn)
 
     def sweep(self, days: int | None = None, source: str | None = None) -> dict[str, int]:
@@ -214,7 +216,7 @@ class Producer(Side):
         self.api(job.kind).share(job.transit_id, self.config.dr_account)
         took = int((clock.now() - clock.parse_iso(job.updated)).total_seconds())
         shared = replace(job, copy_seconds=took, attempts=0)
-        self.send(shared.message(Msg.COPY_SHARED, encrypted=transit.encrypted))
+        self.send(message_about(shared, Msg.COPY_SHARED, encrypted=transit.encrypted))
         moved = self.finished(
             job,
             State.SHARED,
@@ -254,9 +256,9 @@ class Producer(Side):
         if job.attempts >= MAX_RESENDS:
             return self.fail(job, f"no answer from the DR account after {job.attempts} messages")
         if job.state is State.REQUESTED:
-            message = job.message(Msg.COPY_REQUEST)
+            message = message_about(job, Msg.COPY_REQUEST)
         else:
-            message = job.message(Msg.COPY_SHARED, encrypted=job.encrypted)
+            message = message_about(job, Msg.COPY_SHARED, encrypted=job.encrypted)
         self.send(message)
         waited = replace(job, attempts=job.attempts + 1)
         self.jobs.advance(job, job.state, due=clock.now() + resend_delay(waited), attempts=waited.attempts)
@@ -299,4 +301,3 @@ def _holds_transit(job: Job | None, now: datetime) -> bool:
     if job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup):
         return True
     return job.state.is_active and now - clock.parse_iso(job.updated) < STARTING
-

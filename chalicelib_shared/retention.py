@@ -58,6 +58,8 @@ from datetime import datetime, timedelta, timezone
 from itertools import groupby
 from types import MappingProxyType
 
+from chalicelib_shared import clock
+
 LIFECYCLES: Mapping[str, str] = MappingProxyType(
     {
         "Test": "last=3 within=5d",
@@ -323,7 +325,7 @@ def apply_policy(
 
     ``arrived``: when DR learnt of each snapshot (see *Late snapshots* above).
     """
-    now = datetime.now(timezone.utc) if now is None else _utc(now, "now")
+    now = clock.now() if now is None else _utc(now, "now")
     walk = _newest_first(snapshots)
     reasons: dict[str, list[str]] = {}
     if policy.ignore or policy.keep_all:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib_shared import clock, provenance
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT, EventType, Message
@@ -111,7 +112,7 @@ def fakes(world: LocalWorld, source: str, claims: list[datetime], **lie: str) ->
         taken.append(world.take_snapshot(source))
     world.run_until_quiet(limit=timedelta(hours=1))
     for job, claim in zip(shared_jobs(world, taken), claims, strict=True):
-        forge(world, replace(job.message(EventType.COPY_SHARED, encrypted=True), source_time=claim, **lie))
+        forge(world, replace(message_about(job, EventType.COPY_SHARED, encrypted=True), source_time=claim, **lie))
     holding.on = False
     assert world.run_until_quiet()
     return [job for job in world.jobs(DR) if job.source_id in set(taken)]

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib_shared import clock
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import EventType
@@ -77,7 +78,7 @@ def test_another_accounts_snapshot_claimed_as_productions_is_rejected(world: Loc
     )
     source_arn = job.source_arn.replace(job.source_id, "orders-x")  # production's, as a message must name
     lie = replace(
-        job.message(EventType.COPY_SHARED, encrypted=False),
+        message_about(job, EventType.COPY_SHARED, encrypted=False),
         source_id="orders-x",
         source_arn=source_arn,
         transit_id="draco-transit-orders-x",
@@ -94,7 +95,7 @@ def test_another_volumes_transit_copy_claimed_for_the_victims_snapshot_is_reject
     junk = world.add_volume("junk", STANDARD)
     mine, theirs = shared(world, victim, junk)
     lie = replace(
-        mine.message(EventType.COPY_SHARED, encrypted=True),
+        message_about(mine, EventType.COPY_SHARED, encrypted=True),
         transit_arn=theirs.transit_arn,
         transit_id=theirs.transit_id,
     )
@@ -108,7 +109,7 @@ def test_a_cluster_copy_is_never_dated_in_the_future(world: LocalWorld) -> None:
     """Future-time rejection and the clamp to the transit copy's creation, for a kind AWS dates per copy."""
     world.add_cluster("ledger", STANDARD)
     (job,) = shared(world, "ledger")
-    message = job.message(EventType.COPY_SHARED, encrypted=True)
+    message = message_about(job, EventType.COPY_SHARED, encrypted=True)
     before = world.state()
     assert forge(world, replace(message, source_time=FAR_FUTURE)).startswith("rejected: SourceTime")
     assert world.state() == before

@@ -52,7 +52,7 @@ _COLUMN_NOTES = (
     (
         "GB, $/month",
         "allocated storage of the copies, and its cost at the kind's storage price per GB-month "
-        f"(RDS ${KINDS['RDS'].storage_price}, EBS ${KINDS['EBS'].storage_price}) "
+        f"({', '.join(f'{name} ${kind.storage_price}' for name, kind in KINDS.items())}) "
         "(an upper bound: AWS bills snapshots incrementally)",
     ),
     (

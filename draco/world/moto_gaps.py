@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -64,6 +64,8 @@ from moto.kms.models import kms_backends
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
+
+from chalicelib_shared import clock
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -235,7 +237,7 @@ def _locks(backend: EBSBackend) -> dict[str, dict[str, Any]]:
 
 
 def _lock_state(lock: dict[str, Any]) -> str:
-    return "expired" if lock["LockExpiresOn"] <= datetime.now(timezone.utc) else lock["LockState"]
+    return "expired" if lock["LockExpiresOn"] <= clock.now() else lock["LockState"]
 
 
 def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
@@ -243,7 +245,7 @@ def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
     mode, days, until = self._get_param("LockMode"), self._get_param("LockDuration"), self._get_param("ExpirationDate")
     if mode not in LOCK_MODES or (days is None) == (until is None):
         raise EC2ClientError("InvalidParameterCombination", "LockMode, and one of LockDuration or ExpirationDate")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     expires = now + timedelta(days=int(days)) if days is not None else until
     held = _locks(self.ec2_backend).get(snapshot.id)
     if held and _lock_state(held) == "compliance" and expires < held["LockExpiresOn"]:
