@@ -105,6 +105,36 @@ def test_another_volumes_transit_copy_claimed_for_the_victims_snapshot_is_reject
     assert (copy.state, copy.transit_arn) == (State.DONE, mine.transit_arn)  # the victim's own data
 
 
+def test_an_old_cluster_snapshot_copied_under_a_new_name_is_rejected(world: LocalWorld) -> None:
+    """Copied-from check: an earlier snapshot's data as the transit copy of a snapshot id never taken.
+
+    A cluster snapshot keeps no time of its data, so without the check such a copy could be dated now."""
+    world.add_cluster("ledger", STANDARD)
+    (old,) = shared(world, "ledger")
+    release(world)
+    rds = world.client("rds", PROD)
+    transit = rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=old.source_arn,
+        TargetDBClusterSnapshotIdentifier="draco-transit-ledger-new",
+        KmsKeyId=world.env["producer"]["TRANSIT_KEY_ARN"],
+    )["DBClusterSnapshot"]
+    world.advance(timedelta(minutes=30))
+    rds.modify_db_cluster_snapshot_attribute(
+        DBClusterSnapshotIdentifier="draco-transit-ledger-new", AttributeName="restore", ValuesToAdd=[DR]
+    )
+    lie = replace(
+        message_about(old, EventType.COPY_SHARED, encrypted=True),
+        source_id="ledger-new",
+        source_arn=old.source_arn.replace(old.source_id, "ledger-new"),
+        source_time=clock.now(),
+        transit_id="draco-transit-ledger-new",
+        transit_arn=transit["DBClusterSnapshotArn"],
+    )
+    before = world.state()[DR]
+    assert forge(world, lie).startswith("rejected: transit copy")
+    assert world.state()[DR] == before
+
+
 def test_a_cluster_copy_is_never_dated_in_the_future(world: LocalWorld) -> None:
     """Future-time rejection and the clamp to the transit copy's creation, for a kind AWS dates per copy."""
     world.add_cluster("ledger", STANDARD)
