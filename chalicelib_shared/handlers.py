@@ -18,6 +18,10 @@ from chalicelib_shared import aws, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.container import Container
+from chalicelib_shared.drills.checks import LambdaValidator
+from chalicelib_shared.drills.settings import DrillSettings
+from chalicelib_shared.drills.table import DrillTable
+from chalicelib_shared.drills.use_case import Drills
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS
 from chalicelib_shared.keys import SourceKeys
@@ -32,6 +36,7 @@ from chalicelib_shared.rejection import Rejection
 from chalicelib_shared.report import report
 
 POLL_MINUTES_VARIABLE = "DRACO_POLL_MINUTES"
+DRILL_MINUTES_VARIABLE = "DRACO_DRILL_MINUTES"
 SWEEP_HOURS_VARIABLE = "DRACO_SWEEP_HOURS"
 PRODUCER_SERVICE = "draco-producer"
 CONSUMER_SERVICE = "draco-consumer"
@@ -59,6 +64,11 @@ def poll_minutes() -> int:
 def sweep_hours() -> int:
     """The production sweep's schedule, likewise."""
     return _schedule(SWEEP_HOURS_VARIABLE, 6, 24)
+
+
+def drill_minutes() -> int:
+    """The scheduled drill's rounds (consumer), likewise: default every 10 minutes."""
+    return _schedule(DRILL_MINUTES_VARIABLE, 10, 60)
 
 
 def _usable(app: str, problems: tuple[str, ...], container: Container) -> bool:
@@ -138,6 +148,32 @@ def consumer(container: Container) -> Consumer | None:
         return None
     region = aws.region()
     return make_consumer(config, aws.client, aws.table(config.job_table, region), region, container)
+
+
+def make_drills(settings: DrillSettings, client: Clients, table: Any, region: str) -> Drills:
+    """Restore drills on AWS, in the DR account's Region (``chalicelib_shared.drills``)."""
+    validator = LambdaValidator(client("lambda", region), settings.validator) if settings.validator else None
+    restores = lambda kind: KINDS[kind].restores(client(KINDS[kind].service, region))  # noqa: E731
+    return Drills(DrillTable(table), JobTable(table, inventory=True), restores, settings, validator)
+
+
+def drills(container: Container) -> Drills | None:
+    """The scheduled drill; ``None`` (nothing done, no AWS call) while ``DRILL_EVERY_DAYS`` is 0 or unset."""
+    for_app(CONSUMER_SERVICE)
+    config = ConsumerConfig.from_env()
+    settings = DrillSettings.from_env(os.environ)
+    if not _usable(CONSUMER_SERVICE, (*config.problems, *settings.problems), container) or not settings.scheduled:
+        return None
+    region = aws.region()
+    return make_drills(settings, aws.client, aws.table(config.job_table, region), region)
+
+
+def on_drills(build: Callable[[], Drills | None]) -> dict[str, int]:
+    """One round of the scheduled drill: sweep leftovers, step running drills, start the sources due."""
+    counts = _scheduled(build, lambda service: service.scheduled_round(), {})
+    if any(counts.values()):
+        logger.info("drills", **counts)
+    return counts
 
 
 def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:

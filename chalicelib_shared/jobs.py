@@ -245,8 +245,9 @@ class Job:
         values = {k: v for k, v in item.items() if k in names}
         values["state"] = State(item["state"])
         values["tags"] = dict(item.get("tags") or {})
-        values["failed_from"] = State(item["failed_from"]) if item.get("failed_from") else None
-        values["leg"] = Leg(item["leg"]) if item.get("leg") else None
+        # A value this version doesn't know (written by an older one) reads as none: a retry then says so.
+        values["failed_from"] = State._value2member_map_.get(item.get("failed_from") or "")
+        values["leg"] = Leg._value2member_map_.get(item.get("leg") or "")
         for number in ("attempts", "size_gb", "copy_seconds", "version"):
             values[number] = int(item.get(number, 0))
         return cls(**values)

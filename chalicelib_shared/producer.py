@@ -31,6 +31,7 @@ from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, Leg, State
 from chalicelib_shared.kinds import KINDS, EventType, Snapshot, SnapshotEvent, SnapshotKind
 from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.managed import left_to_its_feature
 from chalicelib_shared.messages import EventType as Msg
 from chalicelib_shared.messages import Message
 from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, transit_id
@@ -80,6 +81,9 @@ class Producer(Side):
                 return self.attempt(job, lambda job: self.check_copy(job, snapshot))
             if _is_draco_copy(snapshot):
                 return Result(Outcome.IGNORED, "DRACO's own transit copy", snapshot.arn)
+            elsewhere = left_to_its_feature(snapshot, self.config.copy_managed)
+            if elsewhere:
+                return Result(Outcome.IGNORED, elsewhere, snapshot.arn)
             return self.snapshot_created(KINDS[event.kind], api.announce(snapshot))
 
     def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> Result:
@@ -108,14 +112,17 @@ class Producer(Side):
 
         Scheduled, it looks back ``SWEEP_DAYS``; an operator's backfill names its own
         window and, optionally, one source. A snapshot that has a job, in any state,
-        is left alone, so running it twice starts nothing new.
+        is left alone, so running it twice starts nothing new; so is one another AWS
+        feature made, unless asked for (``managed``).
         """
         since = clock.now() - timedelta(days=days or self.config.sweep_days)
         recent = [
             (kind, snapshot)
             for kind in KINDS.values()
             for snapshot in self.api(kind.name).recent(since)
-            if not _is_draco_copy(snapshot) and (source is None or snapshot.source_name == source)
+            if not _is_draco_copy(snapshot)
+            and not left_to_its_feature(snapshot, self.config.copy_managed)
+            and (source is None or snapshot.source_name == source)
         ]
         known = self.jobs.existing(transit_id(snapshot.snapshot_id) for _, snapshot in recent)
         counts = {"seen": len(recent), "started": 0}

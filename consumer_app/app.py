@@ -32,3 +32,14 @@ def poll_jobs(event):
 def wake_poller(event):
     """Hourly, whether or not the poller rests: hourly checks, and the poller switched on when work is due."""
     return handlers.on_wake(consumer)
+
+
+def drills():
+    """The restore drills for one run (None while DRILL_EVERY_DAYS is off)."""
+    return handlers.drills(container)
+
+
+@app.schedule(Rate(handlers.drill_minutes(), unit=Rate.MINUTES))
+def run_drills(event):
+    """Restore drills (DRILL_EVERY_DAYS; off by default): sweep leftovers, step running drills, start due ones."""
+    return handlers.on_drills(drills)

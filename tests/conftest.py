@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -98,6 +99,9 @@ def travel() -> Iterator[time_machine.Coordinates]:
 @pytest.fixture
 def log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
+    handler = logger.registered_handler
+    if getattr(handler.stream, "closed", False):  # the capture of an earlier pytest run in this process (mutmut)
+        handler.stream = sys.stderr
+    previous = handler.setStream(stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     logger.registered_handler.setStream(previous)

@@ -117,3 +117,9 @@ def test_failed_from_and_leg_are_typed_and_survive_the_store() -> None:
     read = Job.from_item(failed.to_item())
     assert read.failed_from is State.COPYING and read.leg is Leg.TO_RELAY
     assert Job.from_item(JOB.to_item()).failed_from is None and Job.from_item(JOB.to_item()).leg is None
+
+
+def test_a_failed_from_this_version_does_not_know_reads_as_none() -> None:
+    item = {**replace(JOB, state=State.FAILED).to_item(), "failed_from": "copying-old", "leg": "sideways"}
+    read = Job.from_item(item)
+    assert read.failed_from is None and read.leg is None and read.state is State.FAILED

@@ -67,6 +67,9 @@ def to_json(status: Status) -> dict[str, Any]:
         "price_per_gb_month_usd": PRICES_PER_GB_MONTH,
         "totals": status.totals,
         "sources": [_source_json(source) for source in status.sources],
+        "drills": [drill.to_json() for drill in status.drills],
+        "drills_overdue": sum(drill.overdue for drill in status.drills),
+        "drills_failed": sum(drill.last is not None and drill.last.result == "failed" for drill in status.drills),
         "skipped": [
             {
                 "source_acct": s.source_acct,

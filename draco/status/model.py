@@ -189,6 +189,7 @@ class Status:
     rpo_threshold: float
     sources: tuple[SourceStatus, ...]
     skipped: tuple[SkippedSource, ...]
+    drills: tuple[Any, ...] = ()  # each protected source's restore drills (``draco.status.drills``)
 
     @property
     def totals(self) -> dict[str, Any]:
