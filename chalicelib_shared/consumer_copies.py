@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib_shared import clock, metrics
+from chalicelib_shared import clock, metrics, provenance
 from chalicelib_shared.consumer_relay import Relay, arn_of
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.job_messages import message_about
@@ -163,7 +163,7 @@ class Copies:
         """Lock the DR copy against deletion for the kind's lock days, if set and the kind can."""
         side = self.side
         lock = side.config.locks.get(job.kind)
-        if lock is None:
+        if lock is None or provenance.add_only(job):  # DR must stay able to remove what may only add
             return ""
         side.api(job.kind).lock(side.copy_id(job), lock.days, lock.mode)
         return clock.iso(clock.now() + timedelta(days=lock.days))

@@ -14,10 +14,9 @@ from dataclasses import dataclass, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors, metrics
+from chalicelib_shared import clock, errors, metrics, provenance
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.jobs import Job, State
-from chalicelib_shared.lifecycles import plan_pass
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.sources import SourceRecord
 from chalicelib_shared.steady_state import steady_state
@@ -40,8 +39,7 @@ class LifecycleRun:
         requested = side.config.lifecycles.requested(newest.tags)
         now = clock.now()
         locked = [job.job_id for job in copies.values() if job.locked_until and clock.parse_iso(job.locked_until) > now]
-        times = [(job.job_id, job.source_created) for job in copies.values()]
-        decided = plan_pass(side.config.lifecycles, record, requested, times, now, locked)
+        decided = provenance.plan(side.config.lifecycles, record, requested, copies.values(), now, locked)
         if decided.problem:
             logger.warning("lifecycle not applied", source=inventory_key, problem=decided.problem)
         if decided.newly_pending:
@@ -56,8 +54,8 @@ class LifecycleRun:
         reported: set[str] = set()  # what the last dry-run pass logged: what a pass then would delete
         if record.reported_at and not side.config.live:
             then = clock.parse_iso(record.reported_at)
-            earlier = [(copy_id, taken) for copy_id, taken in times if taken <= then]
-            reported = set(plan_pass(side.config.lifecycles, record, requested, earlier, then, locked).delete)
+            earlier = [job for job in copies.values() if job.source_created <= then]
+            reported = set(provenance.plan(side.config.lifecycles, record, requested, earlier, then, locked).delete)
         if side.config.live:
             deleted = [copy_id for copy_id in decided.delete if self._expire(copies[copy_id], decided.in_force)]
         else:

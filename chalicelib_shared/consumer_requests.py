@@ -7,9 +7,12 @@ What a message claims is believed only as far as AWS confirms it:
 * a copy-shared is acted on only for a transit copy that AWS shows shared with
   this account, owned by the claimed source account, ready, named as DRACO's
   transit copy of the claimed source and taken of the claimed source;
-* the source time comes from AWS where the kind keeps it across copies, and is
-  otherwise believed only up to the transit copy's own creation time, so it is
-  never in the future and the recovery-point age never negative.
+* the job is then bound to AWS's record of that copy (``provenance``): its
+  source, kind and ARN are AWS's, and a later message that disagrees is
+  rejected; the source time comes from AWS where the kind keeps it across
+  copies, and is otherwise believed only up to the transit copy's own creation
+  time, so it is never in the future and the recovery-point age never negative;
+  a copy dated too long before DR first heard of it may only add.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from chalicelib_shared import clock
+from chalicelib_shared import clock, provenance
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, State
@@ -65,11 +68,14 @@ class Requests:
             return Rejection(f"SourceTime {clock.iso(message.source_time)} is in the future")
         return None
 
-    def copy_requested(self, message: Message) -> Result:
+    def copy_requested(self, message: Message) -> Result | Rejection:
         """Answer a copy request: initiate, or no-copy with the reason. Nothing is spent yet: no key."""
         job = self._job_for(message)
+        refusal = provenance.disagreement(job, message)
+        if refusal:
+            return refusal
         if job.state is State.INITIATED:
-            self.side.send(message_about(job, Msg.COPY_INITIATE))
+            self.side.send(message_about(provenance.answering(job, message), Msg.COPY_INITIATE))
             return Result(Outcome.COPY_INITIATED, "", job.source_arn)
         if job.state is State.SKIPPED:
             self.side.send(message_about(job, Msg.NO_COPY, reason=job.reason))
@@ -124,6 +130,9 @@ class Requests:
         """
         side = self.side
         held = side.jobs.get(dr_copy_id(message.source_acct, message.source_id))
+        refusal = provenance.disagreement(held, message) if held else None
+        if refusal:
+            return refusal
         if held is not None and held.state in TRANSIT_NOT_NEEDED:
             return self._not_needed(held, message)
         transit = side.api(message.snapshot_type, side.elsewhere(side.source_region)).shared(message.transit_arn)
@@ -135,14 +144,14 @@ class Requests:
             return self._not_needed(job, message)
         if job.state is not State.INITIATED:
             return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
-        claimed = message.source_time or job.source_created
-        source_time = transit.created if transit.original_time else min(claimed, transit.created)
+        bound = provenance.bind(job, message, transit)  # what AWS says the copy is, not what was claimed
+        if isinstance(bound, Rejection):
+            return bound
         verified = replace(
-            job,
+            bound,
             transit_id=message.transit_id,
             transit_arn=message.transit_arn,
             tags=dict(message.tags),
-            source_time=clock.iso(source_time),
             encrypted=transit.encrypted,
             size_gb=transit.size_gb,
         )

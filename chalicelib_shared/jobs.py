@@ -208,6 +208,7 @@ class Job:
     leg: Leg | None = None  # which copy the job is on (``Leg``); None until the app decides
     cleanup: bool = False  # producer: a failed job's transit copy waits for its keep time to pass
     locked_until: str = ""  # consumer: the DR copy can't be deleted before then (EBS snapshot lock)
+    verified: str = ""  # consumer: when DR verified the transit copy and bound the job to it (``provenance``)
     created: str = ""
     updated: str = ""
     due: str = ""  # when the poller should look at it next

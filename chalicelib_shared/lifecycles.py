@@ -98,8 +98,12 @@ def plan_pass(
     copies: Iterable[tuple[str, datetime]],
     now: datetime,
     locked: Iterable[str] = (),
+    arrived: Mapping[str, datetime] | None = None,
 ) -> LifecyclePass:
-    """Decide the lifecycle in force and the copies a pass deletes; see the module docstring."""
+    """Decide the lifecycle in force and the copies a pass deletes; see the module docstring.
+
+    ``arrived``: when DR learnt of each copy, so a late one never displaces a timely one (``retention``).
+    """
     copies = list(copies)
     in_force = record.lifecycle if record and record.lifecycle else ""
     wanted = settings.policy(requested)  # "" resolves to no lifecycle
@@ -114,8 +118,8 @@ def plan_pass(
     current = settings.policy(in_force)
     if not _usable(current):
         return LifecyclePass(in_force, requested, pending, False, (), (), current.problem or "")
-    deletable = apply_policy(current, copies, now).delete
-    asked = apply_policy(wanted, copies, now).delete
+    deletable = apply_policy(current, copies, now, arrived).delete
+    asked = apply_policy(wanted, copies, now, arrived).delete
     if pending:
         deletable = [copy for copy in deletable if copy in set(asked)]
     floor = {copy for copy, _ in sorted(copies, key=lambda c: c[1], reverse=True)[: settings.min_keep]}

@@ -22,6 +22,13 @@ Semantics of ``apply_policy`` (the walk is newest first; ties keep input order):
   day of the month, so Mar 31 - 1m = Feb 28/29, and Feb 29 - 1y = Feb 28),
   then days and hours.
 
+Late snapshots: ``apply_policy`` may be told when DR learnt of each snapshot
+(``arrived``). A snapshot that arrived after its period had closed is *late*
+for that period: it never represents a period that has a timely snapshot (the
+newest timely one does), and a period with only late snapshots is kept (its
+newest, ``<rule> (late)``) without counting toward N, so a late arrival never
+pushes a period out. Without ``arrived`` every snapshot is timely.
+
 Future-dated snapshots (``created > now``) are always kept with the single
 reason ``future`` and are invisible to every rule: they count toward no
 period, are never ``newest`` or ``oldest``, and take no ``last`` slot. A clock
@@ -48,6 +55,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import groupby
 from types import MappingProxyType
 
 from chalicelib_shared import clock
@@ -308,9 +316,15 @@ Snapshot = tuple[str, datetime]
 
 
 def apply_policy(
-    policy: Policy, snapshots: Iterable[tuple[str, datetime]], now: datetime | None = None
+    policy: Policy,
+    snapshots: Iterable[tuple[str, datetime]],
+    now: datetime | None = None,
+    arrived: Mapping[str, datetime] | None = None,
 ) -> RetentionResult:
-    """Split snapshots into kept and deleted (newest first) following ``policy``."""
+    """Split snapshots into kept and deleted (newest first) following ``policy``.
+
+    ``arrived``: when DR learnt of each snapshot (see *Late snapshots* above).
+    """
     now = clock.now() if now is None else _utc(now, "now")
     walk = _newest_first(snapshots)
     reasons: dict[str, list[str]]
@@ -321,7 +335,7 @@ def apply_policy(
         present = [s for s in walk if s[1] <= now]
         reasons = {sid: ["future"] for sid, created in walk if created > now}
         for rule in policy.rules:
-            for sid, reason in _select(rule, present):
+            for sid, reason in _select(rule, present, arrived or {}):
                 reasons.setdefault(sid, []).append(reason)
     return RetentionResult(
         keep=[sid for sid, _ in walk if sid in reasons],
@@ -348,41 +362,50 @@ def _newest_first(snapshots: Iterable[tuple[str, datetime]]) -> list[Snapshot]:
     return sorted(checked, key=lambda s: s[1], reverse=True)
 
 
-def _select(rule: Rule, walk: list[Snapshot]) -> Iterator[tuple[str, str]]:
+def _select(rule: Rule, walk: list[Snapshot], arrived: Mapping[str, datetime]) -> Iterator[tuple[str, str]]:
     """(id, reason) for each snapshot of ``walk`` (newest first, none future) ``rule`` keeps."""
     if not walk:
         return iter(())
     if isinstance(rule.value, int):
         if rule.key == "last":
             return ((sid, "last") for sid, _ in walk[: rule.value])
-        return _per_period(walk, rule.key, rule.value, rule.key, f"oldest {rule.key}")
+        return _per_period(walk, rule.key, rule.value, rule.key, f"oldest {rule.key}", arrived)
     cutoff = rule.value.before(walk[0][1])
     window = [s for s in walk if s[1] > cutoff]
     if rule.key == "within":
         return ((sid, f"within {rule.value}") for sid, _ in window)
     period = rule.key.removeprefix("within_")
     oldest_reason = f"oldest {rule.key}" if window[-1] == walk[-1] else None
-    return _per_period(window, period, len(window), f"{rule.key} {rule.value}", oldest_reason)
+    return _per_period(window, period, len(window), f"{rule.key} {rule.value}", oldest_reason, arrived)
 
 
 def _per_period(
-    walk: list[Snapshot], period: str, count: int, reason: str, oldest_reason: str | None
+    walk: list[Snapshot],
+    period: str,
+    count: int,
+    reason: str,
+    oldest_reason: str | None,
+    arrived: Mapping[str, datetime],
 ) -> Iterator[tuple[str, str]]:
-    """The newest snapshot of each of the ``count`` most recent periods in ``walk``.
+    """The newest timely snapshot of each of the ``count`` most recent periods in ``walk``.
 
-    If the count is not used up, the last (oldest) snapshot of ``walk`` is kept
-    too with ``oldest_reason`` (unless that is None), so a short history keeps
-    its oldest snapshot.
+    A period with only late snapshots keeps its newest without counting. If the
+    count is not used up, the last (oldest) snapshot of ``walk`` is kept too with
+    ``oldest_reason`` (unless that is None), so a short history keeps its oldest.
     """
     period_of = _PERIOD_OF[period]
-    taken, last_taken, oldest = 0, None, walk[-1][0]
-    for sid, created in walk:
-        if taken == count:
-            return
-        if (current := period_of(created)) != last_taken:
-            taken, last_taken = taken + 1, current
+    taken, oldest = 0, walk[-1][0]
+    for current, group in groupby(walk, key=lambda snapshot: period_of(snapshot[1])):
+        members = list(group)
+        timely = [sid for sid, _ in members if sid not in arrived or period_of(arrived[sid]) <= current]
+        if timely:
+            taken += 1
+            sid = timely[0]
             yield sid, reason
-            if sid == oldest:
-                return
+        else:
+            sid = members[0][0]
+            yield sid, f"{reason} (late)"
+        if taken == count or sid == oldest:
+            return
     if oldest_reason:
         yield oldest, oldest_reason

@@ -14,7 +14,9 @@
   with a window, run with the operator's credentials and the stage's producer
   environment. Copies start only through the copy slots of ``pipeline.py``, so the
   copy limits hold; a snapshot with a job in any state is left alone, so a second
-  run queues nothing.
+  run queues nothing. In DR, the copy of a snapshot taken more than
+  ``provenance.WINDOW`` (12 hours) before DR heard of it is add-only: kept and
+  thinned by its lifecycle, but it never displaces a copy DR already keeps.
 
 The helpers here (stage environment, session, Scan, one-line errors) are shared
 with ``draco.status``. Every expected failure is one line on stderr saying what

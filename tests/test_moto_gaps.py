@@ -238,6 +238,24 @@ def test_7_ebs_copy_under_a_key_of_another_region_fails(aws: None, no_public_ami
     assert (copy(east_key), copy("alias/nowhere"), copy(west_key)) == ("error", "error", "completed")
 
 
+def test_8_rds_cluster_snapshot_copy_names_its_source(aws: None) -> None:
+    rds = client("rds", PROD)
+    rds.create_db_cluster(
+        DBClusterIdentifier="c", Engine="aurora-postgresql", MasterUsername="admin", MasterUserPassword="not-a-secret-1"
+    )
+    source = rds.create_db_cluster_snapshot(DBClusterIdentifier="c", DBClusterSnapshotIdentifier="s1")
+    arn = source["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+
+    def copied_from(target: str) -> str | None:
+        rds.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier=arn, TargetDBClusterSnapshotIdentifier=target)
+        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=target)["DBClusterSnapshots"][0]
+        return found.get("SourceDBClusterSnapshotArn")
+
+    assert copied_from("before") is None
+    moto_gaps.install()
+    assert copied_from("after") == arn
+
+
 def test_install_twice_and_uninstall_restore_moto(aws: None, no_public_amis: None) -> None:
     moto_gaps.install()
     moto_gaps.install()

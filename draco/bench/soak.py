@@ -26,6 +26,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from chalicelib_shared import provenance
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
@@ -128,7 +129,8 @@ def _check_retention(
     for jobs in by_source.values():
         newest = max(jobs, key=lambda job: job.source_time)
         policy = lifecycles.source_lifecycle(newest.tags)
-        keep = apply_policy(policy, [(j.job_id, j.source_created) for j in jobs])
+        arrived = {j.job_id: at for j in jobs if (at := provenance.arrival(j)) is not None}
+        keep = apply_policy(policy, [(j.job_id, j.source_created) for j in jobs], arrived=arrived)
         lost = [copy_id for copy_id in keep.keep if copy_id not in dr_copies]
         if lost:
             result.violations.append(f"deleted although its lifecycle keeps them: {lost}")

@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib_shared import clock
+from chalicelib_shared import clock, provenance
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS, Snapshot
-from chalicelib_shared.lifecycles import LifecyclePass, plan_pass
+from chalicelib_shared.lifecycles import LifecyclePass
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy
 from chalicelib_shared.sources import SourceRecord
 
@@ -261,7 +261,7 @@ def _source(
     lifecycles = config.lifecycles
     copies_at = [(job.job_id, job.source_created) for job in existing]
     locked = [job.job_id for job in existing if job.locked_until and clock.parse_iso(job.locked_until) > now]
-    decided = plan_pass(lifecycles, record, lifecycles.requested(newest.tags), copies_at, now, locked)
+    decided = provenance.plan(lifecycles, record, lifecycles.requested(newest.tags), existing, now, locked)
     policy = lifecycles.policy(decided.in_force) if decided.in_force else lifecycles.source_lifecycle(newest.tags)
     result = _held(apply_policy(policy, copies_at, now), decided, copies_at, lifecycles.min_keep, locked)
     to_delete = set(decided.delete)

@@ -43,6 +43,11 @@
    progress for its copy time, then lets it end ``error``
    (``draco.world.copies``). A copy across Regions under the source Region's
    key so fails, as on AWS.
+8. **A DB cluster snapshot copy's source.** AWS records the ARN a cluster
+   snapshot was copied from in ``SourceDBClusterSnapshotArn`` ("if the DB
+   cluster snapshot was copied from a source DB cluster snapshot",
+   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html);
+   moto leaves it out. The fill records it on the copy.
 
 8. **Restores.** (a) moto restores a Neptune cluster snapshot with a
    ``KeyError`` (its Neptune clusters keep no master password) and gives a
@@ -113,6 +118,14 @@ def _get_snapshot(self: RDSBackend, identifier: str, resource_type: Any, not_fou
                 raise not_found_exception(identifier)
             return snapshot
     return _originals[(RDSBackend, "get_snapshot")](self, identifier, resource_type, not_found_exception)
+
+
+def _copy_db_cluster_snapshot(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+    made = _originals[(RDSBackend, "copy_db_cluster_snapshot")](self, *args, **kwargs)
+    source = kwargs.get("source_db_cluster_snapshot_identifier") or args[0]
+    named = source if source.startswith("arn:") else self.get_db_cluster_snapshot(source).db_cluster_snapshot_arn
+    made.source_db_cluster_snapshot_arn = named
+    return made
 
 
 def _paged(operation: str, list_key: str) -> Callable[[RDSResponse], ActionResult]:
@@ -448,6 +461,7 @@ _FILLS: dict[tuple[type, str], Any] = {
     (Volume, "status"): _volume_status(),
     (EBSBackend, "create_volume"): _create_volume,
     (RDSBackend, "get_snapshot"): _get_snapshot,
+    (RDSBackend, "copy_db_cluster_snapshot"): _copy_db_cluster_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
     (RDSResponse, "describe_db_cluster_snapshots"): _paged("describe_db_cluster_snapshots", "DBClusterSnapshots"),
     (RDSResponse, "describe_account_attributes"): _describe_account_attributes,
