@@ -31,7 +31,7 @@ from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors, metrics
+from chalicelib_shared import clock, errors, metrics, room
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS, EventType, Phase, Snapshot, SnapshotApi, SnapshotEvent
@@ -52,6 +52,7 @@ from chalicelib_shared.naming import (
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.pipeline import Side, hourly
 from chalicelib_shared.ports import Inventory, KeyStore
+from chalicelib_shared.recovery import recovery_point
 from chalicelib_shared.rejection import Rejection
 from chalicelib_shared.sources import SourceRecord
 
@@ -59,7 +60,8 @@ from chalicelib_shared.sources import SourceRecord
 SHARE_TIMEOUT = timedelta(days=3)
 #: A message may claim a time this far ahead of DR's clock (clock skew), no further.
 CLOCK_SKEW = timedelta(minutes=5)
-KEY_WAIT = timedelta(hours=1)
+#: A copy waiting for room in DR's quota or for a new key looks again this often.
+ROOM_WAIT = timedelta(hours=1)
 #: DR's key in the source Region, for relay copies across Regions: ``alias/DRACO-Relay``.
 RELAY_KEY = "Relay"
 #: Job states in which DR holds a copy of its own: the transit copy is no longer needed.
@@ -226,11 +228,16 @@ class Consumer(Side):
         relay step, so a copy past ``KEY_CAP`` waits before anything is copied,
         whichever way it travels.
         """
+        full = room.why_wait(self, job)
+        if full:
+            return self._wait(job, full, "CopiesWaitingForRoom")
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
-                return self._wait_for_key(job)
+                reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
+                logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
+                return self._wait(job, reason, "KeysCapped")
         if job.state is State.RELAY_QUEUED:
             return self._copy(job, job.relay_arn, key, State.RELAYING)
         if self.two_steps(job):
@@ -285,17 +292,16 @@ class Consumer(Side):
         if key:
             return key
         day = clock.now().strftime("%Y-%m-%d")
-        if not self.slots.count(f"keys#{job.source_acct}#{day}", self.config.key_cap):
+        capped = not self.slots.count(f"keys#{job.source_acct}#{day}", self.config.key_cap)
+        if capped and not self.slots.draw(room.key_budget(job.source_acct), clock.iso(clock.now())):
             return ""
         return self.keys.create(owner)
 
-    def _wait_for_key(self, job: Job) -> Result:
-        """Past the day's new-key cap the copy waits in its queue (its slot freed) and an alert goes out."""
-        reason = f"{self.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
-        metrics.count("KeysCapped")
-        logger.error("new DR keys capped", account=job.source_acct, key_cap=self.config.key_cap)
+    def _wait(self, job: Job, reason: str, metric: str) -> Result:
+        """The copy waits in its queue (its slot freed) for room or a key, an hour at a time, with an alert."""
+        metrics.count(metric)
         queue = State.RELAY_QUEUED if job.state is State.RELAY_QUEUED else State.COPY_QUEUED
-        wait = clock.now() + KEY_WAIT
+        wait = clock.now() + ROOM_WAIT
         if self.jobs.advance(job, queue, due=wait, release=[self.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)
@@ -393,8 +399,7 @@ class Consumer(Side):
                     logger.info(f"dry run: would delete {copy_id}", lifecycle=decided.in_force)
                 metrics.count("SnapshotsWouldDelete")
         changes = {
-            "lifecycle": decided.in_force,
-            "pending": decided.pending,
+            **room.after_pass(record, decided, len(copies) - len(deleted)),
             "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
             "reported": () if self.config.live else tuple(sorted(decided.delete)),
         }
@@ -437,20 +442,19 @@ class Consumer(Side):
         self.report_recovery_point()
 
     def report_recovery_point(self) -> dict[str, float]:
-        """Each source's newest copy's age in hours; never negative, whatever a time claims."""
-        now = clock.now()
+        """Each watched source's newest copy's age in hours, and which are late (``recovery``)."""
         records = self.inventory.sources()
-        ages = {
-            record.inventory_key: round(max(0.0, (now - record.newest).total_seconds() / 3600), 2)
-            for record in records
-            if record.newest is not None
-        }
+        point = recovery_point(records, clock.now(), self.config.rpo_hours)
         # Every hour, even with nothing protected yet: the alarm counts silence as breaching.
-        metrics.count("RecoveryPointAgeHours", max(ages.values(), default=0))
+        metrics.count("SourcesLate", len(point.late))
+        metrics.count("SourcesGoneLate", len(point.gone_late))
+        metrics.count("RecoveryPointAgeHours", point.oldest)
         metrics.count("LifecycleChangesPending", sum(bool(record.pending) for record in records))
-        if ages:
-            logger.info("recovery point", age_hours=ages)
-        return ages
+        if point.gone_late:
+            logger.error("sources went late", sources=list(point.gone_late), rpo_hours=self.config.rpo_hours)
+        if point.ages:
+            logger.info("recovery point", age_hours=point.ages, late=list(point.late))
+        return point.ages
 
     def on_due(self, job: Job) -> Result:
         """A copy-initiate that no copy-shared followed within ``SHARE_TIMEOUT``."""

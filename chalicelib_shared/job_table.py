@@ -215,6 +215,27 @@ class JobTable:
             raise
         return True
 
+    def draw(self, name: str, now: str) -> bool:
+        """Take one from budget ``name`` while it has some left and ``now`` (ISO) is before its end."""
+        try:
+            self._table.update_item(
+                Key={KEY: COUNTER_PREFIX + name},
+                UpdateExpression="ADD #n :one",
+                ConditionExpression="#until > :now AND (attribute_not_exists(#n) OR #n < #limit)",
+                ExpressionAttributeNames={"#n": "count", "#until": "until", "#limit": "limit"},
+                ExpressionAttributeValues={":one": 1, ":now": now},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def grant(self, name: str, limit: int, until: str, **who: str) -> None:
+        """Set budget ``name``: ``limit`` draws until ``until`` (ISO), a new budget replacing the old."""
+        item = {KEY: COUNTER_PREFIX + name, "limit": limit, "until": until, "count": 0, **who}
+        self._table.put_item(Item=item)
+
     def flip(self, name: str, expected: str, value: str) -> bool:
         """Set flag ``name`` to ``value`` if it is ``expected``; a flag never set counts as ``"on"``."""
         condition = "#v = :expected" + (" OR attribute_not_exists(#v)" if expected == "on" else "")
