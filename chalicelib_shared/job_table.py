@@ -275,7 +275,11 @@ class JobTable:
             if entry is None:
                 self._table.meta.client.put_item(**put)
             else:
-                new = {"TableName": self._table.name, "Item": entry, "ConditionExpression": f"attribute_not_exists({KEY})"}
+                new = {
+                    "TableName": self._table.name,
+                    "Item": entry,
+                    "ConditionExpression": f"attribute_not_exists({KEY})",
+                }
                 self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Put": new}])
         except ClientError as err:
             if _code(err) in ("ConditionalCheckFailedException", "TransactionCanceledException"):

@@ -244,7 +244,7 @@ class Side:
         if attempts >= self.config.limits.max_attempts:
             return self.fail(job, f"gave up after {attempts} attempts; last error {reason}", resume=wait_in)
         free = () if job.state in POLLED_STATES else self.rooms(job)  # no copy is running: its slots are free again
-        backoff = MAX_BACKOFF if full else min(MAX_BACKOFF, timedelta(minutes=2 ** attempts))  # 2, 4, 8 ... minutes
+        backoff = MAX_BACKOFF if full else min(MAX_BACKOFF, timedelta(minutes=2**attempts))  # 2, 4, 8 ... minutes
         state = wait_in or job.state
         due = clock.now() + backoff
         if self.jobs.advance(job, state, due=due, release=free, attempts=attempts, reason=reason) is None:
@@ -315,4 +315,3 @@ class Side:
         if use:
             metrics.percent("SnapshotQuotaUsedPercent", max(100 * used / most for used, most in use.values()))
         return use
-
