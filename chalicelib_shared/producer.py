@@ -299,3 +299,4 @@ def _holds_transit(job: Job | None, now: datetime) -> bool:
     if job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup):
         return True
     return job.state.is_active and now - clock.parse_iso(job.updated) < STARTING
+
