@@ -23,6 +23,7 @@ from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import DR_PREFIX
 from chalicelib_shared.sources import SourceRecord
 from draco import ops
+from draco.approvals import decisions
 from draco.status.model import DEFAULT_RPO_HOURS, Status, build_status
 
 
@@ -60,6 +61,7 @@ def collect(
         records=records,
         rpo_hours=rpo_hours,
         table=getattr(table, "name", ""),
+        decisions=decisions(items),
     )
 
 
