@@ -66,7 +66,9 @@ def test_a_lengthening_past_max_keep_waits_while_the_lifecycle_in_force_goes_on(
 def test_shares_of_the_quota_per_source_and_per_account() -> None:
     holdings = [Holding(PROD, "RDS", "orders", 30), Holding(PROD, "RDS", "hog", 42), Holding(OTHER, "RDS", "x", 10)]
 
-    def why(name: str, acct: str = PROD, quota: Quota | None = Quota(82, 100), flying: int = 0) -> str:
+    used = Quota(82, 100)
+
+    def why(name: str, acct: str = PROD, quota: Quota | None = used, flying: int = 0) -> str:
         return room(
             kind="RDS",
             source_acct=acct,
