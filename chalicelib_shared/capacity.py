@@ -14,7 +14,9 @@ database tagged ``last=1000`` could fill DR's quota and starve every other sourc
 Before each DR copy starts, ``room`` checks, in this order:
 
 * **the source's share**: ``max(MAX_KEEP, what its lifecycle in force keeps)`` plus
-  ``SLACK`` (the new copy, before the lifecycle pass that follows it deletes);
+  ``SLACK`` (the new copy, before the lifecycle pass that follows it deletes); its
+  use is what it held after its last pass plus its copies in flight, each of which
+  holds a place in the source's own pool (``room``) until it is done or failed;
 * **the account's share**: the quota divided equally among ``SOURCE_ACCTS``; an
   account's use is what its sources held after their last lifecycle pass plus its
   copies in flight (the copy slots name them);
@@ -24,8 +26,7 @@ Before each DR copy starts, ``room`` checks, in this order:
 A copy that doesn't fit *waits* (its job says why, ``status`` shows it, the
 ``CopiesWaitingForRoom`` metric and alarm fire) and starts when room frees: the
 lifecycle deletes, the quota is raised, an operator approves a longer lifecycle.
-It never fails for it. A source's use is counted from its last pass, so it can pass
-its share by its copies in flight at most (the kind's copy limit).
+It never fails for it.
 
 A lifecycle keeping more than ``MAX_KEEP`` copies needs approval in DR, like a
 shorter one (``lifecycles.plan_pass``): how many a lifecycle keeps is ``keep_bound``,
@@ -111,11 +112,13 @@ def room(
     quota: Quota | None,
     holdings: Iterable[Holding],
     account_in_flight: int,
+    source_in_flight: int,
     source_limit: int,
 ) -> str:
     """Why a copy of this source can't start now ("" when it can); see the module docstring."""
     holdings = [h for h in holdings if h.kind == kind]
     own = sum(h.held for h in holdings if (h.source_acct, h.source_name) == (source_acct, source_name))
+    own += source_in_flight
     if own + 1 > source_limit:
         return (
             f"{source_name} holds its share of DR's {kind} snapshots ({own} of {source_limit}: MAX_KEEP, "

@@ -23,12 +23,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import capacity, errors
 from chalicelib_shared.config import ConsumerConfig
-from chalicelib_shared.jobs import Job
+from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import SnapshotApi
 from chalicelib_shared.lifecycles import LifecyclePass
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import DR_PREFIX
-from chalicelib_shared.ports import Inventory, SlotStore
+from chalicelib_shared.ports import Inventory, JobStore, SlotStore
 from chalicelib_shared.sources import SourceRecord
 
 
@@ -38,6 +38,7 @@ class Holder(Protocol):
     config: ConsumerConfig
     inventory: Inventory
     slots: SlotStore
+    jobs: JobStore
 
     def api(self, kind: str, region: str = "") -> SnapshotApi: ...
 
@@ -47,8 +48,30 @@ def key_budget(account: str) -> str:
     return f"keybudget#{account}"
 
 
+#: States of a job whose DR copy (or relay copy) exists but is not yet counted in its source's record.
+IN_FLIGHT = frozenset({State.COPYING, State.RELAY_QUEUED, State.RELAYING})
+
+
+def _flying(consumer: Holder, job: Job) -> tuple[str, int]:
+    """The source's pool of copies in flight, and how many others hold a place in it.
+
+    A place is left when its job is no longer in flight (done: counted in the source's
+    record by its pass; failed; waiting again): looked at here, for the few holders.
+    """
+    pool = f"room#{job.inventory_key}"
+    others = consumer.slots.holders(pool) - {job.job_id}
+    gone = [held for held in others if (found := consumer.jobs.get(held)) is None or found.state not in IN_FLIGHT]
+    consumer.slots.release(pool, gone)
+    return pool, len(others) - len(gone)
+
+
 def why_wait(consumer: Holder, job: Job) -> str:
-    """Why the job's DR copy must wait for room in DR's snapshot quota ("" when it may start)."""
+    """Why the job's DR copy must wait for room in DR's snapshot quota ("" when it may start).
+
+    A copy that may start takes its place in its source's pool of copies in flight, in a
+    write conditional on the pool's size, so two runs starting copies at once can't both
+    take the last place.
+    """
     records = consumer.inventory.sources()
     key = job.inventory_key
     record = next((r for r in records if r.inventory_key == key), None)
@@ -56,16 +79,23 @@ def why_wait(consumer: Holder, job: Job) -> str:
     in_force = lifecycles.policy(record.lifecycle) if record and record.lifecycle else None
     account_prefix = f"{DR_PREFIX}{job.source_acct}-"  # DR copy ids name the source account (``naming``)
     in_flight = [held for held in consumer.slots.holders(job.kind) if held.startswith(account_prefix)]
-    return capacity.room(
+    pool, flying = _flying(consumer, job)
+    limit = capacity.source_share(lifecycles.max_keep, in_force)
+    held = record.held if record else 0
+    why = capacity.room(
         kind=job.kind,
         source_acct=job.source_acct,
         source_name=job.source_name,
         accounts=len(consumer.config.source_accounts),
         quota=_quota(consumer, job.kind),
         holdings=[capacity.Holding(r.source_acct, r.kind, r.source_name, r.held) for r in records],
-        account_in_flight=len([held for held in in_flight if held != job.job_id]),
-        source_limit=capacity.source_share(lifecycles.max_keep, in_force),
+        account_in_flight=len([other for other in in_flight if other != job.job_id]),
+        source_in_flight=flying,
+        source_limit=limit,
     )
+    if why or consumer.slots.take(pool, job.job_id, limit - held):
+        return why
+    return f"{job.source_name} holds its share of DR's {job.kind} snapshots (another copy took the last place)"
 
 
 def _quota(consumer: Holder, kind: str) -> Any:

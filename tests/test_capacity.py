@@ -77,6 +77,7 @@ def test_shares_of_the_quota_per_source_and_per_account() -> None:
             quota=quota,
             holdings=holdings,
             account_in_flight=flying,
+            source_in_flight=0,
             source_limit=source_share(40, None),
         )
 
