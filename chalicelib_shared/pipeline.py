@@ -315,3 +315,4 @@ class Side:
         if use:
             metrics.percent("SnapshotQuotaUsedPercent", max(100 * used / most for used, most in use.values()))
         return use
+
