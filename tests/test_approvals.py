@@ -14,7 +14,7 @@ import time_machine
 from chalicelib_shared import clock
 from chalicelib_shared.job_table import JobTable, table_definition
 from chalicelib_shared.lifecycles import Lifecycles, plan_pass
-from chalicelib_shared.room import key_budget
+from chalicelib_shared.room import after_pass, key_budget
 from chalicelib_shared.sources import SourceRecord
 from draco import approvals
 from draco.approvals import DecisionError, approve, budget, decisions, reject, retire
@@ -130,3 +130,17 @@ def test_a_key_budget_is_drawn_once_per_key_and_ends(table: JobTable, raw: Any) 
     budget(table, ["111111111111"], "111111111111", 2, 1, ADMIN)
     assert not table.draw(key_budget("111111111111"), "2026-03-01T13:00:01Z")  # past its end
     assert [entry[0] for entry in history(raw)] == ["budget", "budget"]
+
+
+def test_a_lengthening_by_production_no_longer_names_the_previous_approver() -> None:
+    approved = SourceRecord(KEY, lifecycle="Weekly", approved_by=ADMIN, approved_at="2026-03-01T12:00:00Z")
+    copies = [(f"c{n}", T0 - timedelta(days=n)) for n in range(3)]
+    longer = after_pass(approved, plan_pass(SETTINGS, approved, "Fortnightly", copies, T0), 3)
+    assert (longer["lifecycle"], longer["approved_by"], longer["approved_at"], longer["held"]) == (
+        "Fortnightly",
+        "",
+        "",
+        3,
+    )
+    same = after_pass(approved, plan_pass(SETTINGS, approved, "Weekly", copies, T0), 3)
+    assert (same["lifecycle"], same["approved_by"]) == ("Weekly", ADMIN)
