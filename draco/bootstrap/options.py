@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from chalicelib_shared import config as cfg
 from chalicelib_shared.capacity import DEFAULT_MAX_KEEP
+from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
@@ -138,6 +139,7 @@ class ConsumerOptions(_Common):
     key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
     max_keep: int = DEFAULT_MAX_KEEP  # MAX_KEEP: a lifecycle keeping more copies waits for approval in DR
     key_scope: str = "database"  # KEY_SCOPE: a DR key per source database, or per source account
+    drill_settings: tuple[tuple[str, str], ...] = ()  # DRILL_* and RTO_TARGET_MINUTES (drills.settings)
     side: ClassVar[Side] = Side.CONSUMER
 
     @property
@@ -168,6 +170,7 @@ class ConsumerOptions(_Common):
             cfg.MAX_KEEP: str(self.max_keep),
             cfg.RPO_HOURS: f"{self.alarms.rpo_hours if self.alarms else DEFAULT_RPO_HOURS:g}",
             cfg.KEY_SCOPE: self.key_scope,
+            **dict(self.drill_settings),
         }
 
 
@@ -204,7 +207,8 @@ def consumer_options(
         **options,  # type: ignore[arg-type]
     )
     env = opts.env(Account("aws", _SOME_ACCOUNT, opts.region))
-    _check(opts, cfg.ConsumerConfig.from_env(env).problems)  # type: ignore[arg-type]
+    drills = DrillSettings.from_env({k: str(v) for k, v in env.items()}).problems
+    _check(opts, [*cfg.ConsumerConfig.from_env(env).problems, *drills])  # type: ignore[arg-type]
     return opts
 
 

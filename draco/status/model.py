@@ -63,8 +63,8 @@ from draco.approvals import Decision
 
 #: RDS snapshot storage, USD per GB-month (us-east-1 "backup storage" beyond the free
 #: allowance; a DR account has no databases, so no allowance). Other Regions differ.
-#: Each kind prices its own storage (``SnapshotKind.storage_price``); this is RDS's, for the headline.
-PRICE_PER_GB_MONTH = KINDS["RDS"].storage_price
+#: Each kind prices its own storage (``SnapshotKind.storage_price``), by its ``SnapshotType``.
+PRICES_PER_GB_MONTH: dict[str, float] = {name: kind.storage_price for name, kind in KINDS.items()}
 DEFAULT_RPO_HOURS = 26.0
 HEALTH_ORDER = ("late", "failed", "approve", "waiting", "check", "pending", "ok", "retired")
 #: Consumer states in which a job has heard from copy-shared, so knows its transit copy's encryption.
@@ -206,6 +206,7 @@ class Status:
     sources: tuple[SourceStatus, ...]
     skipped: tuple[SkippedSource, ...]
     decisions: tuple[Decision, ...] = ()  # every decision taken in DR, oldest first
+    drills: tuple[Any, ...] = ()  # each protected source's restore drills (``draco.status.drills``)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -263,7 +264,7 @@ def build_status(
         sources.append(replace(source, decisions=tuple(d for d in decisions if d.source == record.inventory_key)))
     sources.sort(key=lambda s: (HEALTH_ORDER.index(s.health), s.source_name, s.kind, s.source_acct))
     skipped.sort(key=lambda s: (s.source_name, s.kind, s.source_acct))
-    return Status(now, table, config.live, rpo_hours, tuple(sources), tuple(skipped), decisions)
+    return Status(now, table, config.live, rpo_hours, tuple(sources), tuple(skipped), decisions=decisions)
 
 
 def _source(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from chalicelib_shared.naming import DR_PREFIX
 from chalicelib_shared.sources import SourceRecord
 from draco import ops
 from draco.approvals import decisions
+from draco.status.drills import drill_status
 from draco.status.model import DEFAULT_RPO_HOURS, Status, build_status
 
 
@@ -44,6 +46,7 @@ def collect(
     *,
     now: datetime | None = None,
     rpo_hours: float = DEFAULT_RPO_HOURS,
+    drill_every_days: int = 0,
 ) -> Status:
     """Read the consumer's job table (a boto3 ``Table``) and the DR account's snapshots (``client(service)``)."""
     items = ops.scan_items(table)
@@ -53,7 +56,7 @@ def collect(
         for item in items
         if str(item[KEY]).startswith(SOURCE_PREFIX)
     }
-    return build_status(
+    status = build_status(
         jobs,
         dr_snapshots(client),
         config,
@@ -63,6 +66,8 @@ def collect(
         table=getattr(table, "name", ""),
         decisions=decisions(items),
     )
+    protected = {s.inventory_key: s.oldest.source_time for s in status.sources if s.oldest is not None}
+    return replace(status, drills=drill_status(items, protected, status.generated_at, drill_every_days))
 
 
 def consumer_config(stage: str, table: str | None, app_dir: Path | None = None) -> ConsumerConfig:

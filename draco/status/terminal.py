@@ -24,6 +24,7 @@ from draco.status.decisions import (
     decision_row,
     waiting_rows,
 )
+from draco.status.drills import HEADERS as DRILL_HEADERS
 from draco.status.model import SourceStatus, Status
 
 #: The narrowest terminal (in columns) that shows a column; the others are always shown.
@@ -69,6 +70,7 @@ class StatusView:
         yield from self._rows("decisions in DR, newest last (all of them: --json, --html)", DECISION_HEADERS, history)
         yield from self._failed()
         yield from self._skipped()
+        yield from self._drills()
 
     def _sources(self, width: int) -> Table:
         status = self.status
@@ -134,6 +136,15 @@ class StatusView:
             for s in self.status.skipped:
                 skipped.add_row(s.source_name, s.kind, str(s.snapshots), short(s.last_seen), s.reason)
             yield skipped
+
+    def _drills(self) -> Iterator[Table]:
+        if self.status.drills:
+            table = _table("restore drills (python -m draco drill, with DR credentials)")
+            for column in DRILL_HEADERS:
+                table.add_column(column, overflow="fold")
+            for drill in self.status.drills:
+                table.add_row(*drill.cells())
+            yield table
 
 
 def render_table(status: Status) -> StatusView:

@@ -61,7 +61,6 @@ from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import dr_copy_id
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
@@ -164,7 +163,6 @@ class LocalWorld(Runs):
             stack.callback(handler.setStream, previous)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
-        forget_hourly_checks()
         self._bootstrap(workdir)
         listen(self._on_app_call)
         stack.callback(stop, self._on_app_call)
