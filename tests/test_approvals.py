@@ -144,3 +144,15 @@ def test_a_lengthening_by_production_no_longer_names_the_previous_approver() -> 
     )
     same = after_pass(approved, plan_pass(SETTINGS, approved, "Weekly", copies, T0), 3)
     assert (same["lifecycle"], same["approved_by"]) == ("Weekly", ADMIN)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["approve", "orders"], ["budget", "111111111111"], ["reject"], ["retire"]],
+)
+def test_the_commands_refuse_what_they_need_and_is_missing(argv: list[str]) -> None:
+    from draco.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
