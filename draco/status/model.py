@@ -205,8 +205,8 @@ class Status:
     rpo_threshold: float
     sources: tuple[SourceStatus, ...]
     skipped: tuple[SkippedSource, ...]
-    decisions: tuple[Decision, ...] = ()  # every decision taken in DR, oldest first
     drills: tuple[Any, ...] = ()  # each protected source's restore drills (``draco.status.drills``)
+    decisions: tuple[Decision, ...] = ()  # every decision taken in DR, oldest first
 
     @property
     def totals(self) -> dict[str, Any]:
