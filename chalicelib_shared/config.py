@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib_shared.capacity import DEFAULT_MAX_KEEP
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.lifecycles import Lifecycles
 from chalicelib_shared.managed import COPY_MANAGED_SNAPSHOTS, copy_managed
@@ -39,6 +40,8 @@ TRANSIT_KEEP_DAYS = "TRANSIT_KEEP_DAYS"
 RETENTION_LOCK = "RETENTION_LOCK"
 MIN_KEEP = "MIN_KEEP"
 KEY_CAP = "KEY_CAP"
+MAX_KEEP = "MAX_KEEP"
+RPO_HOURS = "RPO_HOURS"
 KEY_SCOPE = "KEY_SCOPE"
 POLLER_RULE = "POLLER_RULE"
 SOURCE_REGION = "SOURCE_REGION"
@@ -73,6 +76,19 @@ def _int(env: Mapping[str, str], name: str, default: int, top: int, problems: li
         problems.append(f"{name}={raw!r} must be a whole number from {bottom} to {top}")
         return default
     return int(raw)
+
+
+def _hours(env: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
+    """A number of hours, more than 0 and at most a year."""
+    raw = env.get(name, "").strip()
+    try:
+        hours = float(raw) if raw else default
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 366:
+        problems.append(f"{name}={raw!r} must be a number of hours, more than 0 and at most a year")
+        return default
+    return hours
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], problems: list[str]) -> str:
@@ -242,6 +258,8 @@ class ConsumerConfig:
     retention_lock: bool  # shortening a lifecycle needs approval in DR
     min_keep: int  # no lifecycle deletes one of a source's newest MIN_KEEP copies
     key_cap: int  # new DR keys per source account and day
+    max_keep: int  # a lifecycle keeping more copies of a source waits for approval in DR (``capacity``)
+    rpo_hours: float  # a source whose newest copy is older is late (the recovery-point metrics)
     key_scope: str  # "database": one DR key per source; "account": one per source account
     source_region: str  # the production snapshots' Region, when not DR's own ("")
     locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
@@ -249,7 +267,9 @@ class ConsumerConfig:
 
     @property
     def lifecycles(self) -> Lifecycles:
-        return Lifecycles(self.custom_lifecycles, self.default_lifecycle, self.retention_lock, self.min_keep)
+        return Lifecycles(
+            self.custom_lifecycles, self.default_lifecycle, self.retention_lock, self.min_keep, self.max_keep
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerConfig:
@@ -289,6 +309,8 @@ class ConsumerConfig:
             retention_lock=_switch(env, RETENTION_LOCK, problems),
             min_keep=_int(env, MIN_KEEP, 3, 1000, problems, bottom=0),
             key_cap=_int(env, KEY_CAP, 10, 1000, problems),
+            max_keep=_int(env, MAX_KEEP, DEFAULT_MAX_KEEP, 100000, problems, bottom=0),
+            rpo_hours=_hours(env, RPO_HOURS, 26.0, problems),
             key_scope=_choice(env, KEY_SCOPE, KEY_SCOPES, problems),
             source_region=_region(env, SOURCE_REGION, problems),
             locks=_locks(env, problems),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib_shared import clock, metrics, provenance
+from chalicelib_shared import clock, metrics, provenance, room
 from chalicelib_shared.consumer_relay import Relay, arn_of
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.job_messages import message_about
@@ -32,7 +32,8 @@ from chalicelib_shared.naming import (
 )
 from chalicelib_shared.outcomes import Outcome, Result
 
-KEY_WAIT = timedelta(hours=1)
+#: A copy waiting for room in DR's snapshot quota or for a new key looks again this often.
+ROOM_WAIT = timedelta(hours=1)
 
 
 @dataclass
@@ -52,11 +53,17 @@ class Copies:
         before the first step and kept for the relay step, so a copy past ``KEY_CAP``
         waits before anything is copied, whichever way it travels.
         """
+        full = room.why_wait(self.side, job)
+        if full:
+            return self._wait(job, full, "CopiesWaitingForRoom")
         key = job.target_key
         if job.encrypted and not key:
             key = self._key(job)
             if not key:
-                return self._wait_for_key(job)
+                config = self.side.config
+                logger.error("new DR keys capped", account=job.source_acct, key_cap=config.key_cap)
+                reason = f"{config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
+                return self._wait(job, reason, "KeysCapped")
         if job.leg is Leg.RELAY:
             return self._copy(job, job.relay_arn, key, State.RELAYING)
         if job.leg is Leg.TO_RELAY:
@@ -109,18 +116,17 @@ class Copies:
         if key:
             return key
         day = clock.now().strftime("%Y-%m-%d")
-        if not side.slots.count(f"keys#{job.source_acct}#{day}", side.config.key_cap):
+        capped = not side.slots.count(f"keys#{job.source_acct}#{day}", side.config.key_cap)
+        if capped and not side.slots.draw(room.key_budget(job.source_acct), clock.iso(clock.now())):
             return ""
         return side.keys.create(owner)
 
-    def _wait_for_key(self, job: Job) -> Result:
-        """Past the day's new-key cap the copy waits in its queue (its slot freed) and an alert goes out."""
+    def _wait(self, job: Job, reason: str, metric: str) -> Result:
+        """The copy waits in its queue (its slot freed) for room or a key, an hour at a time, with an alert."""
         side = self.side
-        reason = f"{side.config.key_cap} new DR keys made today for account {job.source_acct} (KEY_CAP)"
-        metrics.count("KeysCapped")
-        logger.error("new DR keys capped", account=job.source_acct, key_cap=side.config.key_cap)
+        metrics.count(metric)
         queue = State.RELAY_QUEUED if job.leg is Leg.RELAY else State.COPY_QUEUED
-        wait = clock.now() + KEY_WAIT
+        wait = clock.now() + ROOM_WAIT
         if side.jobs.advance(job, queue, due=wait, release=[side.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib_shared import clock, errors, metrics, provenance
+from chalicelib_shared import clock, errors, metrics, provenance, room
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.recovery import recovery_point
 from chalicelib_shared.sources import SourceRecord
 from chalicelib_shared.steady_state import steady_state
 
@@ -65,8 +66,7 @@ class LifecycleRun:
                     logger.info(f"dry run: would delete {copy_id}", lifecycle=decided.in_force)
                 metrics.count("SnapshotsWouldDelete")
         changes = {
-            "lifecycle": decided.in_force,
-            "pending": decided.pending,
+            **room.after_pass(record, decided, len(copies) - len(deleted)),
             "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
             "reported_at": "" if side.config.live else clock.iso(now),
         }
@@ -99,21 +99,21 @@ class LifecycleRun:
             return True
 
     def report_recovery_point(self) -> dict[str, float]:
-        """Each source's newest copy's age in hours; never negative, whatever a time claims."""
-        now = clock.now()
+        """Each watched source's newest copy's age in hours, and which are late (``recovery``)."""
         records = self.side.inventory.sources()
-        ages = {
-            record.inventory_key: round(max(0.0, (now - record.newest).total_seconds() / 3600), 2)
-            for record in records
-            if record.newest is not None
-        }
+        rpo_hours = self.side.config.rpo_hours
+        point = recovery_point(records, clock.now(), rpo_hours)
         # Every hour, even with nothing protected yet: the alarm counts silence as breaching.
-        metrics.count("RecoveryPointAgeHours", max(ages.values(), default=0))
+        metrics.count("SourcesLate", len(point.late))
+        metrics.count("SourcesGoneLate", len(point.gone_late))
+        metrics.count("RecoveryPointAgeHours", point.oldest)
         metrics.count("LifecycleChangesPending", sum(bool(record.pending) for record in records))
-        if ages:
-            logger.info("recovery point", age_hours=ages)
+        if point.gone_late:
+            logger.error("sources went late", sources=list(point.gone_late), rpo_hours=rpo_hours)
+        if point.ages:
+            logger.info("recovery point", age_hours=point.ages, late=list(point.late))
         self.report_quota_plan(records)
-        return ages
+        return point.ages
 
     def report_quota_plan(self, records: list[SourceRecord]) -> dict[str, tuple[int, int]]:
         """The copies each kind will hold at steady state (each source's lifecycle in force, a snapshot a day)

@@ -50,6 +50,14 @@ def is_worth_waiting(error: Exception) -> bool:
     return code.startswith("InvalidParameter") and bool(_LIMIT_MESSAGE.search(message))
 
 
+QUOTA_CODES = frozenset({"SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"})
+
+
+def is_quota_full(error: Exception) -> bool:
+    """A full snapshot quota: the job waits for room as long as it takes and never fails for it (``capacity``)."""
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code", "") in QUOTA_CODES
+
+
 def describe(error: Exception) -> str:
     """One line naming the error, as AWS gave it."""
     if isinstance(error, ClientError):

@@ -220,6 +220,31 @@ class JobTable:
             raise
         return True
 
+    def draw(self, name: str, now: str) -> bool:
+        """Take one from budget ``name`` while it has some left and ``now`` (ISO) is before its end."""
+        try:
+            self._table.update_item(
+                Key={KEY: COUNTER_PREFIX + name},
+                UpdateExpression="ADD #n :one",
+                ConditionExpression="#until > :now AND (attribute_not_exists(#n) OR #n < #limit)",
+                ExpressionAttributeNames={"#n": "count", "#until": "until", "#limit": "limit"},
+                ExpressionAttributeValues={":one": 1, ":now": now},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def append(self, item: dict[str, Any]) -> None:
+        """Write a new item, never over one that exists (an entry of an append-only history)."""
+        self._table.put_item(Item=item, ConditionExpression=f"attribute_not_exists({KEY})")
+
+    def grant(self, name: str, limit: int, until: str, **who: str) -> None:
+        """Set budget ``name``: ``limit`` draws until ``until`` (ISO), a new budget replacing the old."""
+        item = {KEY: COUNTER_PREFIX + name, "limit": limit, "until": until, "count": 0, **who}
+        self._table.put_item(Item=item)
+
     def flip(self, name: str, expected: str, value: str) -> bool:
         """Set flag ``name`` to ``value`` if it is ``expected``; a flag never set counts as ``"on"``."""
         condition = "#v = :expected" + (" OR attribute_not_exists(#v)" if expected == "on" else "")
@@ -242,14 +267,27 @@ class JobTable:
         item = self._table.get_item(Key={KEY: SOURCE_PREFIX + inventory_key}, ConsistentRead=True).get("Item")
         return SourceRecord.from_item(inventory_key, item) if item else None
 
-    def save_source(self, record: SourceRecord) -> SourceRecord | None:
-        """Write a source record at the version read; ``None`` if another run wrote it first."""
+    def save_source(self, record: SourceRecord, entry: dict[str, Any] | None = None) -> SourceRecord | None:
+        """Write a source record at the version read; ``None`` if another run wrote it first.
+
+        ``entry``: a new item written in the same transaction, only if it doesn't exist yet (an
+        operator's decision, appended to the history).
+        """
         saved = replace(record, version=record.version + 1)
         item = {KEY: SOURCE_PREFIX + record.inventory_key, "inventory_key": SOURCES, **saved.to_item()}
+        put = {"TableName": self._table.name, "Item": item, **_at_version(record.version)}
         try:
-            self._table.meta.client.put_item(TableName=self._table.name, Item=item, **_at_version(record.version))
+            if entry is None:
+                self._table.meta.client.put_item(**put)
+            else:
+                new = {
+                    "TableName": self._table.name,
+                    "Item": entry,
+                    "ConditionExpression": f"attribute_not_exists({KEY})",
+                }
+                self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Put": new}])
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
+            if _code(err) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 return None
             raise
         return saved

@@ -9,7 +9,14 @@ production account must not be able to shorten DR's history:
   replaces it at once: production may lengthen retention;
 * any other change waits for approval in DR (``draco approve``); meanwhile a pass
   deletes only what *both* lifecycles would delete, and reports the change;
-* ``RETENTION_LOCK=off`` gives up that authority: every change is in force at once;
+* a lifecycle keeping more than ``MAX_KEEP`` copies (``capacity.keep_bound``) waits
+  for approval too, a source's first included: DR's snapshot quota is DR's; until
+  then a first lifecycle deletes nothing, and the source's share of the quota
+  (``capacity``) bounds what it holds;
+* a change an operator rejected (``draco reject``) is dismissed: the lifecycle in
+  force applies alone, with no alert, until production asks for something else;
+* ``RETENTION_LOCK=off`` gives up that authority: every change is in force at once
+  (``MAX_KEEP`` still holds: capacity is not history);
 * whatever is in force, a pass never deletes one of the source's newest
   ``MIN_KEEP`` copies, nor a copy locked against deletion;
 * a tag naming no usable lifecycle (``Ignore`` on a protected source, a typo)
@@ -25,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib_shared.capacity import DEFAULT_MAX_KEEP, needs_approval
 from chalicelib_shared.naming import LIFECYCLE_TAG
 from chalicelib_shared.retention import Duration, Policy, Rule, apply_policy, resolve_lifecycle
 from chalicelib_shared.sources import SourceRecord
@@ -38,6 +46,7 @@ class Lifecycles:
     default: str = ""
     lock: bool = True  # RETENTION_LOCK: shortening needs approval in DR
     min_keep: int = 3  # MIN_KEEP: the newest copies no lifecycle deletes
+    max_keep: int = DEFAULT_MAX_KEEP  # MAX_KEEP: a lifecycle keeping more waits for approval (0: off)
 
     def requested(self, tags: Mapping[str, str]) -> str:
         """The lifecycle a source's tags ask for, as text (the default when untagged)."""
@@ -89,6 +98,7 @@ class LifecyclePass:
     delete: tuple[str, ...]  # copies to delete now, newest first
     held: tuple[str, ...]  # copies the requested lifecycle would delete that this pass keeps
     problem: str = ""  # why nothing could be deleted (no usable lifecycle)
+    rejected: str = ""  # a change an operator dismissed, still asked for (kept in the source's record)
 
 
 def plan_pass(
@@ -110,14 +120,21 @@ def plan_pass(
     if not _usable(wanted):
         kept = in_force or requested
         return LifecyclePass(kept, requested, record.pending if record else "", False, (), (), wanted.problem or "")
+    rejected = record.rejected if record and record.rejected == requested else ""
+    current = settings.policy(in_force) if in_force else None
     pending = ""
-    if not in_force or not settings.lock or keeps_at_least(wanted, settings.policy(in_force)):
+    if needs_approval(settings.max_keep, wanted, current) or (
+        in_force and settings.lock and not keeps_at_least(wanted, settings.policy(in_force))
+    ):
+        pending = "" if requested in (in_force, rejected) else requested
+    else:
         in_force = requested
-    elif requested != in_force:
-        pending = requested
+    newly = bool(pending) and (record is None or record.pending != pending)
+    if not in_force:  # a first lifecycle keeping more than MAX_KEEP: nothing is deleted until it is approved
+        return LifecyclePass("", requested, pending, newly, (), (), rejected=rejected)
     current = settings.policy(in_force)
     if not _usable(current):
-        return LifecyclePass(in_force, requested, pending, False, (), (), current.problem or "")
+        return LifecyclePass(in_force, requested, pending, False, (), (), current.problem or "", rejected)
     deletable = apply_policy(current, copies, now, arrived).delete
     asked = apply_policy(wanted, copies, now, arrived).delete
     if pending:
@@ -126,5 +143,4 @@ def plan_pass(
     untouchable = floor | set(locked)
     delete = tuple(copy for copy in deletable if copy not in untouchable)
     held = tuple(copy for copy in asked if copy not in delete)
-    newly = bool(pending) and (record is None or record.pending != pending)
-    return LifecyclePass(in_force, requested, pending, newly, delete, held)
+    return LifecyclePass(in_force, requested, pending, newly, delete, held, rejected=rejected)

@@ -13,7 +13,12 @@ written to the log (which CloudWatch turns into metrics) when it ends.
 | SnapshotsDeleted, SnapshotsWouldDelete | Count | lifecycle deletions / dry-run would-deletes |
 | SnapshotQuotaUsedPercent | Percent | manual snapshot quota use (hourly) |
 | SnapshotQuotaPlannedPercent | Percent | copies the lifecycles will keep at steady state, of the quota (hourly, DR) |
-| RecoveryPointAgeHours | Count | the oldest "newest DR copy" over all sources (hourly, DR) |
+| RecoveryPointAgeHours | Count | the oldest "newest DR copy" over watched sources, never negative (hourly, DR) |
+| SourcesLate | Count | watched sources whose newest DR copy is older than ``RPO_HOURS`` (hourly, DR) |
+| SourcesGoneLate | Count | sources that passed ``RPO_HOURS`` in the last two hours (hourly, DR) |
+| LifecycleChangesPending | Count | lifecycle changes waiting for approval in DR |
+| KeysCapped | Count | copies waiting because their account reached ``KEY_CAP`` (and its budget) today |
+| CopiesWaitingForRoom | Count | copies waiting for room in DR's snapshot quota (a share, or the quota) |
 | RestoreSeconds | Seconds | a restore drill passed: its RTO, restore call to validated (DR) |
 | DrillsFailed | Count | a restore drill failed, and what it made was deleted (DR) |
 """

@@ -221,13 +221,15 @@ class Side:
         reason = errors.describe(error)
         if not errors.is_worth_waiting(error):
             return self.fail(job, reason, resume=wait_in)
-        if job.attempts + 1 >= self.config.limits.max_attempts:
-            return self.fail(job, f"gave up after {job.attempts + 1} attempts; last error {reason}", resume=wait_in)
+        full = errors.is_quota_full(error)  # a full snapshot quota is waited out hourly, never counted
+        attempts = job.attempts + (not full)
+        if attempts >= self.config.limits.max_attempts:
+            return self.fail(job, f"gave up after {attempts} attempts; last error {reason}", resume=wait_in)
         free = () if job.state in POLLED_STATES else self.rooms(job)  # no copy is running: its slots are free again
-        backoff = min(MAX_BACKOFF, timedelta(minutes=2 ** (job.attempts + 1)))  # 2, 4, 8 ... minutes
+        backoff = MAX_BACKOFF if full else min(MAX_BACKOFF, timedelta(minutes=2**attempts))  # 2, 4, 8 ... minutes
         state = wait_in or job.state
         due = clock.now() + backoff
-        if self.jobs.advance(job, state, due=due, release=free, attempts=job.attempts + 1, reason=reason) is None:
+        if self.jobs.advance(job, state, due=due, release=free, attempts=attempts, reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         logger.warning("waiting out an AWS error", job_id=job.job_id, error=reason, retry_in=str(backoff))
         return Result(Outcome.RETRYING, reason, job.source_arn)

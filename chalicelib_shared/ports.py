@@ -49,6 +49,9 @@ class SlotStore(Protocol):
     def count(self, name: str, limit: int) -> bool:
         """Add one to counter ``name`` unless it reached ``limit``."""
 
+    def draw(self, name: str, now: str) -> bool:
+        """Take one from budget ``name`` (an operator's grant) while some is left and ``now`` is before its end."""
+
 
 class Inventory(Protocol):
     """The consumer's DR copies by source, and its source records."""

@@ -4,7 +4,12 @@ One item per source (source account, kind and name) in the consumer's job
 table: the time of its newest DR copy (for the recovery-point check), the
 lifecycle in force, and a lifecycle production asked for that would delete
 copies the one in force keeps, waiting for an operator's approval in DR
-(``draco approve``), with who approved the last change and when.
+(``draco approve``), with who approved the last change and when; a change an
+operator rejected (``draco reject``: dismissed until production asks for another);
+whether an operator retired the source (``draco retire``: no longer watched for the
+recovery point); how many DR copies it held after its last pass (its use of DR's
+snapshot quota, ``capacity``). The history of approvals and rejections is kept
+apart, one item per decision (``draco.approvals``).
 
 The record stays small whatever the source's history (DynamoDB refuses an item
 over 400 KB, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items):
@@ -34,7 +39,16 @@ class SourceRecord:
     approved_by: str = ""  # the DR principal that approved the lifecycle in force, if one had to
     approved_at: str = ""
     reported_at: str = ""  # dry run: when the last pass logged its would-deletes (ISO)
+    rejected: str = ""  # a change an operator dismissed; asked for again, it stays dismissed
+    retired_by: str = ""  # the DR principal that retired the source, if one did
+    retired_at: str = ""
+    held: int = 0  # DR copies after the last lifecycle pass
     version: int = 0
+
+    @property
+    def retired(self) -> bool:
+        """Retired, and no copy newer than the retirement has come since (a copy back watches it again)."""
+        return bool(self.retired_at) and self.newest_time <= self.retired_at
 
     @property
     def newest(self) -> datetime | None:
@@ -49,6 +63,10 @@ class SourceRecord:
             "approved_by": self.approved_by,
             "approved_at": self.approved_at,
             "reported_at": self.reported_at,
+            "rejected": self.rejected,
+            "retired_by": self.retired_by,
+            "retired_at": self.retired_at,
+            "held": self.held,
             "version": self.version,
         }
         return {k: v for k, v in item.items() if v != ""}
@@ -65,6 +83,10 @@ class SourceRecord:
             approved_by=str(item.get("approved_by", "")),
             approved_at=str(item.get("approved_at", "")),
             reported_at=str(item.get("reported_at", "")),
+            rejected=str(item.get("rejected", "")),
+            retired_by=str(item.get("retired_by", "")),
+            retired_at=str(item.get("retired_at", "")),
+            held=int(item.get("held", 0)),
             version=int(item.get("version", 0)),
         )
 

@@ -167,7 +167,8 @@ def document(command: str) -> dict[str, Any]:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "operator-policy",
-        help="print the IAM policies a person needs to run bootstrap, remove, status and approve",
+        help="print the IAM policies a person needs to run bootstrap, remove, status and the DR decisions "
+        "(approve, reject, retire, budget)",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
     parser.add_argument(

@@ -55,6 +55,7 @@ class FakeJobTable:
         self.counters: dict[str, int] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.flags: dict[str, str] = {}
+        self.budgets: dict[str, dict[str, Any]] = {}
         self._inventory = inventory
         self.machine = machine or (CONSUMER_JOBS if inventory else PRODUCER_JOBS)
         self._hooks: dict[str, Callable[[], object]] = {}
@@ -152,6 +153,16 @@ class FakeJobTable:
             return False
         self.counters[name] = self.counters.get(name, 0) + 1
         return True
+
+    def draw(self, name: str, now: str) -> bool:
+        budget = self.budgets.get(name)
+        if budget is None or budget["until"] <= now or budget["count"] >= budget["limit"]:
+            return False
+        budget["count"] += 1
+        return True
+
+    def grant(self, name: str, limit: int, until: str, **who: str) -> None:
+        self.budgets[name] = {"limit": limit, "until": until, "count": 0, **who}
 
     def flip(self, name: str, expected: str, value: str) -> bool:
         if self.flags.get(name, "on") != expected:  # a flag never set counts as on

@@ -55,15 +55,18 @@ def alert_steps(plan: list[bootstrap.Step]) -> list[str]:
 
 def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: boto3.Session) -> None:
     wanted = bootstrap.Alarms(email="ops@example.com", rpo_hours=30)
-    assert alert_steps(bootstrap.plan_consumer(session, [PROD], stage="prod", alarms=wanted)) == [
+    planned = alert_steps(bootstrap.plan_consumer(session, [PROD], stage="prod", alarms=wanted))
+    assert [step for step in planned if "Drill" not in step and "RtoTarget" not in step] == [  # drills: their tests
         "create SNS topic DracoAlerts (alarm notifications)",
         "subscribe ops@example.com to DracoAlerts (AWS e-mails a confirmation link)",
-        "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO RecoveryPointAgeHours Maximum > 30)",
+        "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO SourcesLate Maximum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-SourceWentLate (DRACO SourcesGoneLate Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-LifecycleChangesPending "
         "(DRACO LifecycleChangesPending Maximum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuotaPlan "
         "(DRACO SnapshotQuotaPlannedPercent Maximum > 100)",
         "create CloudWatch alarm draco-consumer-prod-KeysCapped (DRACO KeysCapped Sum > 0)",
+        "create CloudWatch alarm draco-consumer-prod-CopiesWaitingForRoom (DRACO CopiesWaitingForRoom Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-JobsFailed (DRACO JobsFailed Sum > 0)",
         "create CloudWatch alarm draco-consumer-prod-SnapshotQuota (DRACO SnapshotQuotaUsedPercent Maximum > 80)",
         "create CloudWatch alarm draco-consumer-prod-PollerErrors (AWS/Lambda Errors Sum > 0)",
@@ -77,16 +80,25 @@ def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: 
     rpo = made["draco-consumer-prod-RecoveryPointAge"]
     assert (rpo["Namespace"], rpo["MetricName"], rpo["Dimensions"], rpo["Statistic"]) == (
         "DRACO",
-        "RecoveryPointAgeHours",
+        "SourcesLate",
         service,
         "Maximum",
     )
     assert (rpo["Threshold"], rpo["ComparisonOperator"], rpo["TreatMissingData"]) == (
-        30.0,
+        0.0,
         "GreaterThanThreshold",
         "breaching",
     )
-    for name, metric in (("LifecycleChangesPending", "LifecycleChangesPending"), ("KeysCapped", "KeysCapped")):
+    assert "30 h" in rpo["AlarmDescription"] and "draco retire" in rpo["AlarmDescription"]
+    went = made["draco-consumer-prod-SourceWentLate"]
+    assert (went["MetricName"], went["Statistic"], went["Period"], went["TreatMissingData"]) == (
+        "SourcesGoneLate",
+        "Sum",
+        3600,
+        "notBreaching",
+    )
+    named = (("LifecycleChangesPending",) * 2, ("KeysCapped",) * 2, ("CopiesWaitingForRoom",) * 2)
+    for name, metric in named:
         alarm = made[f"draco-consumer-prod-{name}"]
         assert (alarm["MetricName"], alarm["Dimensions"], alarm["Threshold"]) == (metric, service, 0.0)
         assert "approve" in made["draco-consumer-prod-LifecycleChangesPending"]["AlarmDescription"]
@@ -121,10 +133,12 @@ def test_a_changed_threshold_updates_only_that_alarm(session: boto3.Session) -> 
     plan = bootstrap.plan_consumer(session, [PROD], alarms=bootstrap.Alarms(rpo_hours=50))
     assert [str(step) for step in plan] == [
         "update CloudWatch alarm draco-consumer-dev-RecoveryPointAge "
-        "(DRACO RecoveryPointAgeHours Maximum > 50; was different: AlarmDescription, Threshold)"
+        "(DRACO SourcesLate Maximum > 0; was different: AlarmDescription)",
+        "update CloudWatch alarm draco-consumer-dev-SourceWentLate "
+        "(DRACO SourcesGoneLate Sum > 0; was different: AlarmDescription)",
     ]
     bootstrap.consumer(session, [PROD], alarms=bootstrap.Alarms(rpo_hours=50))
-    assert alarms(session)["draco-consumer-dev-RecoveryPointAge"]["Threshold"] == 50.0
+    assert "50 h" in alarms(session)["draco-consumer-dev-RecoveryPointAge"]["AlarmDescription"]
     assert bootstrap.plan_consumer(session, [PROD], alarms=bootstrap.Alarms(rpo_hours=50)) == []
 
 
@@ -155,6 +169,6 @@ def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 9  # with the two drill alarms
+    assert len(alarms(session)) == 8 + 2  # and the restore drills' two
     assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out

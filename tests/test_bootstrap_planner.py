@@ -281,14 +281,15 @@ def test_a_role_is_brought_back_to_lambda_trust_and_its_one_policy() -> None:
     )
 
 
-def test_a_changed_threshold_updates_that_alarm_only_and_email_case_is_ignored() -> None:
+def test_a_changed_threshold_updates_the_recovery_point_alarms_only_and_email_case_is_ignored() -> None:
     stack = consumer(alarms=Alarms(email="Ops@Example.com"))
     existing = as_wanted(consumer(alarms=Alarms(email="ops@example.com", rpo_hours=30)))
-    (step,) = plan(stack, existing)
-    assert step.description == (
+    assert [step.description for step in plan(stack, existing)] == [
         "update CloudWatch alarm draco-consumer-dev-RecoveryPointAge "
-        "(DRACO RecoveryPointAgeHours Maximum > 26; was different: AlarmDescription, Threshold)"
-    )
+        "(DRACO SourcesLate Maximum > 0; was different: AlarmDescription)",
+        "update CloudWatch alarm draco-consumer-dev-SourceWentLate "
+        "(DRACO SourcesGoneLate Sum > 0; was different: AlarmDescription)",
+    ]
 
 
 def test_an_address_not_yet_subscribed_is_subscribed() -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib_shared import clock
-from chalicelib_shared.consumer_copies import KEY_WAIT
+from chalicelib_shared.consumer_copies import ROOM_WAIT
 from chalicelib_shared.jobs import Leg, State
 from chalicelib_shared.kinds import EventType, SnapshotEvent
 from chalicelib_shared.messages import EventType as Msg
@@ -68,7 +68,7 @@ def test_the_relay_step_past_the_key_cap_waits_in_its_own_queue() -> None:
     assert rig.app.poll()[Outcome.QUEUED] == 1
     waiting = rig.table.get(COPY)
     assert waiting is not None and (waiting.state, waiting.leg) == (State.RELAY_QUEUED, Leg.RELAY)
-    assert "KEY_CAP" in waiting.reason and waiting.due == clock.iso(T0 + KEY_WAIT)
+    assert "KEY_CAP" in waiting.reason and waiting.due == clock.iso(T0 + ROOM_WAIT)
     assert COPY not in rig.snaps(CLUSTER).snapshots and COPY not in rig.table.holders(CLUSTER)
 
 

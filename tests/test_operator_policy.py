@@ -1,8 +1,8 @@
 """``draco operator-policy``: each command's policy allows every call the command makes, and fits IAM's limits.
 
 The calls are recorded from the commands themselves, run in the strict local AWS: bootstrap
-of both accounts (once, then again with changes), status, approve of a pending shortening,
-and remove of both accounts with their keys.
+of both accounts (once, then again with changes), status, the DR decisions (approve of a
+pending shortening, reject, retire, budget), and remove of both accounts with their keys.
 """
 
 from __future__ import annotations
@@ -29,6 +29,15 @@ PROD, DR = "111111111111", "222222222222"
 #: botocore's signing names that differ from the IAM prefix; GetCallerIdentity needs no permission.
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 FREE = {"sts:GetCallerIdentity"}
+#: A transaction is authorised by the actions inside it ("Permissions for Put, Update, Delete, and Get
+#: actions are governed by the permissions used for the underlying PutItem, UpdateItem, DeleteItem, and
+#: GetItem operations", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 @pytest.fixture
@@ -40,7 +49,11 @@ def recorded(mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     def record(client: Any, operation: str, params: Any) -> Any:
         prefix = client.meta.service_model.signing_name
-        calls[running["command"]].add(f"{IAM_PREFIX.get(prefix, prefix)}:{operation}")
+        if operation == "TransactWriteItems":
+            actions = {ITEM_ACTIONS[kind] for item in params["TransactItems"] for kind in item}
+            calls[running["command"]].update(f"dynamodb:{action}" for action in actions)
+        else:
+            calls[running["command"]].add(f"{IAM_PREFIX.get(prefix, prefix)}:{operation}")
         return original(client, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
@@ -68,8 +81,12 @@ def recorded(mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     table.save_source(SourceRecord(f"{PROD}#RDS#orders", lifecycle="Standard", pending="Test"))
     as_(DR, "status")
     assert main(["status"]) in (0, 1)
-    as_(DR, "approve")
-    assert main(["approve", "orders"]) == 0
+    as_(DR, "approve")  # the DR decisions: approve, reject, retire and budget share one policy
+    assert main(["approve", "orders", "--lifecycle", "Test"]) == 0
+    table.save_source(SourceRecord(f"{PROD}#RDS#invoices", lifecycle="Standard", pending="Test"))
+    assert main(["reject", "invoices"]) == 0
+    assert main(["retire", "invoices"]) == 0
+    assert main(["budget", PROD, "--keys", "5"]) == 0
     as_(DR, "remove")
     assert main(["remove", "consumer", "--yes", "--delete-keys"]) == 0
     as_(PROD, "remove")

@@ -21,7 +21,7 @@ from chalicelib_shared.naming import (
     dr_copy_id,
     is_transit_id,
 )
-from draco.approve import approve
+from draco.approvals import approve
 from draco.world.core import DR, PROD, LocalWorld
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
@@ -196,7 +196,7 @@ def test_a_shorter_lifecycle_waits_for_approval_in_dr_then_applies_above_the_flo
         assert (record.lifecycle, record.pending) == ("Standard", "last=2")
         errors = [line for line in log_lines(log) if line["level"] == "ERROR"]
         assert [line["message"] for line in errors] == ["lifecycle change waits for approval in DR"]
-        approve(table, world_lifecycles(world), "orders", "arn:aws:iam::222222222222:user/dr-admin")
+        approve(table, world_lifecycles(world), "orders", "arn:aws:iam::222222222222:user/dr-admin", "last=2")
         snapshot_on_day(world, 7, "orders")
         assert len(dr_snapshots(world)) == 3  # last=2, but never fewer than MIN_KEEP (3)
         (record,) = table.sources()

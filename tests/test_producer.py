@@ -277,12 +277,28 @@ def test_a_transit_copy_a_run_started_before_it_died_is_taken_up() -> None:
 def test_a_throttled_transit_copy_waits_in_the_queue_with_its_slots_free() -> None:
     rig = build_producer()
     job = rig.announce()
-    rig.snaps().fail("copy", "SnapshotQuotaExceeded")
+    rig.snaps().fail("copy", "Throttling")
     assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.RETRYING
     waiting = rig.table.get(job.job_id)
     assert waiting is not None and (waiting.state, waiting.attempts) == (State.TRANSIT_QUEUED, 1)
     assert waiting.due == clock.iso(T0 + timedelta(minutes=2))
     assert rig.table.holders("RDS") == rig.table.holders(TRANSIT_POOL) == set()
+
+
+def test_a_transit_copy_past_the_snapshot_quota_waits_hourly_and_never_fails_for_it() -> None:
+    rig = build_producer()
+    job = rig.announce()
+    for _ in range(3 * rig.app.config.limits.max_attempts):
+        rig.snaps().fail("copy", "SnapshotQuotaExceeded")
+        stored = rig.table.get(job.job_id) or job
+        if stored.state is State.REQUESTED:
+            rig.answer(stored, Msg.COPY_INITIATE)
+        else:
+            rig.app.attempt(stored, rig.app.start_copy)
+    waiting = rig.table.get(job.job_id)
+    assert waiting is not None and (waiting.state, waiting.attempts) == (State.TRANSIT_QUEUED, 0)
+    assert "SnapshotQuotaExceeded" in waiting.reason
+    assert clock.parse_iso(waiting.due) - clock.parse_iso(waiting.updated) == timedelta(hours=1)
 
 
 def test_a_transit_copy_aws_refuses_fails_at_once_where_a_retry_resumes_it() -> None:

@@ -38,10 +38,14 @@ ALARM_FIELDS = (
 def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float | None) -> list[dict[str, Any]]:
     """One app's alarms; ``rpo_hours`` None leaves out the RPO alarm (production has no recovery point).
 
-    * ``RecoveryPointAgeHours`` (DR only): Maximum per hour over the threshold in 2 of 2 hours;
+    * ``SourcesLate`` (DR only, alarm ``RecoveryPointAge``): Maximum per hour > 0 in 2 of 2 hours: a
+      source's newest copy is older than ``RPO_HOURS`` (the consumer counts them, ``recovery``);
       missing data counts as breaching, so a DR poller that stops reporting alarms too.
-    * ``LifecycleChangesPending`` (DR only): Maximum over 5 minutes > 0 (a shorter lifecycle waits for approval).
+    * ``SourcesGoneLate`` (DR only, alarm ``SourceWentLate``): Sum per hour > 0: a source went late in
+      the last hour; it clears the hour after, so each source going late notifies, whatever stays late.
+    * ``LifecycleChangesPending`` (DR only): Maximum over 5 minutes > 0 (a lifecycle waits for approval).
     * ``KeysCapped`` (DR only): Sum over 5 minutes > 0 (new DR keys past ``KEY_CAP``).
+    * ``CopiesWaitingForRoom`` (DR only): Sum per hour > 0 (copies wait for room in DR's snapshot quota).
     * ``JobsFailed``: Sum over 5 minutes > 0 (any job that gave up).
     * ``SnapshotQuotaUsedPercent``: Maximum per hour > 80.
     * AWS/Lambda ``Errors`` of ``<app>-<stage>-poll_jobs``: errors in 3 consecutive 5-minute periods
@@ -55,15 +59,31 @@ def alarm_definitions(side: Side, stage: str, topic_arn: str, rpo_hours: float |
             {
                 "AlarmName": alarm_name(side, stage, "RecoveryPointAge"),
                 "AlarmDescription": f"DRACO: a source's newest DR copy is older than {rpo_hours:g} h, or the DR "
-                "poller stopped reporting. Run python -m draco status.",
-                "MetricName": "RecoveryPointAgeHours",
+                "poller stopped reporting. Run python -m draco status; draco retire SOURCE if it is gone on purpose.",
+                "MetricName": "SourcesLate",
                 "Statistic": "Maximum",
                 "Period": 3600,
                 "EvaluationPeriods": 2,
                 "DatapointsToAlarm": 2,
-                "Threshold": float(rpo_hours),
+                "Threshold": 0.0,
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "breaching",
+                **metric,
+            }
+        )
+        alarms.append(
+            {
+                "AlarmName": alarm_name(side, stage, "SourceWentLate"),
+                "AlarmDescription": f"DRACO: a source's newest DR copy just passed {rpo_hours:g} h (one notification "
+                "per source, even while another stays late). Run python -m draco status.",
+                "MetricName": "SourcesGoneLate",
+                "Statistic": "Sum",
+                "Period": 3600,
+                "EvaluationPeriods": 1,
+                "DatapointsToAlarm": 1,
+                "Threshold": 0.0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
                 **metric,
             }
         )
@@ -122,8 +142,9 @@ def _retention_alarms(side: Side, stage: str, metric: dict[str, Any]) -> list[di
     return [
         {
             "AlarmName": alarm_name(side, stage, "LifecycleChangesPending"),
-            "AlarmDescription": "DRACO: production asked for a shorter lifecycle, which waits for approval in DR. "
-            "Run python -m draco status; approve with python -m draco approve SOURCE (DR credentials).",
+            "AlarmDescription": "DRACO: production asked for a shorter lifecycle (or one keeping more than MAX_KEEP), "
+            "which waits for approval in DR. Run python -m draco status; then, with DR credentials, "
+            "python -m draco approve SOURCE --lifecycle TEXT or python -m draco reject SOURCE.",
             "MetricName": "LifecycleChangesPending",
             "Statistic": "Maximum",
             **once,
@@ -149,10 +170,24 @@ def _retention_alarms(side: Side, stage: str, metric: dict[str, Any]) -> list[di
         {
             "AlarmName": alarm_name(side, stage, "KeysCapped"),
             "AlarmDescription": "DRACO: a source account asked for more new DR keys today than KEY_CAP allows; "
-            "its copies wait a day. Expected after adding many databases; else investigate production.",
+            "its copies wait a day. Expected after adding many databases (python -m draco budget ACCOUNT "
+            "--keys N); else investigate production.",
             "MetricName": "KeysCapped",
             "Statistic": "Sum",
             **once,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+        {
+            "AlarmName": alarm_name(side, stage, "CopiesWaitingForRoom"),
+            "AlarmDescription": "DRACO: copies wait for room in DR's manual snapshot quota (a source's or an "
+            "account's share, or the quota itself). Run python -m draco status; raise the quota, approve a "
+            "longer lifecycle, or shorten one.",
+            "MetricName": "CopiesWaitingForRoom",
+            "Statistic": "Sum",
+            **once,
+            "Period": 3600,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
             **metric,

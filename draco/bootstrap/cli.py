@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.capacity import DEFAULT_MAX_KEEP
 from chalicelib_shared.config import ConsumerConfig
 from chalicelib_shared.kinds.base import Side
 from draco.app_folders import app_folder
@@ -123,6 +124,12 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     cons.add_argument("--min-keep", type=int, default=3, help="newest copies per source no lifecycle deletes (3)")
     cons.add_argument("--key-cap", type=int, default=10, help="new DR keys a day per source account (10)")
     cons.add_argument(
+        "--max-keep",
+        type=int,
+        default=DEFAULT_MAX_KEEP,
+        help=f"a lifecycle keeping more copies of a source waits for approval in DR (default {DEFAULT_MAX_KEEP})",
+    )
+    cons.add_argument(
         "--key-scope", choices=cfg.KEY_SCOPES, default=cfg.KEY_SCOPES[0], help="one DR key per database or account"
     )
     drill_options.add_arguments(cons)
@@ -192,6 +199,7 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
             retention_lock=args.retention_lock,
             min_keep=args.min_keep,
             key_cap=args.key_cap,
+            max_keep=args.max_keep,
             key_scope=args.key_scope,
             drill_settings=drill_options.from_args(args),
             **_common_options(args, args.rpo_hours),

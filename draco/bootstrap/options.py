@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.capacity import DEFAULT_MAX_KEEP
 from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
@@ -136,6 +137,7 @@ class ConsumerOptions(_Common):
     retention_lock: bool = True  # RETENTION_LOCK: a shorter lifecycle waits for approval in DR
     min_keep: int = 3  # MIN_KEEP: the newest copies of a source no lifecycle deletes
     key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
+    max_keep: int = DEFAULT_MAX_KEEP  # MAX_KEEP: a lifecycle keeping more copies waits for approval in DR
     key_scope: str = "database"  # KEY_SCOPE: a DR key per source database, or per source account
     drill_settings: tuple[tuple[str, str], ...] = ()  # DRILL_* and RTO_TARGET_MINUTES (drills.settings)
     side: ClassVar[Side] = Side.CONSUMER
@@ -165,6 +167,8 @@ class ConsumerOptions(_Common):
             cfg.RETENTION_LOCK: "on" if self.retention_lock else "off",
             cfg.MIN_KEEP: str(self.min_keep),
             cfg.KEY_CAP: str(self.key_cap),
+            cfg.MAX_KEEP: str(self.max_keep),
+            cfg.RPO_HOURS: f"{self.alarms.rpo_hours if self.alarms else DEFAULT_RPO_HOURS:g}",
             cfg.KEY_SCOPE: self.key_scope,
             **dict(self.drill_settings),
         }

@@ -86,4 +86,6 @@ def headline(status: Status) -> str:
 
 def _pending(totals: dict[str, int]) -> str:
     count = totals["lifecycle_changes_pending"]
-    return f"; {count} shorter lifecycle(s) wait for approval in DR (draco approve SOURCE)" if count else ""
+    if not count:
+        return ""
+    return f"; {count} lifecycle change(s) wait for approval in DR (draco approve SOURCE --lifecycle TEXT)"

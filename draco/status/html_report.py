@@ -8,6 +8,7 @@ import html
 from chalicelib_shared.kinds import KINDS
 from draco import plan
 from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
+from draco.status.decisions import DECISION_HEADERS, WAITING_HEADERS, decision_row, waiting_rows
 from draco.status.drills import HEADERS as DRILL_HEADERS
 from draco.status.model import Status
 
@@ -16,9 +17,11 @@ HEALTH_COLORS = {
     "late": "#c62828",
     "failed": "#e65100",
     "approve": "#6a1b9a",
+    "waiting": "#8d6e00",
     "check": "#b08800",
     "pending": "#1565c0",
     "ok": "#2e7d32",
+    "retired": "#757575",
 }
 
 _CSS = """
@@ -43,9 +46,11 @@ dl { font-size: 13px; } dt { font-weight: bold; float: left; width: 130px; } dd 
 _COLUMN_NOTES = (
     (
         "health",
-        "late: RPO over the threshold; failed: a job needs an operator; approve: a shorter lifecycle "
-        "waits for approval in DR; check: unknown lifecycle "
-        "(nothing deleted) or copies gone from DR; pending: first copy on its way; ok",
+        "late: RPO over the threshold; failed: a job needs an operator; approve: a shorter lifecycle, "
+        "or one keeping more than MAX_KEEP, waits for approval in DR; waiting: copies wait for room in DR's "
+        "snapshot quota or for a key; check: unknown lifecycle "
+        "(nothing deleted) or copies gone from DR; pending: first copy on its way; ok; "
+        "retired: retired by an operator, not watched for the RPO",
     ),
     ("newest DR copy", "when the source snapshot of the newest DR copy was taken (UTC)"),
     ("RPO h", "hours since then: how much data a restore from DR would lose today"),
@@ -78,7 +83,7 @@ def render_html(status: Status) -> str:
     ]
     if status.sources:
         out += _sources(status)
-    out += _approvals(status) + _failed(status) + _skipped(status) + _drills(status)
+    out += _approvals(status) + _decisions(status) + _failed(status) + _skipped(status) + _drills(status)
     if status.sources:
         out += _timelines(status)
     out.append("</body></html>\n")
@@ -126,10 +131,25 @@ def _approvals(status: Status) -> list[str]:
     ]
     return [
         '<h2>Shorter lifecycles waiting for approval</h2><p class="note">Production asked for a lifecycle '
-        "that keeps less. Until it is approved in DR (<code>draco approve SOURCE</code>, with DR credentials) "
+        "that keeps less (or more than MAX_KEEP copies). Until it is approved in DR (<code>draco approve SOURCE "
+        "--lifecycle TEXT</code>, with DR credentials; or dismissed, <code>draco reject SOURCE</code>) "
         "only what both lifecycles delete is deleted.</p>",
         _table("approvals", ("source", "in force", "asked for", "since", "held"), rows, numeric="held"),
     ]
+
+
+def _decisions(status: Status) -> list[str]:
+    """Copies waiting for room, and the whole history of DR's decisions."""
+    out = []
+    if waiting_rows(status):
+        out += [
+            "<h2>Copies waiting for room in DR or for a key</h2>",
+            _table("waiting", WAITING_HEADERS, waiting_rows(status)),
+        ]
+    if status.decisions:
+        rows = [decision_row(decision) for decision in status.decisions]
+        out += ["<h2>Decisions in DR</h2>", _table("decisions", DECISION_HEADERS, rows)]
+    return out
 
 
 def _failed(status: Status) -> list[str]:

@@ -9,16 +9,21 @@ Schema, times ISO 8601 UTC (``...Z``); fields are only ever added within one
       "rpo_threshold_hours": float, "price_per_gb_month_usd": {SnapshotType: float},
       "totals": {"sources", "late", "failed_jobs", "pending_jobs", "copies",
                  "storage_gb", "would_delete", "skipped_sources",
-                 "lifecycle_changes_pending": int,
+                 "lifecycle_changes_pending", "waiting", "retired": int,
                  "monthly_cost_usd": float},
       "sources": [{
         "source_acct", "source_name", "kind", "inventory_key": str,
-        "health": "late" | "failed" | "check" | "pending" | "ok",
+        "health": "late" | "failed" | "approve" | "waiting" | "check" | "pending" | "ok" | "retired",
         "lifecycle": str  (in force), "lifecycle_problem": str | null,
         "lifecycle_pending": str | null  (a shorter lifecycle production asked for,
                     waiting for draco approve in DR), "lifecycle_pending_since": time | null,
         "lifecycle_approved_by": str | null, "lifecycle_approved_at": time | null,
         "held": [copy id]  (what the asked-for lifecycle would delete that is kept),
+        "lifecycle_rejected": str | null  (a change an operator dismissed, still asked for),
+        "retired_by": str | null, "retired_at": time | null  (draco retire: not watched for the RPO),
+        "held_copies": int  (DR copies after its last lifecycle pass: its use of DR's quota),
+        "waiting": [str]  (why its queued copies wait: room in DR's quota, a key),
+        "decisions": [decision]  (DR's decisions about it, oldest first),
         "encrypted": bool | null  (are its DR copies encrypted, from the newest copy's
                     job: an unencrypted Aurora cluster's copies are not; null until
                     a transit copy was shared),
@@ -35,8 +40,15 @@ Schema, times ISO 8601 UTC (``...Z``); fields are only ever added within one
                     "status", "to_delete": bool, "reasons": [str]}]  (newest first)
       }],
       "skipped": [{"source_acct", "source_name", "kind", "reason": str,
-                   "snapshots": int, "last_seen": time}]
+                   "snapshots": int, "last_seen": time}],
+      "decisions": [decision]  (every decision in DR, key budgets included, oldest first)
     }
+
+A decision: ``{"at": time, "action": "approve" | "reject" | "retire" | "budget",
+"source": str (inventory key, or the account of a budget), "lifecycle": str (what was
+approved, rejected, in force when retired; a budget's keys and end), "from": str | null
+(what was in force before), "asked": str | null (what production asked for then),
+"who": str (the DR principal)}``.
 
 No source yet: ``sources`` and ``skipped`` are empty lists.
 """
@@ -47,6 +59,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
+from draco.status.decisions import decision_json
 from draco.status.model import PRICES_PER_GB_MONTH, SourceStatus, Status
 
 SCHEMA_VERSION = 2  # 2: price_per_gb_month_usd is by kind
@@ -81,6 +94,7 @@ def to_json(status: Status) -> dict[str, Any]:
             }
             for s in status.skipped
         ],
+        "decisions": [decision_json(decision) for decision in status.decisions],
     }
 
 
@@ -99,6 +113,12 @@ def _source_json(source: SourceStatus) -> dict[str, Any]:
         "lifecycle_approved_by": source.record.approved_by or None,
         "lifecycle_approved_at": source.record.approved_at or None,
         "held": list(source.decided.held),
+        "lifecycle_rejected": source.decided.rejected or None,
+        "retired_by": source.record.retired_by or None,
+        "retired_at": source.record.retired_at or None,
+        "held_copies": source.record.held,
+        "waiting": list(source.waiting),
+        "decisions": [decision_json(decision) for decision in source.decisions],
         "encrypted": source.encrypted,
         "newest_copy": newest.copy_id if newest else None,
         "newest_copy_time": _iso(newest.source_time if newest else None),

@@ -29,10 +29,16 @@ One row per protected source (source account, kind and name: the job table's
   that source.
 
 ``health`` summarises a row, worst first: ``late`` (RPO over the threshold),
-``failed`` (a failed job waits for an operator), ``approve`` (a shorter lifecycle
-waits for approval in DR), ``check`` (unknown lifecycle:
-nothing is deleted until the tag is fixed; or copies missing from DR),
-``pending`` (no copy yet, still in time), ``ok``.
+``failed`` (a failed job waits for an operator), ``approve`` (a shorter lifecycle,
+or one keeping more than ``MAX_KEEP``, waits for approval in DR), ``waiting`` (a
+copy waits for room in DR's snapshot quota or for a key, ``waiting`` says why),
+``check`` (unknown lifecycle: nothing is deleted until the tag is fixed; or copies
+missing from DR), ``pending`` (no copy yet, still in time), ``ok``, ``retired`` (an
+operator retired it: not watched for the RPO). Ages are never negative.
+
+Each row also carries the source's **decisions**: every approval, rejection and
+retirement in DR, oldest first, with who took it, when, and what was in force before
+(``draco.approvals``); ``Status.decisions`` holds them all, key budgets included.
 
 Sources whose every job is ``skipped`` (no tag and no default, ``Ignore``, a
 refused account) are listed apart with the latest reason.
@@ -42,7 +48,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,15 +59,17 @@ from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.lifecycles import LifecyclePass
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy
 from chalicelib_shared.sources import SourceRecord
+from draco.approvals import Decision
 
 #: RDS snapshot storage, USD per GB-month (us-east-1 "backup storage" beyond the free
 #: allowance; a DR account has no databases, so no allowance). Other Regions differ.
 #: Each kind prices its own storage (``SnapshotKind.storage_price``), by its ``SnapshotType``.
 PRICES_PER_GB_MONTH: dict[str, float] = {name: kind.storage_price for name, kind in KINDS.items()}
 DEFAULT_RPO_HOURS = 26.0
-HEALTH_ORDER = ("late", "failed", "approve", "check", "pending", "ok")
+HEALTH_ORDER = ("late", "failed", "approve", "waiting", "check", "pending", "ok", "retired")
 #: Consumer states in which a job has heard from copy-shared, so knows its transit copy's encryption.
 _SHARED_STATES = frozenset({State.COPY_QUEUED, State.COPYING, State.DONE, State.EXPIRED})
+_QUEUED = frozenset({State.COPY_QUEUED, State.RELAY_QUEUED})
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class SourceStatus:
     first_seen: datetime  # the oldest source snapshot DRACO heard of for this source
     rpo_threshold: float
     now: datetime
+    waiting: tuple[str, ...] = ()  # why queued copies wait (room in DR's quota, a key), newest first
+    decisions: tuple[Decision, ...] = ()  # DR's decisions about the source, oldest first
 
     @property
     def inventory_key(self) -> str:
@@ -131,6 +141,8 @@ class SourceStatus:
 
     @property
     def over_rpo(self) -> bool:
+        if self.record.retired:
+            return False
         rpo = self.rpo_hours
         if rpo is None:
             return _hours(self.now - self.first_seen) > self.rpo_threshold
@@ -164,6 +176,10 @@ class SourceStatus:
             return "failed"
         if self.pending_lifecycle:
             return "approve"
+        if self.waiting:
+            return "waiting"
+        if self.record.retired:
+            return "retired"
         if self.policy.keep_all or self.missing:
             return "check"
         if self.newest is None:
@@ -190,6 +206,7 @@ class Status:
     sources: tuple[SourceStatus, ...]
     skipped: tuple[SkippedSource, ...]
     drills: tuple[Any, ...] = ()  # each protected source's restore drills (``draco.status.drills``)
+    decisions: tuple[Decision, ...] = ()  # every decision taken in DR, oldest first
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -203,12 +220,15 @@ class Status:
             "monthly_cost_usd": round(sum(s.monthly_cost for s in self.sources), 2),
             "would_delete": sum(len(s.would_delete) for s in self.sources),
             "lifecycle_changes_pending": sum(bool(s.pending_lifecycle) for s in self.sources),
+            "waiting": sum(bool(s.waiting) for s in self.sources),
+            "retired": sum(s.record.retired for s in self.sources),
             "skipped_sources": len(self.skipped),
         }
 
 
 def _hours(delta: Any) -> float:
-    return round(delta.total_seconds() / 3600, 1)
+    """Hours, never negative (a copy's time is never after now, whatever a message claimed)."""
+    return max(0.0, round(delta.total_seconds() / 3600, 1))
 
 
 def build_status(
@@ -220,12 +240,14 @@ def build_status(
     records: Mapping[str, SourceRecord] | None = None,
     rpo_hours: float = DEFAULT_RPO_HOURS,
     table: str = "",
+    decisions: Iterable[Decision] = (),
 ) -> Status:
     """The operator's view from the consumer's jobs, source records and the DR account's snapshots (by id).
 
     ``snapshots`` None means DR was not read: every done copy counts as existing.
     """
     records = records or {}
+    decisions = tuple(decisions)
     groups: dict[tuple[str, str, str], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.source_acct, job.kind, job.source_name)].append(job)
@@ -238,10 +260,11 @@ def build_status(
             skipped.append(SkippedSource(acct, name, kind, skips[0].reason, len(skips), skips[0].source_created))
             continue
         record = records.get(f"{acct}#{kind}#{name}") or SourceRecord(f"{acct}#{kind}#{name}")
-        sources.append(_source(record, group, not_skipped, skips, snapshots, config, now, rpo_hours))
+        source = _source(record, group, not_skipped, skips, snapshots, config, now, rpo_hours)
+        sources.append(replace(source, decisions=tuple(d for d in decisions if d.source == record.inventory_key)))
     sources.sort(key=lambda s: (HEALTH_ORDER.index(s.health), s.source_name, s.kind, s.source_acct))
     skipped.sort(key=lambda s: (s.source_name, s.kind, s.source_acct))
-    return Status(now, table, config.live, rpo_hours, tuple(sources), tuple(skipped))
+    return Status(now, table, config.live, rpo_hours, tuple(sources), tuple(skipped), decisions=decisions)
 
 
 def _source(
@@ -300,6 +323,7 @@ def _source(
         first_seen=min(job.source_created for job in not_skipped),
         rpo_threshold=rpo_hours,
         now=now,
+        waiting=tuple(job.reason for job in group if job.state in _QUEUED and job.reason),
     )
 
 

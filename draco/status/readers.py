@@ -24,6 +24,7 @@ from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import DR_PREFIX
 from chalicelib_shared.sources import SourceRecord
 from draco import ops
+from draco.approvals import decisions
 from draco.status.drills import drill_status
 from draco.status.model import DEFAULT_RPO_HOURS, Status, build_status
 
@@ -63,6 +64,7 @@ def collect(
         records=records,
         rpo_hours=rpo_hours,
         table=getattr(table, "name", ""),
+        decisions=decisions(items),
     )
     protected = {s.inventory_key: s.oldest.source_time for s in status.sources if s.oldest is not None}
     return replace(status, drills=drill_status(items, protected, status.generated_at, drill_every_days))

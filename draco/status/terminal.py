@@ -17,6 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
+from draco.status.decisions import (
+    DECISION_HEADERS,
+    TERMINAL_DECISIONS,
+    WAITING_HEADERS,
+    decision_row,
+    waiting_rows,
+)
 from draco.status.drills import HEADERS as DRILL_HEADERS
 from draco.status.model import SourceStatus, Status
 
@@ -27,9 +34,11 @@ _HEALTH_STYLES = {
     "late": "bold red",
     "failed": "bold dark_orange",
     "approve": "bold magenta",
+    "waiting": "bold yellow",
     "check": "yellow",
     "pending": "blue",
     "ok": "green",
+    "retired": "dim",
 }
 
 
@@ -56,6 +65,9 @@ class StatusView:
         if self.status.sources:
             yield self._sources(options.max_width)
         yield from self._approvals()
+        yield from self._rows("copies waiting for room in DR or for a key", WAITING_HEADERS, waiting_rows(self.status))
+        history = [decision_row(d) for d in self.status.decisions[-TERMINAL_DECISIONS:]]
+        yield from self._rows("decisions in DR, newest last (all of them: --json, --html)", DECISION_HEADERS, history)
         yield from self._failed()
         yield from self._skipped()
         yield from self._drills()
@@ -87,7 +99,7 @@ class StatusView:
     def _approvals(self) -> Iterator[Table]:
         waiting = [source for source in self.status.sources if source.pending_lifecycle]
         if waiting:
-            table = _table("shorter lifecycles waiting for approval (draco approve SOURCE, with DR credentials)")
+            table = _table("lifecycles waiting for approval (draco approve SOURCE --lifecycle TEXT, or draco reject)")
             for column in ("source", "in force", "asked for", "since", "held"):
                 table.add_column(column, overflow="fold")
             for source in waiting:
@@ -95,6 +107,15 @@ class StatusView:
                 table.add_row(
                     source.source_name, source.lifecycle, source.pending_lifecycle, since, str(len(source.decided.held))
                 )
+            yield table
+
+    def _rows(self, title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Iterator[Table]:
+        if rows:
+            table = _table(title)
+            for column in headers:
+                table.add_column(column, overflow="fold")
+            for cells in rows:
+                table.add_row(*cells)
             yield table
 
     def _failed(self) -> Iterator[Table]:
