@@ -100,7 +100,7 @@ class Consumer(Side):
         return Rejection(f"{message.event_type.value} is not a message for the consumer")
 
     def _authorize(self, message: Message) -> Rejection | None:
-        if message.source_acct not in self.config.source_accounts:
+        if not self.config.trusts(message.source_acct):
             return Rejection(f"account {message.source_acct} is not an allowed source account")
         for arn in filter(None, (message.source_arn, message.transit_arn)):
             parsed = message.kind.parse_arn(arn)

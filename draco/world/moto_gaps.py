@@ -43,11 +43,25 @@
    progress for its copy time, then lets it end ``error``
    (``draco.world.copies``). A copy across Regions under the source Region's
    key so fails, as on AWS.
+8. **SNS to an SQS queue of another account.** AWS delivers a topic's message
+   to a subscribed queue of another account if that queue's policy lets
+   ``sns.amazonaws.com`` send from that topic, evaluating ``aws:SourceArn``,
+   ``aws:SourceAccount`` and, for a topic of an Organization's account,
+   ``aws:SourceOrgID`` and ``aws:SourceOrgPaths``
+   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+   moto 5.2 looks for the queue in the topic's account, and checks no policy.
+   The fill delivers to the queue's account when its policy allows it
+   (``ORGANIZATIONS`` says which accounts are in which Organization and OU
+   path, as AWS Organizations would) and drops the message otherwise, as AWS
+   does once its retries are spent. The envelope's ``TopicArn`` is the topic's.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.
 """
 
 from __future__ import annotations
+
+import fnmatch
+import json
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +78,9 @@ from moto.kms.models import kms_backends
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
+from moto.sns.models import Subscription
+from moto.sqs.exceptions import QueueDoesNotExist
+from moto.sqs.models import sqs_backends
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -280,6 +297,72 @@ def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
     return _originals[(EBSBackend, "delete_snapshot")](self, snapshot_id)
 
 
+# --------------------------------------------------------------------------- 8. SNS to another account's queue
+
+#: account -> (Organization id, OU path "o-.../r-.../ou-.../"), as AWS Organizations knows them.
+ORGANIZATIONS: dict[str, tuple[str, str]] = {}
+
+
+def _publish(self: Subscription, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+    parts = self.endpoint.split(":")
+    original = _originals[(Subscription, "publish")]
+    if self.protocol != "sqs" or len(parts) < 6 or parts[4] == self.account_id:
+        return original(self, message, message_id, *args, **kwargs)
+    try:
+        queue = sqs_backends[parts[4]][parts[3]].get_queue(parts[5])
+    except QueueDoesNotExist:
+        return None
+    if not _queue_allows(queue.policy, self.topic.arn, self.account_id):
+        return None  # AWS retries, then drops it
+    topic_account = self.account_id
+    try:
+        self.account_id = parts[4]  # moto looks the queue up in the subscription's account
+        return original(self, message, message_id, *args, **kwargs)
+    finally:
+        self.account_id = topic_account
+
+
+def _queue_allows(policy: str | None, topic_arn: str, account: str) -> bool:
+    """Whether a queue policy lets SNS send from ``topic_arn``: an Allow matches and no Deny does."""
+    context: dict[str, Any] = {"aws:SourceArn": topic_arn, "aws:SourceAccount": account}
+    if account in ORGANIZATIONS:
+        org, path = ORGANIZATIONS[account]
+        context.update({"aws:SourceOrgID": org, "aws:SourceOrgPaths": [path]})
+    statements = json.loads(policy).get("Statement", []) if policy else []
+    matching = [s for s in statements if _for_sns_send(s) and _conditions_hold(s.get("Condition", {}), context)]
+    return any(s["Effect"] == "Allow" for s in matching) and not any(s["Effect"] == "Deny" for s in matching)
+
+
+def _for_sns_send(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal", {})
+    services = principal.get("Service", []) if isinstance(principal, dict) else []
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else actions
+    return "sns.amazonaws.com" in _listed(services) and any(a in ("sqs:SendMessage", "sqs:*") for a in actions)
+
+
+def _conditions_hold(conditions: dict[str, dict[str, Any]], context: dict[str, Any]) -> bool:
+    """The operators DRACO's policies use; a key missing from the context fails its condition."""
+    for operator, tests in conditions.items():
+        for key, wanted in tests.items():
+            have = context.get(key)
+            if have is None:
+                return False
+            values = _listed(have)
+            like = operator.endswith("Like")
+            if not any(_matches(value, pattern, like) for value in values for pattern in _listed(wanted)):
+                return False
+    return True
+
+
+def _matches(value: str, pattern: str, like: bool) -> bool:
+    return fnmatch.fnmatchcase(value, pattern) if like else value == pattern
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
 _FILLS: dict[tuple[type, str], Any] = {
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
@@ -290,6 +373,7 @@ _FILLS: dict[tuple[type, str], Any] = {
     (ElasticBlockStore, "describe_snapshots"): _describe_snapshots,
     (ElasticBlockStore, "lock_snapshot"): _lock_snapshot,
     (ElasticBlockStore, "describe_locked_snapshots"): _describe_locked_snapshots,
+    (Subscription, "publish"): _publish,
 }
 
 
