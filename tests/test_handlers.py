@@ -21,7 +21,7 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT
 from chalicelib_shared.pacing import AlwaysOn, PacedJobs, RuleSwitch
 from tests.conftest import T0
-from tests.fakes import CONSUMER_ENV, DR_TOPIC, ELSEWHERE, PROD, PRODUCER_ENV, copy_request, job_of
+from tests.fakes import CONSUMER_ENV, ELSEWHERE, OUTBOX, PROD, PRODUCER_ENV, copy_request, job_of
 from tests.rigs import build_consumer, build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
@@ -234,7 +234,7 @@ def test_make_producer_wires_the_ports_to_aws_in_its_region() -> None:
     api = app.snapshots("RDS Cluster")
     assert api.kind is KINDS["RDS Cluster"] and api._rds is clients.made[("rds", "eu-west-1")]  # type: ignore[attr-defined]
     assert app.api("EBS", "us-west-2")._ec2 is clients.made[("ec2", "us-west-2")]  # type: ignore[attr-defined]
-    app.publisher.publish(DR_TOPIC, copy_request(rig.snaps().add("snap-1")))
+    app.publisher.publish(OUTBOX, copy_request(rig.snaps().add("snap-1")))
     assert [call[0] for call in clients.made[("sns", "us-east-1")].calls] == ["publish"]  # the topic's Region
 
 

@@ -57,7 +57,7 @@ APPS = {
         },
         "env": {
             cfg.DR_ACCT: DR,
-            cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:{cfg.CONSUMER_TOPIC}",
+            cfg.OUTBOX_TOPIC_ARN: f"arn:aws:sns:{REGION}:{PROD}:{cfg.OUTBOX_TOPIC}",
             cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,

@@ -71,15 +71,15 @@ def read_queue(sqs: Any, name: str) -> QueueRecord | None:
     return QueueRecord(url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
 
 
-def read_queue_endpoints(sns: Any, topic_arn: str) -> frozenset[str]:
-    """The SQS queues subscribed to a topic (none if it doesn't exist yet)."""
+def read_queue_endpoints(sns: Any, topic_arn: str) -> dict[str, str]:
+    """The SQS queues subscribed to a topic, to their subscriptions' ARNs (none if the topic doesn't exist yet)."""
     try:
         pages = list(sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn))
     except ClientError as err:
         if missing(err, "NotFound"):
-            return frozenset()
+            return {}
         raise
-    return frozenset(s["Endpoint"] for page in pages for s in page["Subscriptions"] if s["Protocol"] == "sqs")
+    return {s["Endpoint"]: s["SubscriptionArn"] for page in pages for s in page["Subscriptions"] if s["Protocol"] == "sqs"}
 
 
 def plan_queue(queue: Queue, found: QueueRecord | None, same: Any) -> list[Step]:
@@ -100,10 +100,15 @@ def plan_queue(queue: Queue, found: QueueRecord | None, same: Any) -> list[Step]
                  (call,), queue.policy)]  # fmt: skip
 
 
-def plan_subscription(sub: QueueSubscription, endpoints: frozenset[str]) -> list[Step]:
-    """Subscribe DR's inbox to the outbox (SNS answers a repeated Subscribe with the same subscription)."""
-    if sub.queue_arn in endpoints:
-        return []
-    call = APICall("sns", "subscribe", {"TopicArn": sub.topic_arn, "Protocol": "sqs", "Endpoint": sub.queue_arn})
+def plan_subscription(sub: QueueSubscription, endpoints: Mapping[str, str]) -> list[Step]:
+    """DR's inbox, and no other queue, subscribed to the outbox (a queue of a former DR account goes)."""
     topic = sub.topic_arn.rsplit(":", 1)[-1]
-    return [Step(f"subscribe DR's inbox {sub.queue_arn} to {topic} (DR confirms it)", (call,))]
+    steps = []
+    others = sorted(queue for queue in endpoints if queue != sub.queue_arn)
+    if others:
+        calls = tuple(APICall("sns", "unsubscribe", {"SubscriptionArn": endpoints[queue]}) for queue in others)
+        steps.append(Step(f"unsubscribe {', '.join(others)} from {topic} (not the DR account's inbox)", calls))
+    if sub.queue_arn not in endpoints:
+        call = APICall("sns", "subscribe", {"TopicArn": sub.topic_arn, "Protocol": "sqs", "Endpoint": sub.queue_arn})
+        steps.append(Step(f"subscribe DR's inbox {sub.queue_arn} to {topic} (DR confirms it)", (call,)))
+    return steps

@@ -306,7 +306,7 @@ def _queue(queue: Queue, existing: Existing, known: Mapping[str, str]) -> list[S
 
 
 def _queue_subscription(sub: QueueSubscription, existing: Existing, known: Mapping[str, str]) -> list[Step]:
-    return plan_subscription(sub, existing.queue_endpoints.get(sub.topic_arn, frozenset()))
+    return plan_subscription(sub, existing.queue_endpoints.get(sub.topic_arn, {}))
 
 
 _PLANNERS: dict[type, Callable[[Any, Existing, Mapping[str, str]], list[Step]]] = {

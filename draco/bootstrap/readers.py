@@ -63,7 +63,7 @@ class Existing:
     emails: dict[str, frozenset[str]] = field(default_factory=dict)  # e-mail endpoints (lower case) by topic ARN
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     queues: dict[str, QueueRecord] = field(default_factory=dict)  # by name
-    queue_endpoints: dict[str, frozenset[str]] = field(default_factory=dict)  # SQS subscribers by topic ARN
+    queue_endpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # by topic ARN: queue -> subscription
 
 
 def read(clients: Clients, stack: Stack) -> Existing:
