@@ -139,7 +139,7 @@ def test_junk_is_rejected_never_raises_and_changes_nothing(subject: Any, body: A
     ("app", "variable", "value", "problem"),
     [
         ("producer", "DR_ACCT", "not-an-account", "DR_ACCT='not-an-account'"),
-        ("consumer", "SOURCE_ACCTS", "", "SOURCE_ACCTS is empty"),
+        ("consumer", "SOURCE_ACCTS", "", "SOURCE_ACCTS and SOURCE_ORG are empty"),
     ],
 )
 def test_an_invalid_configuration_is_logged_once_and_nothing_is_done(monkeypatch, log, app, variable, value, problem):
@@ -279,7 +279,12 @@ def test_the_chalice_apps_route_their_topic_and_schedule_to_the_handlers(monkeyp
     app = importlib.import_module(f"{name}_app.app").app
     with Client(app, stage_name="dev", project_dir=str(REPO / f"{name}_app")) as client:
         sns = client.events.generate_sns_event(message="not json", subject=SUBJECT)
-        assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: body is not JSON")
+        if name == "producer":
+            assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: body is not JSON")
+        else:  # nothing on DR's own topic names the sender: production's messages come through the inbox
+            assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: DRACO messages reach DR only")
+            inbox = client.events.generate_sqs_event(message_bodies=["not json"], queue_name="DracoInbox")
+            assert client.lambda_.invoke("on_inbox", inbox).payload.startswith("rejected: inbox record is not")
         tick = client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )

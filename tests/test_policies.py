@@ -36,7 +36,7 @@ from moto.rds.models import rds_backends
 from test_policy_documents import POLICIES, allowed, as_list
 
 from chalicelib_shared import config as cfg
-from chalicelib_shared import consumer, job_table, keys, pacing, pipeline, ports, producer
+from chalicelib_shared import consumer, handlers, job_table, keys, pacing, pipeline, ports, producer
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.handlers import make_consumer, make_producer
 from chalicelib_shared.jobs import State
@@ -91,6 +91,8 @@ IMPLIED = {
     "sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
 LAMBDA_LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# Lambda reads the consumer's inbox queue as its role (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+LAMBDA_SQS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
 # --------------------------------------------------------------------------- what the code calls
@@ -205,6 +207,8 @@ def called_actions(app: str) -> set[str]:
                     actions |= reached(adapter, method)
     if app == "producer":  # the producer's sweep asks the job table which snapshots have jobs
         actions |= reached(job_table.JobTable, "existing")
+    else:  # the inbox handler confirms production outboxes' subscriptions of the inbox
+        actions |= reached_function(handlers.confirm_subscription, set())
     return actions
 
 
@@ -223,7 +227,7 @@ def test_the_scan_finds_the_calls_it_should() -> None:
     }  # fmt: skip
     assert called_actions("consumer") == both | {
         "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias", "sts:GetCallerIdentity",
-        "ec2:LockSnapshot",
+        "ec2:LockSnapshot", "sns:ConfirmSubscription",
     }  # fmt: skip
 
 
@@ -237,7 +241,7 @@ def test_every_called_action_is_allowed_and_nothing_else(app: str) -> None:
     granted = set(allowed(policy))
     assert called - NEEDS_NO_PERMISSION <= granted, f"missing: {sorted(called - NEEDS_NO_PERMISSION - granted)}"
     implied = set().union(*(IMPLIED.get(action, set()) for action in called))
-    unused = granted - called - implied - LAMBDA_LOGS
+    unused = granted - called - implied - LAMBDA_LOGS - (LAMBDA_SQS if app == "consumer" else set())
     assert not unused, f"granted but never used: {sorted(unused)}"
     assert not NEEDS_NO_PERMISSION & granted
 

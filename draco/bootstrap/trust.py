@@ -156,6 +156,6 @@ def outbox_statements(acct: Account) -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
             "Resource": acct.arn("kms", "key/*"),
-            "Condition": {"StringEquals": {"kms:ViaService": f"sns.{acct.region}.amazonaws.com"}},
+            "Condition": {"StringEquals": {"kms:ViaService": [f"sns.{acct.region}.amazonaws.com"]}},
         },
     ]
