@@ -217,7 +217,7 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
             _poller_statement(opts, acct),
             _logs_statement(opts, acct),
             {"Sid": "NeverDestroyOrRepointKeys", "Effect": "Deny", "Action": _KEY_DESTRUCTION, "Resource": "*"},
-            only_trusted_accounts(opts.trust, acct.account),
+            *only_trusted_accounts(opts.trust, acct.account),
         ]
     )
 

@@ -11,14 +11,19 @@ Organization (``--source-org``), optionally only those in some OUs
   resource of an Organization's account;
 * the consumer role's statements on production's resources (transit keys,
   ``DracoProducer`` topics and their keys, outbox subscriptions) name them with
-  ``*`` for the account, and one ``Deny`` bounds them all to the trusted
-  accounts: ``aws:ResourceAccount`` not in the list, or ``aws:ResourceOrgID``
-  (``aws:ResourceOrgPaths``) not the Organization's (OUs'), DR's own account
-  excepted (it need not be in the Organization).
+  ``*`` for the account. Each such resource's own policy must also let DR's
+  consumer role in (production's bootstrap writes them), and the consumer acts
+  only on what a trusted account's outbox sent. With an Organization, one
+  ``Deny`` bounds them all besides: ``aws:ResourceOrgID`` (``aws:ResourceOrgPaths``)
+  not the Organization's (OUs'), DR's own account excepted (it need not be in the
+  Organization).
 
 With an Organization, nothing grows: a new account of the Organization (or OU)
-needs no change in DR. With a list, each account adds its id (14 characters) to
-two documents, the role's policy and the queue's.
+needs no change in DR. With a list, each account adds its id (15 characters) to
+the inbox queue's policy (8,192 bytes: some 500 accounts) and to ``SOURCE_ACCTS``
+(Lambda's environment holds 4 KB in all: some 250 accounts); the role's policy
+stays as it is, so IAM's 10,240 characters never bind. Past 200 or so accounts,
+trust the Organization.
 Keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
 (``aws:SourceOrgID``, ``aws:SourceOrgPaths``, ``aws:ResourceAccount``,
 ``aws:ResourceOrgID``, ``aws:ResourceOrgPaths``); the path form ``o-.../r-.../ou-.../``
@@ -64,15 +69,12 @@ class Trust:
         return condition
 
     def outside(self, own_account: str) -> dict[str, Any]:
-        """A Deny's condition: the resource is in an untrusted account, and not the role's own."""
-        condition: dict[str, Any] = {
-            "Null": {"aws:ResourceAccount": "false"},
-            "StringNotEquals": {"aws:ResourceAccount": [own_account, *self.accounts]},
-        }
+        """A Deny's condition: the resource is outside the Organization (OUs), and not the role's own."""
+        condition: dict[str, Any] = {"Null": {"aws:ResourceAccount": "false"}}
         if self.ous:  # the paths start with the Organization's id
             condition["StringNotEquals"] = {"aws:ResourceAccount": own_account}
             condition["ForAllValues:StringNotLike"] = {"aws:ResourceOrgPaths": self.paths}
-        elif not self.accounts:
+        else:
             condition["StringNotEquals"] = {"aws:ResourceAccount": own_account, "aws:ResourceOrgID": self.org}
         return condition
 
@@ -105,22 +107,26 @@ PRODUCTION_ACTIONS = (
     "kms:CreateGrant",
     "kms:Decrypt",
     "kms:DescribeKey",
-    "kms:GenerateDataKey",
+    "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
     "sns:ConfirmSubscription",
     "sns:Publish",
 )
 
 
-def only_trusted_accounts(trust: Trust, own_account: str) -> dict[str, Any]:
-    """The consumer role's bound: whatever its Allows say, no production resource of an untrusted account."""
-    return {
-        "Sid": "NothingOfUntrustedProductionAccounts",
-        "Effect": "Deny",
-        "Action": list(PRODUCTION_ACTIONS),
-        "Resource": "*",
-        "Condition": trust.outside(own_account),
-    }
+def only_trusted_accounts(trust: Trust, own_account: str) -> list[dict[str, Any]]:
+    """With an Organization, the consumer role's bound: no production resource outside it (or its OUs)."""
+    if trust.accounts:
+        return []
+    return [
+        {
+            "Sid": "NothingOutsideTheTrustedOrganization",
+            "Effect": "Deny",
+            "Action": list(PRODUCTION_ACTIONS),
+            "Resource": "*",
+            "Condition": trust.outside(own_account),
+        }
+    ]
 
 
 def inbox_statements(acct: Account, source_region: str) -> list[dict[str, Any]]:
