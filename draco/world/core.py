@@ -119,12 +119,14 @@ class LocalWorld(Runs):
         dr_region: str | None = None,
         more_producers: Sequence[str] = (),
         organization: Organization | None = None,
+        trusted: Sequence[str] = (),
     ) -> None:
         """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``;
         ``dr_region``: the DR account's Region (``None``: production's, ``REGION``); ``poll_interval`` and
         ``sweep_interval``: the schedules (``None``: as the apps deploy them, ``DRACO_POLL_MINUTES`` and
         ``DRACO_SWEEP_HOURS``); ``more_producers``: further production accounts, each running a producer;
-        ``organization``: DR trusts the Organization (and its OUs) instead of the list of accounts."""
+        ``organization``: DR trusts the Organization (and its OUs) instead of the list of accounts; ``trusted``:
+        further accounts DR's list trusts (running no producer)."""
         self.live = live
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
@@ -145,6 +147,7 @@ class LocalWorld(Runs):
         self.region, self.prod_account = REGION, PROD
         self.producers = tuple(dict.fromkeys((PROD, *more_producers)))
         self.organization = organization
+        self.trusted = tuple(trusted)
         self.dr_region = dr_region or REGION
         self.regions = tuple(dict.fromkeys((self.region, self.dr_region)))  # each Region once
         self._clients: dict[tuple[str, str, str], Any] = {}
@@ -195,7 +198,7 @@ class LocalWorld(Runs):
     def _trust(self) -> dict[str, Any]:
         """The consumer's trust: the Organization (``moto_gaps`` knows its accounts), or the producers."""
         if self.organization is None:
-            return {"source_accounts": list(self.producers)}
+            return {"source_accounts": list(dict.fromkeys((*self.producers, *self.trusted)))}
         moto_gaps.ORGANIZATIONS.update(
             {account: (self.organization.org_id, path) for account, path in self.organization.paths.items()}
         )
@@ -285,8 +288,10 @@ class LocalWorld(Runs):
         return collect(self.job_table(DR), lambda service: self.client(service, DR), config, rpo_hours=rpo_hours)
 
     # --- production sources and snapshots ------------------------------------------
-    def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        self.add_source("RDS", name, tags, encrypted)
+    def add_instance(
+        self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, account: str = PROD
+    ) -> None:
+        self.add_source("RDS", name, tags, encrypted, account)
 
     def add_cluster(
         self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, engine: str = "aurora-postgresql"

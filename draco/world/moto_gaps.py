@@ -54,6 +54,12 @@
    (``ORGANIZATIONS`` says which accounts are in which Organization and OU
    path, as AWS Organizations would) and drops the message otherwise, as AWS
    does once its retries are spent. The envelope's ``TopicArn`` is the topic's.
+9. **Publishing to another account's topic.** AWS lets a principal publish to a
+   topic of another account only if the topic's policy allows that account
+   (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html);
+   moto lets anyone. The fill refuses (``AuthorizationError``) unless an Allow
+   for ``sns:Publish`` names the caller's account (its root) or ``*`` as
+   principal; conditions on the principal are not checked, as moto knows no roles.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.
 """
@@ -78,7 +84,8 @@ from moto.kms.models import kms_backends
 from moto.rds.models import RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
-from moto.sns.models import Subscription
+from moto.sns.exceptions import SNSException
+from moto.sns.models import SNSBackend, Subscription
 from moto.sqs.exceptions import QueueDoesNotExist
 from moto.sqs.models import sqs_backends
 
@@ -363,6 +370,32 @@ def _listed(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+class _NotAuthorized(SNSException):
+    code = "AuthorizationError"
+
+    def __init__(self) -> None:
+        super().__init__("User is not authorized to perform: SNS:Publish on this topic")
+
+
+def _publish_to_topic(self: SNSBackend, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+    owner = arn.split(":")[4] if arn and arn.count(":") >= 5 else self.account_id
+    if owner != self.account_id and not _topic_allows(self.get_topic(arn).policy, self.account_id):
+        raise _NotAuthorized()
+    return _originals[(SNSBackend, "publish")](self, message, arn, *args, **kwargs)
+
+
+def _topic_allows(policy: str | None, account: str) -> bool:
+    statements = json.loads(policy).get("Statement", []) if policy else []
+    for statement in statements:
+        principal = statement.get("Principal", {})
+        names = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else _listed(principal)
+        actions = _listed(statement.get("Action", []))
+        if statement.get("Effect") == "Allow" and {"sns:Publish", "SNS:Publish", "sns:*"} & set(actions):
+            if "*" in names or account in names or f"arn:aws:iam::{account}:root" in names:
+                return True
+    return False
+
+
 _FILLS: dict[tuple[type, str], Any] = {
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
@@ -374,6 +407,7 @@ _FILLS: dict[tuple[type, str], Any] = {
     (ElasticBlockStore, "lock_snapshot"): _lock_snapshot,
     (ElasticBlockStore, "describe_locked_snapshots"): _describe_locked_snapshots,
     (Subscription, "publish"): _publish,
+    (SNSBackend, "publish"): _publish_to_topic,
 }
 
 
