@@ -59,7 +59,8 @@
    (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html);
    moto lets anyone. The fill refuses (``AuthorizationError``) unless an Allow
    for ``sns:Publish`` names the caller's account (its root) or ``*`` as
-   principal; conditions on the principal are not checked, as moto knows no roles.
+   principal (within ``aws:SourceOwner``/``aws:SourceAccount`` if the statement says so);
+   conditions on the principal are not checked, as moto knows no roles.
 
 ``tests/test_moto_gaps.py`` shows each gap and its fill.
 """
@@ -390,9 +391,14 @@ def _topic_allows(policy: str | None, account: str) -> bool:
         principal = statement.get("Principal", {})
         names = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else _listed(principal)
         actions = _listed(statement.get("Action", []))
-        if statement.get("Effect") == "Allow" and {"sns:Publish", "SNS:Publish", "sns:*"} & set(actions):
-            if "*" in names or account in names or f"arn:aws:iam::{account}:root" in names:
-                return True
+        if statement.get("Effect") != "Allow" or not {"sns:Publish", "SNS:Publish", "sns:*"} & set(actions):
+            continue
+        owners = [v for k, v in statement.get("Condition", {}).get("StringEquals", {}).items()
+                  if k.lower() in ("aws:sourceowner", "aws:sourceaccount")]  # fmt: skip
+        if owners and account not in [a for value in owners for a in _listed(value)]:
+            continue  # e.g. moto's default policy: the owner's account only
+        if "*" in names or account in names or f"arn:aws:iam::{account}:root" in names:
+            return True
     return False
 
 
