@@ -22,6 +22,7 @@ from botocore.exceptions import ProfileNotFound
 COMMANDS = (
     "draco.demo",
     "draco.bootstrap",
+    "draco.stackset",
     "draco.plan",
     "draco.bench.soak",
     "draco.status",

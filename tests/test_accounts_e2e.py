@@ -20,8 +20,8 @@ from chalicelib_shared.jobs import State
 from chalicelib_shared.messages import SUBJECT
 from draco import bootstrap
 from draco.world.core import DR, PROD, REGION, LocalWorld, Organization
-from tests.fakes import copy_request
 from tests.fake_snapshots import FakeCloud
+from tests.fakes import copy_request
 
 pytestmark = pytest.mark.e2e
 

@@ -187,7 +187,8 @@ def test_a_new_dr_account_changes_the_policies_and_keeps_the_keys(session, as_ac
 def test_the_peer_stage_names_the_peer_role(session, as_account) -> None:
     as_account(PROD)
     bootstrap.producer(session, DR, stage="live", peer_stage="prod")
-    peer = statements(topic_attributes(session, PROD, "DracoProducer")["Policy"])["OnlyThePeerAppRolesSendDracoMessages"]
+    policy = topic_attributes(session, PROD, "DracoProducer")["Policy"]
+    peer = statements(policy)["OnlyThePeerAppRolesSendDracoMessages"]
     assert peer["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{DR}:role/draco-consumer-prod"]}}
     session.client("iam").get_role(RoleName="draco-producer-live")
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any
-
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -28,8 +27,8 @@ from draco.bootstrap.models import Key, Role, Topic, consumer_stack, producer_st
 from draco.bootstrap.names import Account
 from draco.bootstrap.options import consumer_options, producer_options
 from draco.bootstrap.trust import Trust, inbox_policy
-from tests.fakes import CONSUMER_ENV, DR, OTHER, PROD, copy_request
 from tests.fake_snapshots import REGION
+from tests.fakes import CONSUMER_ENV, DR, OTHER, PROD, copy_request
 from tests.rigs import build_consumer
 
 ORG = "o-a1b2c3d4e5"
@@ -170,7 +169,7 @@ def test_the_inbox_admits_sns_from_outboxes_of_the_trusted_accounts_only() -> No
     ],
     ids=["organization", "ou"],
 )
-def test_the_consumer_role_is_denied_production_resources_outside_the_organization(trust: Trust, condition: Any) -> None:
+def test_the_consumer_role_is_denied_resources_outside_the_organization(trust: Trust, condition: Any) -> None:
     opts = consumer_options(REGION, [], source_org=trust.org, source_ous=list(trust.ous))
     policy = policies.consumer_role_policy(opts, Account("aws", DR, REGION), tuple(KINDS.values()))
     (deny,) = [s for s in policy["Statement"] if s["Sid"] == "NothingOutsideTheTrustedOrganization"]

@@ -79,7 +79,8 @@ def read_queue_endpoints(sns: Any, topic_arn: str) -> dict[str, str]:
         if missing(err, "NotFound"):
             return {}
         raise
-    return {s["Endpoint"]: s["SubscriptionArn"] for page in pages for s in page["Subscriptions"] if s["Protocol"] == "sqs"}
+    found = [s for page in pages for s in page["Subscriptions"] if s["Protocol"] == "sqs"]
+    return {s["Endpoint"]: s["SubscriptionArn"] for s in found}
 
 
 def plan_queue(queue: Queue, found: QueueRecord | None, same: Any) -> list[Step]:

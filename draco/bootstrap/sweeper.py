@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from chalicelib_shared.config import INBOX_QUEUE, OUTBOX_TOPIC
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import readers
-from draco.bootstrap.inbox import read_queue
 from draco.bootstrap.aws import Clients
+from draco.bootstrap.inbox import read_queue
 from draco.bootstrap.instructions import APICall, BootstrapError, Step
 from draco.bootstrap.names import (
     ALERT_TOPIC,

@@ -123,7 +123,8 @@ def drain(apps: Iterable[App], clients: Clients) -> list[Delivery]:
     """Every notification waiting in the apps' queues, taken off them."""
     batch = []
     for app in apps:
-        queues = [(app.queue_name, app.queue_url, False), *([(INBOX_QUEUE, app.inbox_url, True)] if app.inbox_url else [])]
+        queues = [(app.queue_name, app.queue_url, False)]
+        queues += [(INBOX_QUEUE, app.inbox_url, True)] if app.inbox_url else []
         sqs = clients("sqs", app.account, app.region)
         for name, url, inbox in queues:
             while sqs_backends[app.account][app.region].queues[name].messages:

@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
