@@ -229,3 +229,12 @@ def test_every_policy_fits_aws_limits_at_200_accounts_and_stays_constant_under_a
         grown = {name: table[200][name] - table[1][name] for name in table[1] if table[200][name] != table[1][name]}
         assert grown == {"DR queue DracoInbox": 199 * 15}
     print("\n" + "\n".join(f"{name}: {[table[n][name] for n in (1, 10, 200)]}" for name in sorted(table[1])))
+
+
+def test_the_consumer_environment_fits_lambda_s_4_kb_at_200_listed_accounts() -> None:
+    """Lambda holds 4 KB of environment variables in all: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"""
+    env = consumer_options(REGION, accounts(200)).env(Account("aws", DR, REGION))
+    size = sum(len(name) + len(str(value)) for name, value in env.items())
+    assert 2_900 < size <= 4_096  # SOURCE_ACCTS is most of it: past some 250 accounts, trust the Organization
+    org = consumer_options(REGION, [], source_org=ORG).env(Account("aws", DR, REGION))
+    assert sum(len(name) + len(str(value)) for name, value in org.items()) < 1_000
