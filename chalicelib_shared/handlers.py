@@ -169,7 +169,9 @@ Confirm = Callable[[str, str], None]
 
 
 def confirm_subscription(topic_arn: str, token: str) -> None:
-    """With an SNS client of the topic's Region; unsubscribing then needs the topic owner's credentials."""
+    """With an SNS client of the topic's Region. The token is what authorises it; signed, with
+    ``AuthenticateOnUnsubscribe``, only the topic's or the subscription's owner may unsubscribe it
+    (https://docs.aws.amazon.com/sns/latest/api/API_ConfirmSubscription.html)."""
     sns = aws.client("sns", topic_arn.split(":")[3])
     sns.confirm_subscription(TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true")
 
