@@ -150,11 +150,7 @@ def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any, messag
         return _rejected(Rejection("DRACO messages reach DR only through its inbox, from a production outbox"))
     if subject == SUBJECT:
         message = parse_message(subject, body)
-        if isinstance(message, Rejection):
-            return _rejected(message)
-        with correlated(message.source_arn):
-            outcome = service.on_message(message)
-            return _rejected(outcome) if isinstance(outcome, Rejection) else report(outcome)
+        return _rejected(message) if isinstance(message, Rejection) else _act(service, message)
     events = read_notice(subject, body)
     if isinstance(events, Rejection):
         return _rejected(events)
@@ -195,8 +191,12 @@ def _from_inbox(consumer: Consumer, body: Any, confirm: Confirm) -> Result:
         confirm(read.topic_arn, read.token)
         logger.info("confirmed the inbox's subscription to a production outbox", topic=read.topic_arn)
         return Result(Outcome.IGNORED, f"subscription to {read.topic_arn} confirmed")
-    with correlated(read.source_arn):
-        outcome = consumer.on_message(read)
+    return _act(consumer, read)
+
+
+def _act(service: Service, message: Message) -> Result:
+    with correlated(message.source_arn):
+        outcome = service.on_message(message)
         return _rejected(outcome) if isinstance(outcome, Rejection) else report(outcome)
 
 
