@@ -22,6 +22,7 @@ from draco import bootstrap
 from draco.world.core import DR, PROD, REGION, LocalWorld, Organization
 from tests.fake_snapshots import FakeCloud
 from tests.fakes import copy_request
+from tests.test_bootstrap_cli import app_dirs, run_cli  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +134,20 @@ def test_bootstrap_of_a_dr_account_for_200_accounts_takes_as_long_as_for_one(mon
             assert bootstrap.plan_consumer(session, accounts, source_org=org, alarms=None) == []
     print(f"\nbootstrap consumer: {', '.join(f'{k}: {v:.2f} s' for k, v in timings.items())}")
     assert timings["200"] < 3 * timings["1"] + 1 and timings["org"] < 3 * timings["1"] + 1
+
+
+def test_bootstrap_consumer_takes_an_organization_and_ous_beside_the_account_list(
+    as_account, app_dirs, capsys  # noqa: F811
+) -> None:
+    as_account(DR)
+    argv = ["bootstrap", "consumer", "--source-org", ORG, "--source-ou", PRODUCTION_OU, "--region", REGION]
+    assert run_cli([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    whose = f"the accounts of {ORG} in {PRODUCTION_OU}"
+    assert f"create SQS queue DracoInbox (SNS may send from the outboxes of {whose})" in out
+    assert f'"{ORG}/*/{PRODUCTION_OU}/*"' in out  # aws:SourceOrgPaths in the queue's policy
+    assert "  SOURCE_ORG=o-a1b2c3d4e5\n" in out and "  SOURCE_ACCTS=\n" in out
+    with pytest.raises(SystemExit):  # one or the other
+        run_cli(["bootstrap", "consumer", "--source-org", ORG, "--source-accounts", PROD, "--region", REGION])
+    assert run_cli(["bootstrap", "consumer", "--source-org", "o-bad", "--region", REGION, "--dry-run"]) == 2
+    assert "is not an AWS Organization id" in capsys.readouterr().err
