@@ -72,11 +72,14 @@ APPS = {
         "handler": "on_consumer_topic",
         "functions": {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
+            "on_inbox": ("OnInbox", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
             "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
+            cfg.SOURCE_ORG: "",
+            cfg.SOURCE_OUS: "",
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.NO_DRY_RUN: "",
