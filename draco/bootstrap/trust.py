@@ -16,7 +16,9 @@ Organization (``--source-org``), optionally only those in some OUs
   only on what a trusted account's outbox sent. With an Organization, one
   ``Deny`` bounds them all besides: ``aws:ResourceOrgID`` (``aws:ResourceOrgPaths``)
   not the Organization's (OUs'), DR's own account excepted (it need not be in the
-  Organization).
+  Organization). Shared transit copies (``draco-transit-*`` of any account) are not
+  in it: only their owner can share them with DR, and the consumer copies only one
+  it verified against AWS's record, for a message of a trusted account.
 
 With an Organization, nothing grows: a new account of the Organization (or OU)
 needs no change in DR. With a list, each account adds its id (15 characters) to
