@@ -13,7 +13,7 @@ import time_machine
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from draco.world import moto_gaps
+from draco.world import moto_gaps, moto_sns
 
 PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
 DR_REGION = "us-west-2"
@@ -279,20 +279,20 @@ def publish_from(account: str, url: str) -> list[str]:
     return [json.loads(m["Body"])["TopicArn"] for m in received]
 
 
-def test_8_sns_delivers_to_a_queue_of_another_account_as_its_policy_allows(aws: None) -> None:
+def test_9_sns_delivers_to_a_queue_of_another_account_as_its_policy_allows(aws: None) -> None:
     url = inbox_with_policy({"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}})
     with pytest.raises(ClientError, match="NonExistentQueue"):  # moto looks for the queue in PROD
         publish_from(PROD, url)
     moto_gaps.install()
     assert publish_from(PROD, url) == []  # PROD is in no Organization: the policy refuses it
-    moto_gaps.ORGANIZATIONS[PROD] = ("o-a1b2c3d4e5", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/")
+    moto_sns.ORGANIZATIONS[PROD] = ("o-a1b2c3d4e5", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/")
     try:
         assert publish_from(PROD, url) == [f"arn:aws:sns:{REGION}:{PROD}:out"]  # the topic's ARN, as SNS sets it
     finally:
-        moto_gaps.ORGANIZATIONS.clear()
+        moto_sns.ORGANIZATIONS.clear()
 
 
-def test_9_publishing_to_another_account_s_topic_needs_its_policy(aws: None) -> None:
+def test_10_publishing_to_another_account_s_topic_needs_its_policy(aws: None) -> None:
     topic = client("sns", PROD).create_topic(Name="own")["TopicArn"]
     client("sns", DR).publish(TopicArn=topic, Message="moto lets anyone publish")
     moto_gaps.install()

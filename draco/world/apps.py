@@ -27,7 +27,7 @@ import importlib
 import json
 import shutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from chalice.test import Client
 from moto.sqs.models import sqs_backends
 
 from chalicelib_shared.config import CONSUMER_TOPIC, INBOX_QUEUE, POLLER_RULE, PRODUCER_TOPIC
+from chalicelib_shared.container import Container
 from draco import bootstrap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,13 @@ class App:
     rule: str = ""  # the poller's EventBridge rule (``POLLER_RULE``); empty: none, the poller always runs
     queue_url: str = ""
     inbox_url: str = ""  # the consumer's inbox queue (made by its bootstrap)
+    module: Any = None  # the app's module, shared by every app of its name (several production accounts)
+    container: Container = field(default_factory=Container)  # this app's own Lambda container
+
+    def enter(self) -> None:
+        """Before a run: the app's module remembers this app's container (``runs``)."""
+        if self.module is not None:
+            self.module.container = self.container
 
     @property
     def topic_arn(self) -> str:
@@ -100,9 +108,10 @@ def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[
     if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches
         clients("events", account, region).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
     topic, handler = TOPICS[name]
-    chalice_app = importlib.import_module(f"{name}_app.app").app
-    client = Client(chalice_app, stage_name="local", project_dir=str(project))
-    app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""))
+    module = importlib.import_module(f"{name}_app.app")
+    client = Client(module.app, stage_name="local", project_dir=str(project))
+    app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""), module=module)  # a new container
+    app.enter()
     subscribe(app, clients)
     if name == "consumer":
         app.inbox_url = clients("sqs", account, region).get_queue_url(QueueName=INBOX_QUEUE)["QueueUrl"]

@@ -67,12 +67,11 @@ from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import SUBJECT
 from chalicelib_shared.naming import dr_copy_id
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
 from draco.world import meter as world_meter
-from draco.world import moto_gaps
+from draco.world import moto_gaps, moto_sns
 from draco.world.apps import INBOX_HANDLER, MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
 from draco.world.copies import CopyTracker
 from draco.world.faults import FaultPlan, listen, stop
@@ -187,7 +186,6 @@ class LocalWorld(Runs):
             stack.callback(handler.setStream, previous)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
-        forget_hourly_checks()
         self._bootstrap(workdir)
         listen(self._on_app_call)
         stack.callback(stop, self._on_app_call)
@@ -199,10 +197,10 @@ class LocalWorld(Runs):
         """The consumer's trust: the Organization (``moto_gaps`` knows its accounts), or the producers."""
         if self.organization is None:
             return {"source_accounts": list(dict.fromkeys((*self.producers, *self.trusted)))}
-        moto_gaps.ORGANIZATIONS.update(
+        moto_sns.ORGANIZATIONS.update(
             {account: (self.organization.org_id, path) for account, path in self.organization.paths.items()}
         )
-        self._stack.callback(moto_gaps.ORGANIZATIONS.clear)
+        self._stack.callback(moto_sns.ORGANIZATIONS.clear)
         return {"source_accounts": [], "source_org": self.organization.org_id, "source_ous": self.organization.ous}
 
     def _on_app_call(self, account: str, service: str, operation: str) -> None:

@@ -43,7 +43,32 @@
    progress for its copy time, then lets it end ``error``
    (``draco.world.copies``). A copy across Regions under the source Region's
    key so fails, as on AWS.
-8. **SNS to an SQS queue of another account.** AWS delivers a topic's message
+8. **Restores.** (a) moto restores a Neptune cluster snapshot with a
+   ``KeyError`` (its Neptune clusters keep no master password) and gives a
+   restored cluster its original cluster's key; AWS restores under the
+   snapshot's key. (b) moto restores DB instances and clusters, and creates
+   volumes, from a snapshot whose KMS key is disabled or pending deletion;
+   AWS refuses the RDS restores (``KMSKeyNotAccessibleFault``) and a volume
+   then ends ``error`` (the EBS answer is **not confirmed** by AWS's
+   documentation: the fill follows gap 7). (c) moto has no DB instance
+   quota; AWS allows 40 DB instances per account and Region by default
+   (``InstanceQuotaExceeded``); the fill counts against ``INSTANCE_QUOTA``.
+   (d) moto makes restored resources available at once; AWS creates them for
+   minutes to hours. The fill keeps a restored DB instance (or a restored
+   cluster's instance) and a volume made from a snapshot ``creating`` for
+   ``restore_time(kind, size_gb, instance_class)``, which the local world
+   sets (``draco.world.restores``; zero by default, moto's behaviour).
+   (e) moto restores a cluster into a DB subnet group that doesn't exist
+   (it checks only DB instance restores); AWS refuses with
+   ``DBSubnetGroupNotFoundFault``, and so does the fill.
+   (f) moto keeps a deleted cluster's automated snapshots; AWS removes them
+   with it unless told to keep them (``DeleteAutomatedBackups``, default
+   remove: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html).
+   The fill deletes them, so a drill's cluster leaves no snapshot behind.
+   DocumentDB can't be restored here at all: moto makes no DocumentDB
+   cluster, so DocumentDB restores are tested against a stubbed client.
+
+9. **SNS to an SQS queue of another account.** AWS delivers a topic's message
    to a subscribed queue of another account if that queue's policy lets
    ``sns.amazonaws.com`` send from that topic, evaluating ``aws:SourceArn``,
    ``aws:SourceAccount`` and, for a topic of an Organization's account,
@@ -54,7 +79,7 @@
    (``ORGANIZATIONS`` says which accounts are in which Organization and OU
    path, as AWS Organizations would) and drops the message otherwise, as AWS
    does once its retries are spent. The envelope's ``TopicArn`` is the topic's.
-9. **Publishing to another account's topic.** AWS lets a principal publish to a
+10. **Publishing to another account's topic.** AWS lets a principal publish to a
    topic of another account only if the topic's policy allows that account
    (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html);
    moto lets anyone. The fill refuses (``AuthorizationError``) unless an Allow
@@ -62,32 +87,33 @@
    principal (within ``aws:SourceOwner``/``aws:SourceAccount`` if the statement says so);
    conditions on the principal are not checked, as moto knows no roles.
 
-``tests/test_moto_gaps.py`` shows each gap and its fill.
+Fills 9 and 10 are in ``draco.world.moto_sns`` (its ``ORGANIZATIONS`` says which accounts are in which
+Organization), installed with the others from here.
+
+``tests/test_moto_gaps.py`` shows each gap and its fill (gap 8: ``tests/test_drill_gaps.py``).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotIdError
 from moto.ec2.models import ec2_backends
-from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import generic_filter, random_snapshot_id
 from moto.kms.models import kms_backends
-from moto.rds.models import RDSBackend, rds_backends
+from moto.rds.exceptions import DBSubnetGroupNotFoundError, KMSKeyNotAccessibleFault, RDSClientError
+from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
-from moto.sns.exceptions import SNSException
-from moto.sns.models import SNSBackend, Subscription
-from moto.sqs.exceptions import QueueDoesNotExist
-from moto.sqs.models import sqs_backends
+
+from chalicelib_shared import clock
+from draco.world import moto_sns
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -259,7 +285,7 @@ def _locks(backend: EBSBackend) -> dict[str, dict[str, Any]]:
 
 
 def _lock_state(lock: dict[str, Any]) -> str:
-    return "expired" if lock["LockExpiresOn"] <= datetime.now(timezone.utc) else lock["LockState"]
+    return "expired" if lock["LockExpiresOn"] <= clock.now() else lock["LockState"]
 
 
 def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
@@ -267,7 +293,7 @@ def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
     mode, days, until = self._get_param("LockMode"), self._get_param("LockDuration"), self._get_param("ExpirationDate")
     if mode not in LOCK_MODES or (days is None) == (until is None):
         raise EC2ClientError("InvalidParameterCombination", "LockMode, and one of LockDuration or ExpirationDate")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     expires = now + timedelta(days=int(days)) if days is not None else until
     held = _locks(self.ec2_backend).get(snapshot.id)
     if held and _lock_state(held) == "compliance" and expires < held["LockExpiresOn"]:
@@ -304,104 +330,136 @@ def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
     return _originals[(EBSBackend, "delete_snapshot")](self, snapshot_id)
 
 
-# --------------------------------------------------------------------------- 8. SNS to another account's queue
-
-#: account -> (Organization id, OU path "o-.../r-.../ou-.../"), as AWS Organizations knows them.
-ORGANIZATIONS: dict[str, tuple[str, str]] = {}
+# --- restores (gap 8) ------------------------------------------------------------------------
+INSTANCE_QUOTA = 40  # DB instances per account and Region, AWS's default
 
 
-def _publish(self: Subscription, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
-    parts = self.endpoint.split(":")
-    original = _originals[(Subscription, "publish")]
-    if self.protocol != "sqs" or len(parts) < 6 or parts[4] == self.account_id:
-        return original(self, message, message_id, *args, **kwargs)
+def _at_once(kind: str, size_gb: int, instance_class: str) -> timedelta:
+    return timedelta(0)  # moto's own behaviour
+
+
+restore_time: Callable[[str, int, str], timedelta] = _at_once
+_READY = "_draco_ready_at"  # when a restored resource stops being "creating"
+_UNUSABLE = "_draco_unusable_key"  # a volume made from a snapshot under an unusable key: it ends "error"
+
+
+def _key_usable(account: str, region: str, key: str | None) -> bool:
+    """Whether ``key`` is enabled ("" or None: no key, nothing to use)."""
+    if not key:
+        return True
+    if key.startswith("arn:"):
+        account, region = key.split(":")[4], key.split(":")[3]
     try:
-        queue = sqs_backends[parts[4]][parts[3]].get_queue(parts[5])
-    except QueueDoesNotExist:
-        return None
-    if not _queue_allows(queue.policy, self.topic.arn, self.account_id):
-        return None  # AWS retries, then drops it
-    topic_account = self.account_id
-    try:
-        self.account_id = parts[4]  # moto looks the queue up in the subscription's account
-        return original(self, message, message_id, *args, **kwargs)
-    finally:
-        self.account_id = topic_account
+        return kms_backends[account][region].describe_key(key).key_state == "Enabled"
+    except Exception:  # noqa: BLE001 - moto's own NotFound: not usable either
+        return False
 
 
-def _queue_allows(policy: str | None, topic_arn: str, account: str) -> bool:
-    """Whether a queue policy lets SNS send from ``topic_arn``: an Allow matches and no Deny does."""
-    context: dict[str, Any] = {"aws:SourceArn": topic_arn, "aws:SourceAccount": account}
-    if account in ORGANIZATIONS:
-        org, path = ORGANIZATIONS[account]
-        context.update({"aws:SourceOrgID": org, "aws:SourceOrgPaths": [path]})
-    statements = json.loads(policy).get("Statement", []) if policy else []
-    matching = [s for s in statements if _for_sns_send(s) and _conditions_hold(s.get("Condition", {}), context)]
-    return any(s["Effect"] == "Allow" for s in matching) and not any(s["Effect"] == "Deny" for s in matching)
+def _hold(resource: Any, kind: str, size_gb: int, instance_class: str) -> None:
+    resource.__dict__[_READY] = clock.now() + restore_time(kind, size_gb, instance_class)
 
 
-def _for_sns_send(statement: dict[str, Any]) -> bool:
-    principal = statement.get("Principal", {})
-    services = principal.get("Service", []) if isinstance(principal, dict) else []
-    actions = statement.get("Action", [])
-    actions = [actions] if isinstance(actions, str) else actions
-    return "sns.amazonaws.com" in _listed(services) and any(a in ("sqs:SendMessage", "sqs:*") for a in actions)
+def _held(resource: Any) -> bool:
+    ready = resource.__dict__.get(_READY)
+    return ready is not None and clock.now() < ready
 
 
-def _conditions_hold(conditions: dict[str, dict[str, Any]], context: dict[str, Any]) -> bool:
-    """The operators DRACO's policies use; a key missing from the context fails its condition."""
-    for operator, tests in conditions.items():
-        for key, wanted in tests.items():
-            have = context.get(key)
-            if have is None:
-                return False
-            values = _listed(have)
-            like = operator.endswith("Like")
-            if not any(_matches(value, pattern, like) for value in values for pattern in _listed(wanted)):
-                return False
-    return True
+def _rds_status() -> property:
+    def get(self: Any) -> str:
+        return "creating" if _held(self) else self.__dict__.get("_draco_status", self.__dict__.get("status", ""))
+
+    def put(self: Any, value: str) -> None:
+        self.__dict__["_draco_status"] = value
+
+    return property(get, put)
 
 
-def _matches(value: str, pattern: str, like: bool) -> bool:
-    return fnmatch.fnmatchcase(value, pattern) if like else value == pattern
+def _volume_status() -> property:
+    def get(self: Any) -> str:
+        if _held(self):
+            return "creating"
+        if self.__dict__.get(_UNUSABLE):
+            return FAILED_COPY
+        return _originals[(Volume, "status")].fget(self)
+
+    return property(get)
 
 
-def _listed(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _check_quota(backend: RDSBackend) -> None:
+    if len(backend.databases) >= INSTANCE_QUOTA:
+        raise RDSClientError("InstanceQuotaExceeded", f"DB instance quota of {INSTANCE_QUOTA} reached")
 
 
-class _NotAuthorized(SNSException):
-    code = "AuthorizationError"
-
-    def __init__(self) -> None:
-        super().__init__("User is not authorized to perform: SNS:Publish on this topic")
-
-
-def _publish_to_topic(self: SNSBackend, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
-    owner = arn.split(":")[4] if arn and arn.count(":") >= 5 else self.account_id
-    if owner != self.account_id and not _topic_allows(self.get_topic(arn).policy, self.account_id):
-        raise _NotAuthorized()
-    return _originals[(SNSBackend, "publish")](self, message, arn, *args, **kwargs)
+def _restore_instance(self: RDSBackend, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+    snapshot_id = split_arn(from_snapshot_id)[3] if from_snapshot_id.startswith("arn:") else from_snapshot_id
+    snapshot = self.describe_db_snapshots(db_instance_identifier=None, db_snapshot_identifier=snapshot_id)[0]
+    if snapshot.encrypted and not _key_usable(self.account_id, self.region_name, snapshot.kms_key_id):
+        raise KMSKeyNotAccessibleFault(snapshot.kms_key_id)
+    _check_quota(self)
+    made = _originals[(RDSBackend, "restore_db_instance_from_db_snapshot")](self, from_snapshot_id, overrides)
+    _hold(made, "RDS", int(made.allocated_storage or 0), made.db_instance_class)
+    return made
 
 
-def _topic_allows(policy: str | None, account: str) -> bool:
-    statements = json.loads(policy).get("Statement", []) if policy else []
-    for statement in statements:
-        principal = statement.get("Principal", {})
-        names = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else _listed(principal)
-        actions = _listed(statement.get("Action", []))
-        if statement.get("Effect") != "Allow" or not {"sns:Publish", "SNS:Publish", "sns:*"} & set(actions):
-            continue
-        owners = [v for k, v in statement.get("Condition", {}).get("StringEquals", {}).items()
-                  if k.lower() in ("aws:sourceowner", "aws:sourceaccount")]  # fmt: skip
-        if owners and account not in [a for value in owners for a in _listed(value)]:
-            continue  # e.g. moto's default policy: the owner's account only
-        if "*" in names or account in names or f"arn:aws:iam::{account}:root" in names:
-            return True
-    return False
+def _restore_cluster(self: RDSBackend, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+    found = self.describe_db_cluster_snapshots(db_cluster_identifier=None, db_snapshot_identifier=from_snapshot_id)
+    snapshot = found[0]
+    subnet_group = overrides.get("db_subnet_group_name") or overrides.get("DBSubnetGroupName")
+    if subnet_group and subnet_group not in self.subnet_groups:
+        raise DBSubnetGroupNotFoundError(subnet_group)
+    if snapshot.encrypted and not _key_usable(self.account_id, self.region_name, snapshot.kms_key_id):
+        raise KMSKeyNotAccessibleFault(snapshot.kms_key_id)
+    made = _originals[(RDSBackend, "restore_db_cluster_from_snapshot")](self, from_snapshot_id, overrides)
+    made.kms_key_id = overrides.get("kms_key_id") or snapshot.kms_key_id
+    made.storage_encrypted = snapshot.encrypted
+    made.__dict__["_draco_restored_gb"] = int(snapshot.allocated_storage or 0)
+    return made
+
+
+def _cluster_cfg(self: Any) -> dict[str, Any]:
+    if "_master_user_password" not in self.__dict__:  # a Neptune cluster: it has none
+        self.__dict__["_master_user_password"] = None
+    return _originals[(DBCluster, "get_cfg")](self)
+
+
+def _create_instance(self: RDSBackend, db_kwargs: dict[str, Any]) -> Any:
+    _check_quota(self)
+    made = _originals[(RDSBackend, "create_db_instance")](self, db_kwargs)
+    cluster = self.clusters.get(db_kwargs.get("db_cluster_identifier") or "")
+    if cluster is not None and "_draco_restored_gb" in cluster.__dict__:
+        _hold(made, "RDS Cluster", cluster.__dict__["_draco_restored_gb"], made.db_instance_class)
+    return made
+
+
+def _delete_cluster(self: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None) -> Any:
+    gone = _originals[(RDSBackend, "delete_db_cluster")](self, cluster_identifier, snapshot_name)
+    for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+        if snapshot.snapshot_type == "automated" and snapshot.db_cluster_identifier == cluster_identifier:
+            del self.cluster_snapshots[snapshot_id]
+    return gone
+
+
+def _create_volume(self: EBSBackend, size: int, zone_name: str, snapshot_id: str | None = None, **rest: Any) -> Any:
+    made = _originals[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **rest)
+    if snapshot_id:
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot.encrypted:
+            made.kms_key_id = made.kms_key_id if rest.get("kms_key_id") else snapshot.kms_key_id
+            if not _key_usable(self.account_id, self.region_name, made.kms_key_id):  # type: ignore[attr-defined]
+                made.__dict__[_UNUSABLE] = True
+        _hold(made, "EBS", int(made.size), "")
+    return made
 
 
 _FILLS: dict[tuple[type, str], Any] = {
+    (RDSBackend, "restore_db_instance_from_db_snapshot"): _restore_instance,
+    (RDSBackend, "restore_db_cluster_from_snapshot"): _restore_cluster,
+    (RDSBackend, "create_db_instance"): _create_instance,
+    (DBCluster, "get_cfg"): _cluster_cfg,
+    (RDSBackend, "delete_db_cluster"): _delete_cluster,
+    (DBInstance, "status"): _rds_status(),
+    (Volume, "status"): _volume_status(),
+    (EBSBackend, "create_volume"): _create_volume,
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
     (RDSResponse, "describe_db_cluster_snapshots"): _paged("describe_db_cluster_snapshots", "DBClusterSnapshots"),
@@ -411,8 +469,8 @@ _FILLS: dict[tuple[type, str], Any] = {
     (ElasticBlockStore, "describe_snapshots"): _describe_snapshots,
     (ElasticBlockStore, "lock_snapshot"): _lock_snapshot,
     (ElasticBlockStore, "describe_locked_snapshots"): _describe_locked_snapshots,
-    (Subscription, "publish"): _publish,
-    (SNSBackend, "publish"): _publish_to_topic,
+    (moto_sns.Subscription, "publish"): moto_sns.publish_to_queue,
+    (moto_sns.SNSBackend, "publish"): moto_sns.publish_to_topic,
 }
 
 
