@@ -395,7 +395,9 @@ class LocalWorld(Runs):
         """Invoke the SNS handler of the app in ``account`` with one notification.
 
         As Lambda does for an asynchronous invocation, a run that raises or dies
-        is tried twice more; after that the notification is gone.
+        is tried twice more; after that the notification is gone. A DRACO message
+        for DR goes, as on AWS, to DR's inbox, as published on production's outbox
+        (``PROD``'s: another account's is ``invoke_inbox`` with its ``outbox``).
         """
         if account == DR and subject == SUBJECT:  # production's messages reach DR through its inbox
             return self.invoke_inbox(Delivery(DR, subject, message, self.outbox(PROD), inbox=True))
