@@ -22,12 +22,14 @@ from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
 
 # Names of the environment variables, shared with bootstrap.
 DR_ACCT = "DR_ACCT"
-DR_TOPIC_ARN = "DR_TOPIC_ARN"
+OUTBOX_TOPIC_ARN = "OUTBOX_TOPIC_ARN"
 TRANSIT_KEY_ARN = "TRANSIT_KEY_ARN"
 TAG_KEY = "TAG_KEY"
 TAG_VALUE = "TAG_VALUE"
 JOB_TABLE = "JOB_TABLE"
 SOURCE_ACCTS = "SOURCE_ACCTS"
+SOURCE_ORG = "SOURCE_ORG"
+SOURCE_OUS = "SOURCE_OUS"
 NO_DRY_RUN = "NO_DRY_RUN"
 DEFAULT_LIFECYCLE = "DEFAULT_LIFECYCLE"
 CUSTOM_LIFECYCLES = "CUSTOM_LIFECYCLES"
@@ -51,6 +53,10 @@ KEY_SCOPES = ("database", "account")
 
 PRODUCER_TOPIC = "DracoProducer"
 CONSUMER_TOPIC = "DracoConsumer"
+#: Production's own topic for its messages to DR, and DR's queue subscribed to every production
+#: account's: the topic's ARN, which SNS sets on each delivery, names the account (``inbox``).
+OUTBOX_TOPIC = "DracoOutbox"
+INBOX_QUEUE = "DracoInbox"
 PRODUCER_TABLE = "DracoProducerJobs"
 CONSUMER_TABLE = "DracoConsumerJobs"
 TRANSIT_KEY_ALIAS = "alias/DRACO-Transit"
@@ -60,6 +66,8 @@ DEFAULT_TAG_VALUE = "DR"
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}\Z")
 _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+\Z")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+\Z", re.ASCII)
+_ORG = re.compile(r"^o-[a-z0-9]{10,32}\Z")
+_OU = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}\Z")
 _TAG_KEY = re.compile(r"^(?!(?i:aws|rds):)[\w .:/=+@-]{1,128}\Z")
 
 
@@ -187,12 +195,25 @@ def _locks(env: Mapping[str, str], problems: list[str]) -> dict[str, Lock]:
     return locks
 
 
+def _organization(env: Mapping[str, str], problems: list[str]) -> tuple[str, tuple[str, ...]]:
+    """``SOURCE_ORG`` and ``SOURCE_OUS`` (OUs only within an Organization)."""
+    org = env.get(SOURCE_ORG, "").strip()
+    ous = tuple(ou.strip() for ou in env.get(SOURCE_OUS, "").split(",") if ou.strip())
+    if org and not _ORG.match(org):
+        problems.append(f"{SOURCE_ORG}={org!r} is not an AWS Organization id (o-, then 10 to 32 letters or digits)")
+    for bad in (ou for ou in ous if not _OU.match(ou)):
+        problems.append(f"{SOURCE_OUS} holds {bad!r}, which is not an organizational unit id (ou-...-...)")
+    if ous and not org:
+        problems.append(f"{SOURCE_OUS} needs {SOURCE_ORG}: an OU is trusted only within its Organization")
+    return org, ous
+
+
 @dataclass(frozen=True)
 class ProducerConfig:
     """What the production-account app needs to know."""
 
     dr_account: str
-    dr_topic_arn: str
+    outbox_topic_arn: str  # this account's DracoOutbox, where DR reads production's messages from
     transit_key_arn: str
     job_table: str
     tag_key: str
@@ -204,11 +225,6 @@ class ProducerConfig:
     problems: tuple[str, ...] = field(default=())
     copy_managed: frozenset[str] = frozenset()  # other features' snapshots asked about all the same (``managed``)
 
-    @property
-    def dr_region(self) -> str:
-        """The DR account's Region: its topic's."""
-        return self.dr_topic_arn.split(":")[3] if self.dr_topic_arn.count(":") >= 5 else ""
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProducerConfig:
         env = os.environ if env is None else env
@@ -216,18 +232,18 @@ class ProducerConfig:
         dr_account = env.get(DR_ACCT, "").strip()
         if not ACCOUNT_ID.match(dr_account):
             problems.append(f"{DR_ACCT}={dr_account!r} must be a 12-digit AWS account id")
-        topic = env.get(DR_TOPIC_ARN, "").strip()
-        if not _TOPIC_ARN.match(topic):
-            problems.append(f"{DR_TOPIC_ARN}={topic!r} must be the ARN of the DR account's DracoConsumer topic")
-        elif ACCOUNT_ID.match(dr_account) and topic.split(":")[4] != dr_account:
-            problems.append(f"{DR_TOPIC_ARN} is not in the DR account {dr_account}")
+        topic = env.get(OUTBOX_TOPIC_ARN, "").strip()
+        if not _TOPIC_ARN.match(topic) or topic.rsplit(":", 1)[-1] != OUTBOX_TOPIC:
+            problems.append(f"{OUTBOX_TOPIC_ARN}={topic!r} must be the ARN of this account's {OUTBOX_TOPIC} topic")
+        elif ACCOUNT_ID.match(dr_account) and topic.split(":")[4] == dr_account:
+            problems.append(f"{OUTBOX_TOPIC_ARN} is in the DR account {dr_account}, not in production")
         key = env.get(TRANSIT_KEY_ARN, "").strip()
         if not _KEY_ARN.match(key):
             problems.append(f"{TRANSIT_KEY_ARN}={key!r} must be a KMS key ARN")
         tag_key, tag_value = _tag(env, problems)
         return cls(
             dr_account=dr_account,
-            dr_topic_arn=topic,
+            outbox_topic_arn=topic,
             transit_key_arn=key,
             job_table=env.get(JOB_TABLE, PRODUCER_TABLE) or PRODUCER_TABLE,
             tag_key=tag_key,
@@ -245,7 +261,9 @@ class ProducerConfig:
 class ConsumerConfig:
     """What the DR-account app needs to know."""
 
-    source_accounts: frozenset[str]
+    source_accounts: frozenset[str]  # SOURCE_ACCTS: the production accounts DR trusts, if listed
+    source_org: str  # SOURCE_ORG: or every account of this Organization (o-...) that AWS lets reach the inbox
+    source_ous: tuple[str, ...]  # SOURCE_OUS: within the Organization, only these OUs (and the OUs below)
     job_table: str
     tag_key: str
     tag_value: str
@@ -265,6 +283,16 @@ class ConsumerConfig:
     locks: Mapping[str, Lock]  # by SnapshotType: DR copies locked against deletion
     problems: tuple[str, ...] = field(default=())
 
+    def trusts(self, account: str) -> bool:
+        """Whether DR acts for ``account``, one AWS vouched for (the inbox's topic ARN).
+
+        With an account list, only those. With Organization trust, AWS let the message reach the
+        inbox only from the Organization's (or the OUs') accounts (bootstrap's queue policy), so any.
+        """
+        if self.source_accounts:
+            return account in self.source_accounts
+        return bool(self.source_org)
+
     @property
     def lifecycles(self) -> Lifecycles:
         return Lifecycles(
@@ -276,8 +304,9 @@ class ConsumerConfig:
         env = os.environ if env is None else env
         problems: list[str] = []
         accounts = [a.strip() for a in env.get(SOURCE_ACCTS, "").split(",") if a.strip()]
-        if not accounts:
-            problems.append(f"{SOURCE_ACCTS} is empty: no production account may send snapshots")
+        org, ous = _organization(env, problems)
+        if not accounts and not org:
+            problems.append(f"{SOURCE_ACCTS} and {SOURCE_ORG} are empty: no production account may send snapshots")
         for bad in (a for a in accounts if not ACCOUNT_ID.match(a)):
             problems.append(f"{SOURCE_ACCTS} holds {bad!r}, which is not a 12-digit account id")
         custom: Mapping[str, str] = {}
@@ -297,6 +326,8 @@ class ConsumerConfig:
         tag_key, tag_value = _tag(env, problems)
         return cls(
             source_accounts=frozenset(a for a in accounts if ACCOUNT_ID.match(a)),
+            source_org=org,
+            source_ous=ous,
             job_table=env.get(JOB_TABLE, CONSUMER_TABLE) or CONSUMER_TABLE,
             tag_key=tag_key,
             tag_value=tag_value,

@@ -58,7 +58,7 @@ class Requests:
 
     def _authorize(self, message: Message) -> Rejection | None:
         side = self.side
-        if message.source_acct not in side.config.source_accounts:
+        if not side.config.trusts(message.source_acct):
             return Rejection(f"account {message.source_acct} is not an allowed source account")
         for arn in filter(None, (message.source_arn, message.transit_arn)):
             parsed = message.kind.parse_arn(arn)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chalicelib_shared import aws, metrics
+from chalicelib_shared import aws, inbox, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.container import Container
@@ -176,25 +176,27 @@ def on_drills(build: Callable[[], Drills | None]) -> dict[str, int]:
     return counts
 
 
-def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:
-    """Route one SNS message to the service; return (and log) what came of it."""
+def on_sns(build: Callable[[], Service | None], subject: Any, body: Any, *, messages: bool = True) -> str:
+    """Route one SNS message to the service; return (and log) what came of it.
+
+    ``messages=False`` (DR's own topic): DRACO messages are refused there, as nothing
+    on that topic says which account sent them; they reach DR through its inbox.
+    """
     try:
-        return str(_on_sns(build, subject, body))
+        return str(_on_sns(build, subject, body, messages))
     finally:
         metrics.flush()
 
 
-def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> Result:
+def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any, messages: bool) -> Result:
     service = build()
     if service is None:
         return Result(Outcome.IGNORED, "invalid configuration")
+    if subject == SUBJECT and not messages:
+        return _rejected(Rejection("DRACO messages reach DR only through its inbox, from a production outbox"))
     if subject == SUBJECT:
         message = parse_message(subject, body)
-        if isinstance(message, Rejection):
-            return _rejected(message)
-        with correlated(message.source_arn):
-            outcome = service.on_message(message)
-            return _rejected(outcome) if isinstance(outcome, Rejection) else report(outcome)
+        return _rejected(message) if isinstance(message, Rejection) else _act(service, message)
     events = read_notice(subject, body)
     if isinstance(events, Rejection):
         return _rejected(events)
@@ -202,6 +204,46 @@ def _on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> Res
     for result in results:
         report(result, quiet=result.outcome is Outcome.IGNORED)
     return results[0] if len(results) == 1 else Result(Outcome.IGNORED, f"{len(results)} snapshot events")
+
+
+Confirm = Callable[[str, str], None]
+"""Confirms an SNS subscription: (topic ARN, token)."""
+
+
+def confirm_subscription(topic_arn: str, token: str) -> None:
+    """With an SNS client of the topic's Region. The token is what authorises it; signed, with
+    ``AuthenticateOnUnsubscribe``, only the topic's or the subscription's owner may unsubscribe it
+    (https://docs.aws.amazon.com/sns/latest/api/API_ConfirmSubscription.html)."""
+    sns = aws.client("sns", topic_arn.split(":")[3])
+    sns.confirm_subscription(TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true")
+
+
+def on_inbox(build: Callable[[], Consumer | None], bodies: list[Any], confirm: Confirm = confirm_subscription) -> str:
+    """DR's inbox: each record's message acted on as from the account AWS vouches for (``inbox``)."""
+    try:
+        consumer = build()
+        if consumer is None:
+            return str(Result(Outcome.IGNORED, "invalid configuration"))
+        return "; ".join(str(_from_inbox(consumer, body, confirm)) for body in bodies)
+    finally:
+        metrics.flush()
+
+
+def _from_inbox(consumer: Consumer, body: Any, confirm: Confirm) -> Result:
+    read = inbox.read(body, consumer.config, consumer.source_region)
+    if isinstance(read, Rejection):
+        return _rejected(read)
+    if isinstance(read, inbox.Confirmation):
+        confirm(read.topic_arn, read.token)
+        logger.info("confirmed the inbox's subscription to a production outbox", topic=read.topic_arn)
+        return Result(Outcome.IGNORED, f"subscription to {read.topic_arn} confirmed")
+    return _act(consumer, read)
+
+
+def _act(service: Service, message: Message) -> Result:
+    with correlated(message.source_arn):
+        outcome = service.on_message(message)
+        return _rejected(outcome) if isinstance(outcome, Rejection) else report(outcome)
 
 
 def _rejected(rejection: Rejection) -> Result:

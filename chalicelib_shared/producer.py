@@ -312,7 +312,8 @@ class Producer(Side):
         return Result(Outcome.CLEANED_UP, job.transit_id, job.source_arn)
 
     def _topic(self, message: Message) -> str:
-        return self.config.dr_topic_arn
+        """This account's own outbox: DR learns the sending account from its ARN, which SNS sets."""
+        return self.config.outbox_topic_arn
 
 
 #: A place taken this recently may belong to a run still starting its copy: never taken back.

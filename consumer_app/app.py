@@ -3,7 +3,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib_shared import handlers
-from chalicelib_shared.config import CONSUMER_TOPIC
+from chalicelib_shared.config import CONSUMER_TOPIC, INBOX_QUEUE
 from chalicelib_shared.container import Container
 
 app = Chalice(app_name="draco-consumer")
@@ -18,8 +18,14 @@ def consumer():
 
 @app.on_sns_message(topic=CONSUMER_TOPIC)
 def on_consumer_topic(event):
-    """DRACO messages from production accounts and RDS copy events in this account."""
-    return handlers.on_sns(consumer, event.subject, event.message)
+    """Copy-finished events of this account (DRACO messages come through the inbox only)."""
+    return handlers.on_sns(consumer, event.subject, event.message, messages=False)
+
+
+@app.on_sqs_message(queue=INBOX_QUEUE, batch_size=1)
+def on_inbox(event):
+    """DRACO messages from the production accounts' outboxes, each with the account SNS names."""
+    return handlers.on_inbox(consumer, [record.body for record in event])
 
 
 @app.schedule(Rate(handlers.poll_minutes(), unit=Rate.MINUTES))

@@ -23,6 +23,7 @@ COMMANDS = (
     "draco.demo",
     "draco.bootstrap",
     "draco.operator_policy",
+    "draco.stackset",
     "draco.plan",
     "draco.bench.soak",
     "draco.status",

@@ -4,7 +4,7 @@ One identity policy per command (``bootstrap``, ``remove``, ``status``, ``approv
 to attach to the role or user that runs it, in the account it runs against
 (bootstrap and remove in both accounts; status and approve in DR). Each names
 every call the command makes, to DRACO's resources by their names where IAM lets
-a policy name them (topics and tables ``Draco*``, roles, rules, alarms and event
+a policy name them (topics, queues and tables ``Draco*``, roles, rules, alarms and event
 subscriptions ``draco-*``, key aliases ``alias/DRACO*``), else ``*`` (creating a
 key, reading snapshots). ``tests/test_operator_policy.py`` runs each command in
 the local AWS and checks every call it made against its policy, and that each
@@ -21,6 +21,7 @@ from typing import Any
 
 _ANY = "*"
 _TOPICS = "arn:aws:sns:*:*:Draco*"
+_QUEUES = "arn:aws:sqs:*:*:Draco*"
 _TABLES = ["arn:aws:dynamodb:*:*:table/Draco*", "arn:aws:dynamodb:*:*:table/Draco*/index/*"]
 _ROLES = "arn:aws:iam::*:role/draco-*"
 _RULES = "arn:aws:events:*:*:rule/draco-*"
@@ -61,6 +62,12 @@ POLICIES: dict[str, list[dict[str, Any]]] = {
                 "sns:TagResource",
             ],
             _TOPICS,
+        ),
+        # DR's inbox queue, which every production account's outbox topic delivers to.
+        _allow(
+            "DracoInboxQueue",
+            ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:TagQueue"],
+            _QUEUES,
         ),
         _allow(
             "DracoRdsEventSubscriptions",
@@ -111,6 +118,7 @@ POLICIES: dict[str, list[dict[str, Any]]] = {
         _allow("DracoKeysRead", _KEY_READS, _ANY),
         _allow("DracoKeysScheduledForDeletionOnRequest", ["kms:ScheduleKeyDeletion"], "arn:aws:kms:*:*:key/*"),
         _allow("DracoTopics", ["sns:GetTopicAttributes", "sns:DeleteTopic"], _TOPICS),
+        _allow("DracoInboxQueue", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:DeleteQueue"], _QUEUES),
         _allow(
             "DracoRdsEventSubscriptions",
             ["rds:DescribeEventSubscriptions", "rds:DeleteEventSubscription"],

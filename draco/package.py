@@ -13,9 +13,7 @@ What it adds to running ``chalice package`` in the app folder:
 * **The Region comes from the stage**: Chalice needs one to package, and the
   stage's settings already name it, in the ARNs bootstrap wrote of the app's
   own resources (the job table in the record of the role's policy; the
-  producer's ``TRANSIT_KEY_ARN``). Settings naming two Regions are refused. The
-  producer's ``DR_TOPIC_ARN`` is not one of them: it names DR's Region, which
-  may be another (DR in another Region).
+  producer's ``TRANSIT_KEY_ARN``). Settings naming two Regions are refused.
 * **It packages a clean copy** of the app folder: the ``vendor/chalicelib_shared``
   symlink resolved into a real folder, no ``__pycache__``/``*.pyc`` and no earlier
   ``deployments``, and ``PYTHONDONTWRITEBYTECODE=1`` for Chalice, which imports

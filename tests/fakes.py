@@ -36,10 +36,10 @@ PROD = "111111111111"
 DR = "222222222222"
 OTHER = "333333333333"
 ELSEWHERE = "eu-west-1"  # production's Region when DR is in another
-DR_TOPIC = f"arn:aws:sns:{REGION}:{DR}:DracoConsumer"
+OUTBOX = f"arn:aws:sns:{REGION}:{PROD}:DracoOutbox"
 PRODUCER_TOPIC = f"arn:aws:sns:{REGION}:{PROD}:DracoProducer"
 TRANSIT_KEY = f"arn:aws:kms:{REGION}:{PROD}:key/transit"
-PRODUCER_ENV = {"DR_ACCT": DR, "DR_TOPIC_ARN": DR_TOPIC, "TRANSIT_KEY_ARN": TRANSIT_KEY}
+PRODUCER_ENV = {"DR_ACCT": DR, "OUTBOX_TOPIC_ARN": OUTBOX, "TRANSIT_KEY_ARN": TRANSIT_KEY}
 CONSUMER_ENV = {"SOURCE_ACCTS": PROD, "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer"}
 
 

@@ -67,6 +67,9 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "(db-cluster-snapshot events to DracoProducer)",
         "create EventBridge rule draco-producer-ebs-snapshots (matching events to DracoProducer)",
         f"create KMS key alias/DRACO-Transit (only {consumer_role} may use it, through EC2, RDS; rotation on)",
+        "create SNS topic DracoOutbox (encrypted with alias/DRACO/Topics)",
+        "set topic policy of DracoOutbox (publish: this account)",
+        f"subscribe DR's inbox arn:aws:sqs:{REGION}:{DR}:DracoInbox to DracoOutbox (DR confirms it)",
         "create DynamoDB table DracoProducerJobs (on-demand, indexes due, inventory, point-in-time recovery, "
         "deletion protection)",
         "create IAM role draco-producer-dev (for the draco-producer Lambda functions of stage dev)",
@@ -80,7 +83,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
     transit = key_behind(session, "alias/DRACO-Transit")
     assert env == {
         "DR_ACCT": DR,
-        "DR_TOPIC_ARN": f"arn:aws:sns:{REGION}:{DR}:DracoConsumer",
+        "OUTBOX_TOPIC_ARN": f"arn:aws:sns:{REGION}:{PROD}:DracoOutbox",
         "TRANSIT_KEY_ARN": transit["Arn"],
         "TAG_KEY": "Draco_Copy",
         "TAG_VALUE": "DR",
@@ -178,22 +181,24 @@ def test_a_new_dr_account_changes_the_policies_and_keeps_the_keys(session, as_ac
         f"update key policy of alias/DRACO/Topics ({other_role}, RDS, EventBridge may publish with it)",
         f"set topic policy of DracoProducer (publish: {other_role}, RDS, EventBridge)",
         f"update key policy of alias/DRACO-Transit (only {other_role} may use it, through EC2, RDS)",
-        "update the policy of IAM role draco-producer-dev",
+        f"unsubscribe arn:aws:sqs:{REGION}:{DR}:DracoInbox from DracoOutbox (not the DR account's inbox)",
+        f"subscribe DR's inbox arn:aws:sqs:{REGION}:{OTHER}:DracoInbox to DracoOutbox (DR confirms it)",
     ]
     env = bootstrap.producer(session, OTHER)
     assert env[cfg.TRANSIT_KEY_ARN] == first[cfg.TRANSIT_KEY_ARN]
-    assert env[cfg.DR_TOPIC_ARN] == f"arn:aws:sns:{REGION}:{OTHER}:DracoConsumer"
+    assert env[cfg.OUTBOX_TOPIC_ARN] == first[cfg.OUTBOX_TOPIC_ARN]
     text = json.dumps(key_policy(session, "alias/DRACO-Transit"))
     assert OTHER in text and DR not in text
     assert bootstrap.plan_producer(session, OTHER) == []
 
 
 def test_the_peer_stage_names_the_peer_role(session, as_account) -> None:
-    as_account(DR)
-    bootstrap.consumer(session, [PROD], stage="prod", peer_stage="live")
-    peer = statements(topic_attributes(session, DR, "DracoConsumer")["Policy"])["OnlyThePeerAppRolesSendDracoMessages"]
-    assert peer["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{PROD}:role/draco-producer-live"]}}
-    session.client("iam").get_role(RoleName="draco-consumer-prod")
+    as_account(PROD)
+    bootstrap.producer(session, DR, stage="live", peer_stage="prod")
+    policy = topic_attributes(session, PROD, "DracoProducer")["Policy"]
+    peer = statements(policy)["OnlyThePeerAppRolesSendDracoMessages"]
+    assert peer["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{DR}:role/draco-consumer-prod"]}}
+    session.client("iam").get_role(RoleName="draco-producer-live")
 
 
 def test_drift_is_repaired_and_reordered_documents_are_equal(session, as_account) -> None:
@@ -273,22 +278,24 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         stage="prod", default_lifecycle="Gold", custom_lifecycles='{"Gold": "daily=35 monthly=24"}', no_dry_run=True
     )
     steps = descriptions(bootstrap.plan_consumer(session, [OTHER, PROD], **options))
-    roles = f"arn:aws:iam::{PROD}:role/draco-producer-prod, arn:aws:iam::{OTHER}:role/draco-producer-prod"
-    assert steps[:7] == [
-        f"create KMS key alias/DRACO/Topics ({roles}, RDS, EventBridge may publish with it; rotation on)",
+    assert steps[:8] == [
+        "create KMS key alias/DRACO/Topics (RDS, EventBridge may publish with it; rotation on)",
         "create SNS topic DracoConsumer (encrypted with alias/DRACO/Topics)",
-        f"set topic policy of DracoConsumer (publish: {roles}, RDS, EventBridge)",
+        "set topic policy of DracoConsumer (publish: RDS, EventBridge)",  # production's messages: the inbox
         "create RDS event subscription draco-consumer-db-snapshot (db-snapshot events to DracoConsumer)",
         "create EventBridge rule draco-consumer-ebs-snapshots (matching events to DracoConsumer)",
+        f"create SQS queue DracoInbox (SNS may send from the outboxes of accounts {PROD}, {OTHER})",
         "create DynamoDB table DracoConsumerJobs (on-demand, indexes due, inventory, point-in-time recovery, "
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 7 + 1 + 7 + 1 + 2  # DracoAlerts, the seven DR alarms, the drill role and its two alarms
+    assert len(steps) == 8 + 1 + 6 + 1 + 2  # DracoAlerts, the six DR alarms, the drill role and its two alarms
     assert "create IAM role draco-drill-prod (for the consumer's restore drills (run_drills) of stage prod)" in steps
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
         "SOURCE_ACCTS": f"{PROD},{OTHER}",
+        "SOURCE_ORG": "",
+        "SOURCE_OUS": "",
         "TAG_KEY": "Draco_Copy",
         "TAG_VALUE": "DR",
         "NO_DRY_RUN": "1",
@@ -309,8 +316,11 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
     parsed = cfg.ConsumerConfig.from_env(env)
     assert parsed.problems == () and parsed.live and parsed.source_accounts == {PROD, OTHER}
     assert session.client("iam").get_role(RoleName="draco-consumer-prod")["Role"]["Arn"] == env["CONSUMER_ROLE_ARN"]
-    peer = statements(topic_attributes(session, DR, "DracoConsumer")["Policy"])["OnlyThePeerAppRolesSendDracoMessages"]
-    assert peer["Principal"] == {"AWS": [f"arn:aws:iam::{PROD}:root", f"arn:aws:iam::{OTHER}:root"]}
+    assert list(statements(topic_attributes(session, DR, "DracoConsumer")["Policy"])) == [
+        "OwnerAccountUsesTopic",
+        "RdsSendsThisAccountsSnapshotEvents",
+        "DracoEventBridgeRulesSendEvents",
+    ]  # no production account may publish there
     aliases = [a["AliasName"] for a in session.client("kms").list_aliases()["Aliases"]]
     assert [a for a in aliases if a.startswith("alias/DRACO")] == [
         "alias/DRACO/Topics"
@@ -318,13 +328,17 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
 
 
 def test_both_accounts_in_one_world(session, as_account) -> None:
-    """Each account sees only its own resources; the producer's environment points at the consumer's topic."""
-    as_account(PROD)
-    producer_env = bootstrap.producer(session, DR, alarms=None)
+    """Each account sees only its own resources; production's outbox sends to DR's inbox."""
     as_account(DR)
     bootstrap.consumer(session, [PROD], alarms=None)
+    as_account(PROD)
+    producer_env = bootstrap.producer(session, DR, alarms=None)
+    outbox = producer_env[cfg.OUTBOX_TOPIC_ARN]
+    subscribed = session.client("sns").list_subscriptions_by_topic(TopicArn=outbox)["Subscriptions"]
+    assert [s["Endpoint"] for s in subscribed] == [f"arn:aws:sqs:{REGION}:{DR}:DracoInbox"]
+    as_account(DR)
     topics = [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]]
-    assert topics == [producer_env[cfg.DR_TOPIC_ARN]]
+    assert topics == [f"arn:aws:sns:{REGION}:{DR}:DracoConsumer"]
     roles = [r["RoleName"] for r in session.client("iam").list_roles()["Roles"]]
     assert roles == ["draco-consumer-dev", "draco-drill-dev"]
 
@@ -352,7 +366,9 @@ class NoAws(boto3.Session):
         (lambda s: bootstrap.producer(s, DR, tag_value="x" * 257), "TAG_VALUE is longer"),
         (lambda s: bootstrap.producer(s, DR, alarms=bootstrap.Alarms(email="nope")), "not an e-mail address"),
         (lambda s: bootstrap.plan_producer(s, "nope"), "12-digit"),
-        (lambda s: bootstrap.consumer(s, []), "SOURCE_ACCTS is empty"),
+        (lambda s: bootstrap.consumer(s, []), "SOURCE_ACCTS and SOURCE_ORG are empty"),
+        (lambda s: bootstrap.consumer(s, [], source_org="o-short"), "not an AWS Organization id"),
+        (lambda s: bootstrap.consumer(s, [], source_ous=["ou-ab12-11111111"]), "SOURCE_OUS needs SOURCE_ORG"),
         (lambda s: bootstrap.consumer(s, [PROD, "1"]), "'1', which is not a 12-digit"),
         (lambda s: bootstrap.consumer(s, [PROD], custom_lifecycles="{not json"), "CUSTOM_LIFECYCLES"),
         (lambda s: bootstrap.consumer(s, [PROD], default_lifecycle="NoSuchLifecycle"), "DEFAULT_LIFECYCLE"),

@@ -155,7 +155,7 @@ def test_dry_run_prints_plan_documents_and_stage_and_changes_nothing(session, as
     before = config.read_text()
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"account {PROD} in {REGION}: 13 step(s)" in out
+    assert f"account {PROD} in {REGION}: 16 step(s)" in out
     assert "  - create SNS topic DracoProducer (encrypted with alias/DRACO/Topics)\n" in out
     assert '"kms:GrantIsForAWSResource": "true"' in out
     assert f'"aws:SourceAccount": "{PROD}"' in out
@@ -210,7 +210,7 @@ def test_a_producer_without_alarms_plans_none(session, as_account, app_dirs, cap
     as_account(PROD)
     assert run_cli(["bootstrap", "producer", "--dr-account", DR, "--region", REGION, "--no-alarms", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "9 step(s)" in out and "alarm" not in out.split("\n\n")[0]
+    assert "12 step(s)" in out and "alarm" not in out.split("\n\n")[0]
 
 
 @pytest.mark.parametrize(

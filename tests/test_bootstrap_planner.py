@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from draco.bootstrap.executor import Executor
+from draco.bootstrap.inbox import Queue, QueueRecord, QueueSubscription
 from draco.bootstrap.instructions import APICall, BootstrapError, Json, Step, Var, Wait, resolve
 from draco.bootstrap.models import (
     Alarm,
@@ -78,6 +79,11 @@ def as_wanted(stack: Stack) -> Existing:
         found.emails[topic.arn] = frozenset({topic.email.lower()} if topic.email else ())  # as read_emails keeps them
     for alarm in of(stack, Alarm):
         found.alarms[alarm.name] = dict(alarm.definition)
+    for queue in of(stack, Queue):
+        attributes = {k: json.dumps(v.value) if isinstance(v, Json) else v for k, v in queue.attributes.items()}
+        found.queues[queue.name] = QueueRecord(f"https://sqs/{queue.name}", attributes)
+    for sub in of(stack, QueueSubscription):
+        found.queue_endpoints[sub.topic_arn] = {sub.queue_arn: f"{sub.topic_arn}:sub-id"}
     return found
 
 
@@ -105,6 +111,7 @@ def test_an_empty_account_gets_every_resource_in_order() -> None:
         ("rds", "create_event_subscription"), ("rds", "create_event_subscription"),
         ("events", "put_rule"), ("events", "put_targets"),
         ("kms", "create_key"), ("kms", "enable_key_rotation"), ("kms", "create_alias"),
+        ("sns", "create_topic"), ("sns", "set_topic_attributes"), ("sns", "subscribe"),  # the outbox
         ("dynamodb", "create_table"), ("dynamodb", "wait table_exists"), ("dynamodb", "update_continuous_backups"),
         ("iam", "create_role"), ("iam", "put_role_policy"),
         ("sns", "create_topic"),

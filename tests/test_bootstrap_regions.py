@@ -53,11 +53,12 @@ def statements(policy: str | dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in doc["Statement"]}
 
 
-def test_producer_publishes_to_the_dr_topic_in_the_dr_region(sessions, as_account) -> None:
+def test_producer_publishes_to_its_outbox_which_sends_to_the_inbox_in_the_dr_region(sessions, as_account) -> None:
     as_account(PROD)
     env = bootstrap.producer(sessions[SOURCE], DR, dr_region=DR_REGION)
-    assert env[cfg.DR_TOPIC_ARN] == f"arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer"
-    assert cfg.ProducerConfig.from_env(env).dr_region == DR_REGION
+    assert env[cfg.OUTBOX_TOPIC_ARN] == f"arn:aws:sns:{SOURCE}:{PROD}:DracoOutbox"
+    outbox = sessions[SOURCE].client("sns").list_subscriptions_by_topic(TopicArn=env[cfg.OUTBOX_TOPIC_ARN])
+    assert [s["Endpoint"] for s in outbox["Subscriptions"]] == [f"arn:aws:sqs:{DR_REGION}:{DR}:DracoInbox"]
     here = made(sessions[SOURCE])
     assert here["topics"][-1] == f"arn:aws:sns:{SOURCE}:{PROD}:DracoProducer"
     assert {topic for _, topic in here["subscriptions"]} == {f"arn:aws:sns:{SOURCE}:{PROD}:DracoProducer"}
@@ -114,6 +115,6 @@ def test_a_dry_run_shows_the_dr_topic_in_the_dr_region(sessions, as_account, app
     argv = ["bootstrap", "producer", "--dr-account", DR, "--region", SOURCE, "--dr-region", DR_REGION, "--dry-run"]
     assert run_cli(argv) == 0
     out = capsys.readouterr().out
-    assert f"  DR_TOPIC_ARN=arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer\n" in out
-    assert f'"arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer"' in out  # the role may publish there
+    assert f"  OUTBOX_TOPIC_ARN=arn:aws:sns:{SOURCE}:{PROD}:DracoOutbox\n" in out
+    assert f"subscribe DR's inbox arn:aws:sqs:{DR_REGION}:{DR}:DracoInbox to DracoOutbox" in out
     assert not Path(app_dirs["producer"] / ".chalice" / "function-names-dev.json").exists()

@@ -63,6 +63,8 @@ def test_removing_the_consumer_leaves_only_keys_and_snapshots(dr, account_state,
         "alarms": [],
     }
     assert set(keys(dr).values()) == {"Enabled"}
+    assert "  - delete SQS queue DracoInbox (production's messages to DR)" in out
+    assert dr.client("sqs").list_queues().get("QueueUrls", []) == []
     assert remove("consumer", "--yes") == 0
     assert "nothing to remove" in capsys.readouterr().out
 

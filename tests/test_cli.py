@@ -273,7 +273,7 @@ def test_the_region_comes_from_the_stage_bootstrap_wrote() -> None:
     assert package.stage_region("consumer", consumer, table_policy(REGION, "Jobs")) == REGION
     assert package.stage_region("consumer", {}, table_policy("us-west-2", cfg.CONSUMER_TABLE)) == "us-west-2"
     producer = {
-        cfg.DR_TOPIC_ARN: f"arn:aws:sns:ap-southeast-2:{DR}:DracoConsumer",  # DR's Region, another may be
+        cfg.DR_ACCT: DR,  # in DR's Region, another may be
         cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         cfg.JOB_TABLE: "Jobs",
     }

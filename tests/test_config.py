@@ -22,7 +22,7 @@ OTHER = "333333333333"
 
 PRODUCER_ENV = {
     "DR_ACCT": DR,
-    "DR_TOPIC_ARN": f"arn:aws:sns:us-east-1:{DR}:DracoConsumer",
+    "OUTBOX_TOPIC_ARN": f"arn:aws:sns:us-east-1:{PROD}:DracoOutbox",
     "TRANSIT_KEY_ARN": f"arn:aws:kms:us-east-1:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 CONSUMER_ENV = {
@@ -47,7 +47,7 @@ def test_a_valid_producer_environment_has_no_problems_and_defaults() -> None:
     config = ProducerConfig.from_env(PRODUCER_ENV)
     assert config.problems == ()
     assert config.dr_account == DR
-    assert config.dr_topic_arn == PRODUCER_ENV["DR_TOPIC_ARN"]
+    assert config.outbox_topic_arn == PRODUCER_ENV["OUTBOX_TOPIC_ARN"]
     assert config.transit_key_arn == PRODUCER_ENV["TRANSIT_KEY_ARN"]
     assert (config.job_table, config.tag_key, config.tag_value) == (PRODUCER_TABLE, DEFAULT_TAG_KEY, DEFAULT_TAG_VALUE)
 
@@ -71,7 +71,7 @@ def test_a_transit_key_alias_arn_is_accepted() -> None:
 def test_other_partitions_are_accepted() -> None:
     env = {
         "DR_ACCT": DR,
-        "DR_TOPIC_ARN": f"arn:aws-cn:sns:cn-north-1:{DR}:DracoConsumer",
+        "OUTBOX_TOPIC_ARN": f"arn:aws-cn:sns:cn-north-1:{PROD}:DracoOutbox",
         "TRANSIT_KEY_ARN": f"arn:aws-cn:kms:cn-north-1:{PROD}:key/1234abcd",
     }
     assert ProducerConfig.from_env(env).problems == ()
@@ -93,11 +93,11 @@ def test_the_producer_reads_the_process_environment_by_default(monkeypatch: pyte
         ("DR_ACCT", "abcdefghijkl"),
         ("DR_ACCT", "22222222222"),
         ("DR_ACCT", "2222222222222"),
-        ("DR_TOPIC_ARN", None),
-        ("DR_TOPIC_ARN", "DracoConsumer"),
-        ("DR_TOPIC_ARN", f"arn:aws:sqs:us-east-1:{DR}:DracoConsumer"),
-        ("DR_TOPIC_ARN", f"arn:aws:sns:us-east-1:{DR}:Draco.Consumer"),
-        ("DR_TOPIC_ARN", f"arn:aws:sns:us-east-1:{OTHER}:DracoConsumer"),
+        ("OUTBOX_TOPIC_ARN", None),
+        ("OUTBOX_TOPIC_ARN", "DracoOutbox"),
+        ("OUTBOX_TOPIC_ARN", f"arn:aws:sqs:us-east-1:{PROD}:DracoOutbox"),
+        ("OUTBOX_TOPIC_ARN", f"arn:aws:sns:us-east-1:{PROD}:DracoConsumer"),
+        ("OUTBOX_TOPIC_ARN", f"arn:aws:sns:us-east-1:{DR}:DracoOutbox"),
         ("TRANSIT_KEY_ARN", None),
         ("TRANSIT_KEY_ARN", "alias/DRACO-Transit"),
         ("TRANSIT_KEY_ARN", "1234abcd-12ab-34cd-56ef-1234567890ab"),
@@ -124,7 +124,7 @@ def test_a_tag_key_with_a_trailing_newline_is_a_problem() -> None:
 
 def test_an_empty_producer_environment_reports_every_missing_setting() -> None:
     problems = ProducerConfig.from_env({}).problems
-    for variable in ("DR_ACCT", "DR_TOPIC_ARN", "TRANSIT_KEY_ARN"):
+    for variable in ("DR_ACCT", "OUTBOX_TOPIC_ARN", "TRANSIT_KEY_ARN"):
         problems_naming(problems, variable)
 
 

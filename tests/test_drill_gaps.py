@@ -1,4 +1,4 @@
-"""moto's restore gaps (``draco.world.moto_gaps``, gap 8): moto's own answer first, then the filled one."""
+"""moto's restore gaps (``draco.world.moto_gaps``, gap 9): moto's own answer first, then the filled one."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT
 from chalicelib_shared.pacing import AlwaysOn, PacedJobs, RuleSwitch
 from tests.conftest import T0
-from tests.fakes import CONSUMER_ENV, DR_TOPIC, ELSEWHERE, PROD, PRODUCER_ENV, copy_request, job_of
+from tests.fakes import CONSUMER_ENV, ELSEWHERE, OUTBOX, PROD, PRODUCER_ENV, copy_request, job_of
 from tests.rigs import build_consumer, build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
@@ -135,7 +135,7 @@ def test_junk_is_rejected_never_raises_and_changes_nothing(subject: Any, body: A
     ("app", "variable", "value", "problem"),
     [
         ("producer", "DR_ACCT", "not-an-account", "DR_ACCT='not-an-account'"),
-        ("consumer", "SOURCE_ACCTS", "", "SOURCE_ACCTS is empty"),
+        ("consumer", "SOURCE_ACCTS", "", "SOURCE_ACCTS and SOURCE_ORG are empty"),
     ],
 )
 def test_an_invalid_configuration_is_logged_once_and_nothing_is_done(monkeypatch, log, app, variable, value, problem):
@@ -233,7 +233,7 @@ def test_make_producer_wires_the_ports_to_aws_in_its_region() -> None:
     api = app.snapshots("RDS Cluster")
     assert api.kind is KINDS["RDS Cluster"] and api._rds is clients.made[("rds", "eu-west-1")]  # type: ignore[attr-defined]
     assert app.api("EBS", "us-west-2")._ec2 is clients.made[("ec2", "us-west-2")]  # type: ignore[attr-defined]
-    app.publisher.publish(DR_TOPIC, copy_request(rig.snaps().add("snap-1")))
+    app.publisher.publish(OUTBOX, copy_request(rig.snaps().add("snap-1")))
     assert [call[0] for call in clients.made[("sns", "us-east-1")].calls] == ["publish"]  # the topic's Region
 
 
@@ -278,7 +278,12 @@ def test_the_chalice_apps_route_their_topic_and_schedule_to_the_handlers(monkeyp
     app = importlib.import_module(f"{name}_app.app").app
     with Client(app, stage_name="dev", project_dir=str(REPO / f"{name}_app")) as client:
         sns = client.events.generate_sns_event(message="not json", subject=SUBJECT)
-        assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: body is not JSON")
+        if name == "producer":
+            assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: body is not JSON")
+        else:  # nothing on DR's own topic names the sender: production's messages come through the inbox
+            assert client.lambda_.invoke(handler, sns).payload.startswith("rejected: DRACO messages reach DR only")
+            inbox = client.events.generate_sqs_event(message_bodies=["not json"], queue_name="DracoInbox")
+            assert client.lambda_.invoke("on_inbox", inbox).payload.startswith("rejected: inbox record is not")
         tick = client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )

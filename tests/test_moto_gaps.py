@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from draco.world import moto_gaps
+from draco.world.moto_gaps import sns as moto_sns
 
 PROD, DR, REGION = "111111111111", "222222222222", "us-east-1"
 DR_REGION = "us-west-2"
@@ -262,3 +264,60 @@ def test_install_twice_and_uninstall_restore_moto(aws: None, no_public_amis: Non
     moto_gaps.uninstall()
     with pytest.raises(NotImplementedError):
         client("ec2", DR).lock_snapshot(SnapshotId="snap-0123456789abcdef0", LockMode="governance", LockDuration=1)
+
+
+# --- SNS across accounts ----------------------------------------------------------------------
+
+
+def inbox_with_policy(condition: dict[str, Any]) -> str:
+    sqs = client("sqs", DR)
+    url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = f"arn:aws:sqs:{REGION}:{DR}:inbox"
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:{REGION}:*:out"}, **condition},
+            }
+        ]
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url
+
+
+def publish_from(account: str, url: str) -> list[str]:
+    """Account ``account`` subscribes the DR queue to its topic ``out`` and publishes; the queue's topic ARNs."""
+    sns = client("sns", account)
+    topic = sns.create_topic(Name="out")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{REGION}:{DR}:inbox")
+    sns.publish(TopicArn=topic, Message="hello")
+    received = client("sqs", DR).receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"])["TopicArn"] for m in received]
+
+
+def test_9_sns_delivers_to_a_queue_of_another_account_as_its_policy_allows(aws: None) -> None:
+    url = inbox_with_policy({"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}})
+    with pytest.raises(ClientError, match="NonExistentQueue"):  # moto looks for the queue in PROD
+        publish_from(PROD, url)
+    moto_gaps.install()
+    assert publish_from(PROD, url) == []  # PROD is in no Organization: the policy refuses it
+    moto_sns.ORGANIZATIONS[PROD] = ("o-a1b2c3d4e5", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/")
+    try:
+        assert publish_from(PROD, url) == [f"arn:aws:sns:{REGION}:{PROD}:out"]  # the topic's ARN, as SNS sets it
+    finally:
+        moto_sns.ORGANIZATIONS.clear()
+
+
+def test_10_publishing_to_another_account_s_topic_needs_its_policy(aws: None) -> None:
+    topic = client("sns", PROD).create_topic(Name="own")["TopicArn"]
+    client("sns", DR).publish(TopicArn=topic, Message="moto lets anyone publish")
+    moto_gaps.install()
+    with pytest.raises(ClientError, match="AuthorizationError"):
+        client("sns", DR).publish(TopicArn=topic, Message="refused")
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DR}:root"},
+                             "Action": "sns:Publish", "Resource": topic}]}  # fmt: skip
+    client("sns", PROD).set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    client("sns", DR).publish(TopicArn=topic, Message="allowed")

@@ -103,7 +103,7 @@ def test_each_commands_policy_allows_every_call_it_makes(recorded: dict[str, set
         made = recorded[command] - FREE
         assert made, f"{command} made no call: the scenario didn't run it"
         denied = [call for call in sorted(made) if not any(fnmatch.fnmatchcase(call, a) for a in allowed(command))]
-        assert denied == [], command
+        assert denied == [], (command, denied)
 
 
 @pytest.mark.parametrize("command", operator_policy.COMMANDS)

@@ -57,7 +57,7 @@ APPS = {
         },
         "env": {
             cfg.DR_ACCT: DR,
-            cfg.DR_TOPIC_ARN: f"arn:aws:sns:{REGION}:{DR}:{cfg.CONSUMER_TOPIC}",
+            cfg.OUTBOX_TOPIC_ARN: f"arn:aws:sns:{REGION}:{PROD}:{cfg.OUTBOX_TOPIC}",
             cfg.TRANSIT_KEY_ARN: f"arn:aws:kms:{REGION}:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
@@ -72,12 +72,15 @@ APPS = {
         "handler": "on_consumer_topic",
         "functions": {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
+            "on_inbox": ("OnInbox", 120, None, None),
             "poll_jobs": ("PollJobs", 300, None, "rate(1 minute)"),
             "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
             "run_drills": ("RunDrills", 300, None, "rate(10 minutes)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
+            cfg.SOURCE_ORG: "",
+            cfg.SOURCE_OUS: "",
             cfg.TAG_KEY: cfg.DEFAULT_TAG_KEY,
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.NO_DRY_RUN: "",

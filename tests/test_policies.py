@@ -44,6 +44,8 @@ from chalicelib_shared import (
     consumer_relay,
     consumer_requests,
     consumer_side,
+    handlers,
+    inbox,
     job_table,
     keys,
     pacing,
@@ -105,6 +107,8 @@ IMPLIED = {
     "sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"},
 }
 LAMBDA_LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# Lambda reads the consumer's inbox queue as its role (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html).
+LAMBDA_SQS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
 # --------------------------------------------------------------------------- what the code calls
@@ -219,6 +223,8 @@ def called_actions(app: str) -> set[str]:
                     actions |= reached(adapter, method)
     if app == "producer":  # the producer's sweep asks the job table which snapshots have jobs
         actions |= reached(job_table.JobTable, "existing")
+    else:  # the inbox handler confirms production outboxes' subscriptions of the inbox
+        actions |= reached_function(handlers.confirm_subscription, set())
     return actions
 
 
@@ -237,7 +243,7 @@ def test_the_scan_finds_the_calls_it_should() -> None:
     }  # fmt: skip
     assert called_actions("consumer") == both | {
         "kms:DescribeKey", "kms:CreateKey", "kms:EnableKeyRotation", "kms:CreateAlias", "sts:GetCallerIdentity",
-        "ec2:LockSnapshot",
+        "ec2:LockSnapshot", "sns:ConfirmSubscription",
     }  # fmt: skip
 
 
@@ -251,7 +257,7 @@ def test_every_called_action_is_allowed_and_nothing_else(app: str) -> None:
     granted = set(allowed(policy))
     assert called - NEEDS_NO_PERMISSION <= granted, f"missing: {sorted(called - NEEDS_NO_PERMISSION - granted)}"
     implied = set().union(*(IMPLIED.get(action, set()) for action in called))
-    unused = granted - called - implied - LAMBDA_LOGS
+    unused = granted - called - implied - LAMBDA_LOGS - (LAMBDA_SQS if app == "consumer" else set())
     assert not unused, f"granted but never used: {sorted(unused)}"
     assert not NEEDS_NO_PERMISSION & granted
 
@@ -282,17 +288,18 @@ class TwoAccounts:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, drop: dict[str, str]) -> None:
         session = boto3.Session(region_name=REGION)
-        monkeypatch.setenv("MOTO_ACCOUNT_ID", PROD)
-        self.producer_env = bootstrap.producer(session, DR)
-        monkeypatch.setenv("MOTO_ACCOUNT_ID", DR)
+        monkeypatch.setenv("MOTO_ACCOUNT_ID", DR)  # DR first: production's outbox subscribes DR's inbox
         self.consumer_env = bootstrap.consumer(session, [PROD], default_lifecycle="last=1", no_dry_run=True)
         self.consumer_env["MIN_KEEP"] = "0"  # no floor: last=1 deletes
+        monkeypatch.setenv("MOTO_ACCOUNT_ID", PROD)
+        self.producer_env = bootstrap.producer(session, DR)
         monkeypatch.delenv("MOTO_ACCOUNT_ID")
         for account, env in ((PROD, self.producer_env), (DR, self.consumer_env)):  # as chalice deploy makes it
             self.admin("events", account).put_rule(Name=env[cfg.POLLER_RULE], ScheduleExpression="rate(1 minute)")
         prod = self._role(PROD, Side.PRODUCER, drop.get("producer"))
         self.dr = dr = self._role(DR, Side.CONSUMER, drop.get("consumer"))
-        self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
+        inbox_url = self.admin("sqs", DR).get_queue_url(QueueName=cfg.INBOX_QUEUE)["QueueUrl"]
+        self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: inbox_url}  # SNS delivers to the inbox
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
 
@@ -331,25 +338,29 @@ class TwoAccounts:
         )
         return url
 
-    def drain(self, account: str) -> list[tuple[str, str]]:
+    def drain(self, account: str) -> list[str]:
+        """The SNS envelopes waiting in the account's queue, taken off it."""
         sqs = self.admin("sqs", account)
         found = []
         while messages := sqs.receive_message(QueueUrl=self.queues[account], MaxNumberOfMessages=10).get("Messages"):
             for message in messages:
-                envelope = json.loads(message["Body"])
-                found.append((envelope.get("Subject", ""), envelope["Message"]))
+                found.append(message["Body"])
                 sqs.delete_message(QueueUrl=self.queues[account], ReceiptHandle=message["ReceiptHandle"])
         return found
 
     def deliver(self) -> None:
-        """Hand every published DRACO message to the other side, until none is left."""
+        """Hand every published DRACO message to the other side, until none is left (DR reads its inbox)."""
         while True:
             with disable_iam_authentication():
                 batch = [(self.consumer, m) for m in self.drain(DR)] + [(self.producer, m) for m in self.drain(PROD)]
             if not batch:
                 return
-            for side, (subject, body) in batch:
-                message = parse_message(subject, body)
+            for side, body in batch:
+                if side is self.consumer:
+                    message = inbox.read(body, self.consumer.config, REGION)
+                else:
+                    envelope = json.loads(body)
+                    message = parse_message(envelope.get("Subject"), envelope["Message"])
                 with enable_iam_authentication():
                     side.on_message(message)
 
@@ -487,7 +498,8 @@ def test_both_use_cases_run_under_their_policies_and_moto_checks_every_called_ac
 
     # moto enforced each call; every action the code calls was checked (and allowed).
     assert checked[PROD] == called_actions("producer")
-    assert checked[DR] == called_actions("consumer")
+    # moto confirms a queue's subscription at once: no confirmation reaches the inbox to confirm.
+    assert checked[DR] == called_actions("consumer") - {"sns:ConfirmSubscription"}
 
 
 @pytest.mark.e2e

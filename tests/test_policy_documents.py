@@ -95,7 +95,7 @@ def test_producer_destroys_only_snapshots_tagged_as_its_transit_copies() -> None
     assert resources(policy, "rds:ModifyDBSnapshotAttribute") == [
         f"arn:aws:rds:{REGION}:{PROD}:snapshot:draco-transit-*"
     ]
-    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:{DR}:DracoConsumer"]
+    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:{PROD}:DracoOutbox"]  # its own only
     grants = allowed(policy)["kms:CreateGrant"]
     assert all(s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}} for s in grants)
 
@@ -104,22 +104,19 @@ def test_consumer_destroys_only_snapshots_tagged_as_its_dr_copies() -> None:
     policy = consumer_policy()
     for action, kind in (("rds:DeleteDBSnapshot", "snapshot"), ("rds:DeleteDBClusterSnapshot", "cluster-snapshot")):
         (statement,) = allowed(policy)[action]
-        assert sorted(statement["Resource"]) == sorted(
-            f"arn:aws:rds:{REGION}:{DR}:{kind}:draco-{source}-*" for source in (PROD, OTHER)
-        )
+        assert statement["Resource"] == [f"arn:aws:rds:{REGION}:{DR}:{kind}:draco-*-*"]  # DR's own copies
         assert statement["Condition"] == {"StringEquals": {f"rds:{kind}-tag/Draco_Copy": "DR"}}
     assert "rds:ModifyDBSnapshotAttribute" not in allowed(policy)
-    assert resources(policy, "sns:Publish") == sorted(
-        f"arn:aws:sns:{REGION}:{source}:DracoProducer" for source in (PROD, OTHER)
-    )
+    # Any account's DracoProducer, bounded by the Deny to the trusted ones (test_trust.py).
+    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:*:DracoProducer"]
 
 
 @pytest.mark.parametrize("app", POLICIES)
 def test_each_app_uses_the_peers_topic_keys_only_through_sns(app: str) -> None:
     (statement,) = allowed(POLICIES[app]())["kms:GenerateDataKey"]
     assert as_list(statement["Action"]) == ["kms:GenerateDataKey", "kms:Decrypt"]
-    peers = [DR] if app == "producer" else [PROD, OTHER]  # sorted, as the options keep them
-    assert statement["Resource"] == [f"arn:aws:kms:{REGION}:{peer}:key/*" for peer in peers]
+    # The producer's own topic key (its outbox); the consumer's: production's, bounded by the Deny.
+    assert statement["Resource"] == f"arn:aws:kms:{REGION}:{PROD if app == 'producer' else '*'}:key/*"
     assert statement["Condition"] == {"StringEquals": {"kms:ViaService": ["sns.us-east-1.amazonaws.com"]}}
 
 
@@ -129,8 +126,8 @@ def test_consumer_uses_only_draco_keys_and_can_never_destroy_a_key() -> None:
     assert own["Condition"]["ForAnyValue:StringLike"] == {"kms:ResourceAliases": "alias/DRACO-*"}
     destructive = {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DeleteAlias", "kms:UpdateAlias"}
     assert not destructive & set(allowed(policy))
-    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
-    assert destructive <= set(deny["Action"]) and deny["Resource"] == "*"
+    (deny,) = [s for s in policy["Statement"] if s.get("Sid") == "NeverDestroyOrRepointKeys"]
+    assert deny["Effect"] == "Deny" and destructive <= set(deny["Action"]) and deny["Resource"] == "*"
 
 
 @pytest.mark.parametrize("app", POLICIES)
@@ -140,7 +137,7 @@ def test_tables_and_logs_are_the_apps_own(app: str) -> None:
     table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
     assert resources(policy, "dynamodb:PutItem") == [table_arn]
     assert resources(policy, "dynamodb:Query") == [f"{table_arn}/index/*"]
-    own = ["sweep_snapshots"] if app == "producer" else ["run_drills"]
+    own = ["sweep_snapshots"] if app == "producer" else ["on_inbox", "run_drills"]
     handlers = [f"on_{app}_topic", "poll_jobs", "wake_poller", *own]
     groups = [f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/draco-{app}-{STAGE}-{h}" for h in handlers]
     assert resources(policy, "logs:PutLogEvents") == sorted([*groups, *(f"{g}:*" for g in groups)])
@@ -187,24 +184,21 @@ def across_consumer_policy() -> dict[str, Any]:
     return policies.consumer_role_policy(options, Account("aws", DR, DR_REGION), tuple(KINDS.values()))
 
 
-def test_across_regions_the_producer_publishes_to_the_dr_topic_through_sns_there() -> None:
+def test_across_regions_the_producer_publishes_to_its_own_outbox_in_its_region() -> None:
     policy = across_producer_policy()
-    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer"]
+    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:{PROD}:DracoOutbox"]
     (statement,) = allowed(policy)["kms:GenerateDataKey"]
-    assert statement["Resource"] == [f"arn:aws:kms:{DR_REGION}:{DR}:key/*"]
-    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{DR_REGION}.amazonaws.com"]}}
-    # Everything else the producer touches is its own, in its own Region.
-    text = json.dumps([s for s in policy["Statement"] if s is not statement and "sns:Publish" not in s["Action"]])
-    assert DR_REGION not in text and "rds:CrossRegionCommunication" not in text
+    assert statement["Resource"] == f"arn:aws:kms:{REGION}:{PROD}:key/*"
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{REGION}.amazonaws.com"]}}
+    # Everything the producer touches is its own, in its own Region (SNS carries the message to DR's inbox).
+    assert DR_REGION not in json.dumps(policy) and "rds:CrossRegionCommunication" not in json.dumps(policy)
 
 
 def test_across_regions_the_consumer_answers_on_the_producer_topics_in_the_source_region() -> None:
     policy = across_consumer_policy()
-    assert resources(policy, "sns:Publish") == sorted(
-        f"arn:aws:sns:{REGION}:{source}:DracoProducer" for source in (PROD, OTHER)
-    )
+    assert resources(policy, "sns:Publish") == [f"arn:aws:sns:{REGION}:*:DracoProducer"]
     (statement,) = allowed(policy)["kms:GenerateDataKey"]
-    assert statement["Resource"] == [f"arn:aws:kms:{REGION}:{peer}:key/*" for peer in (PROD, OTHER)]
+    assert statement["Resource"] == f"arn:aws:kms:{REGION}:*:key/*"
     assert statement["Condition"] == {"StringEquals": {"kms:ViaService": [f"sns.{REGION}.amazonaws.com"]}}
 
 
@@ -212,10 +206,10 @@ def test_across_regions_dr_copies_are_in_dr_s_region_and_relay_copies_of_two_ste
     policy = across_consumer_policy()
 
     def dr_copies(kind: str, region: str) -> list[str]:
-        return [f"arn:aws:rds:{region}:{DR}:{kind}:draco-{source}-*" for source in (PROD, OTHER)]
+        return [f"arn:aws:rds:{region}:{DR}:{kind}:draco-*-*"]
 
     def transit(kind: str) -> list[str]:
-        return [f"arn:aws:rds:{REGION}:{source}:{kind}:draco-transit-*" for source in (PROD, OTHER)]
+        return [f"arn:aws:rds:{REGION}:*:{kind}:draco-transit-*"]
 
     # DB instance snapshots cross in one step: DR copies only in DR's Region.
     assert resources(policy, "rds:CopyDBSnapshot") == sorted([*transit("snapshot"), *dr_copies("snapshot", DR_REGION)])
@@ -247,7 +241,7 @@ def test_across_regions_the_consumer_keys_are_in_dr_s_region_and_the_relay_key_i
     assert draco_keys["Condition"]["ForAnyValue:StringLike"] == {"kms:ResourceAliases": "alias/DRACO-*"}
     # The sources' transit keys, in the source Region, only through the kinds' services.
     (reads,) = [s for s in allowed(policy)["kms:Decrypt"] if s["Sid"] == "RdsReadsTransitKeysOfSourceAccounts"]
-    assert reads["Resource"] == [f"arn:aws:kms:{REGION}:{peer}:key/*" for peer in (PROD, OTHER)]
+    assert reads["Resource"] == [f"arn:aws:kms:{REGION}:*:key/*"]  # bounded by the Deny
     assert reads["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in (REGION, DR_REGION)
     ]

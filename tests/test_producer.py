@@ -19,7 +19,7 @@ from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.producer import TRANSIT_POOL
 from chalicelib_shared.rejection import Rejection
 from tests.conftest import T0
-from tests.fakes import DR, DR_TOPIC, OTHER, TRANSIT_KEY, job_of
+from tests.fakes import DR, OTHER, OUTBOX, TRANSIT_KEY, job_of
 from tests.rigs import build_producer
 
 pytestmark = pytest.mark.usefixtures("travel")
@@ -33,7 +33,7 @@ def test_a_new_snapshot_asks_dr_whether_to_copy_it() -> None:
     rig = build_producer()
     job = rig.announce(tags={"Draco_Lifecycle": "Weekly", "team": "shop"}, size_gb=50)
     assert (job.state, job.due, job.size_gb, job.encrypted) == (State.REQUESTED, "2026-03-02T12:30:00Z", 50, True)
-    assert [(topic, m.event_type) for topic, m in rig.sent.sent] == [(DR_TOPIC, Msg.COPY_REQUEST)]
+    assert [(topic, m.event_type) for topic, m in rig.sent.sent] == [(OUTBOX, Msg.COPY_REQUEST)]
     request = rig.sent.last()
     assert request.source_time == T0 - timedelta(minutes=10) and request.source_id == "snap-1"
     assert dict(request.tags) == {"Draco_Lifecycle": "Weekly", "team": "shop"}

@@ -145,7 +145,7 @@ def carried() -> Carried:
 
 
 def test_bootstrap_wires_each_app_to_the_other_in_its_region(carried: Carried) -> None:
-    assert carried.env["producer"]["DR_TOPIC_ARN"] == f"arn:aws:sns:{DR_REGION}:{DR}:DracoConsumer"
+    assert carried.env["producer"]["OUTBOX_TOPIC_ARN"] == f"arn:aws:sns:{REGION}:{PROD}:DracoOutbox"
     assert carried.env["consumer"]["SOURCE_REGION"] == REGION
 
 

@@ -134,7 +134,7 @@ def resends(snapshots: int = 3) -> dict[str, Any]:
             for n in range(snapshots):
                 world.take_snapshot(f"db{n}")
             world.run_until_quiet()
-            runs = world.stats.invocations["DracoConsumer:on_consumer_topic"]
+            runs = sum(world.stats.invocations[f"DracoConsumer:{name}"] for name in ("on_consumer_topic", "on_inbox"))
         outcomes = _outcomes(log.getvalue())
         out[label] = {
             "resends_per_snapshot": outcomes["re-sent"] / snapshots,

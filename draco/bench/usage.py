@@ -21,7 +21,7 @@ from draco.bench.costs import Assumptions, Fixed, Usage
 from draco.world.core import DR, PROD, LocalWorld
 
 COPY_OPERATIONS = ("CopyDBSnapshot", "CopyDBClusterSnapshot", "CopySnapshot")
-SNS_HANDLERS = ("on_producer_topic", "on_consumer_topic")
+SNS_HANDLERS = ("on_producer_topic", "on_consumer_topic", "on_inbox")  # on_inbox: production's messages to DR
 DRACO_ALIAS = "alias/DRACO"
 SIZES_GB = (10, 100, 1000)  # snapshot sizes for the cross-Region table
 COPY_TIME = timedelta(minutes=30)

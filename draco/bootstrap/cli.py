@@ -110,7 +110,18 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     prod.set_defaults(func=_bootstrap_producer)
 
     cons = sides.add_parser("consumer", help="bootstrap the DR account")
-    cons.add_argument("--source-accounts", required=True, help="production account ids, comma-separated")
+    trusted = cons.add_mutually_exclusive_group(required=True)
+    trusted.add_argument("--source-accounts", help="production account ids, comma-separated")
+    trusted.add_argument(
+        "--source-org",
+        help="trust every account of this AWS Organization (o-...): a new account needs no change in DR",
+    )
+    cons.add_argument(
+        "--source-ou",
+        action="append",
+        default=[],
+        help="with --source-org: only accounts in this OU or below it (ou-...; repeat for several)",
+    )
     cons.add_argument("--source-region", default=None, help="the production accounts' Region (default: this account's)")
     cons.add_argument("--default-lifecycle", default="", help="lifecycle for sources without a Draco_Lifecycle tag")
     cons.add_argument("--custom-lifecycles", default="", help="extra lifecycles, as JSON")
@@ -191,7 +202,9 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
         Side.CONSUMER,
         lambda session: prepare_consumer(
             session,
-            args.source_accounts.split(","),
+            (args.source_accounts or "").split(","),
+            source_org=args.source_org or "",
+            source_ous=[ou for given in args.source_ou for ou in given.split(",")],
             source_region=args.source_region,
             default_lifecycle=args.default_lifecycle,
             custom_lifecycles=args.custom_lifecycles,

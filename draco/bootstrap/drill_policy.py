@@ -70,8 +70,9 @@ def drill_role_policy(opts: ConsumerOptions, acct: Account, table: str, validato
     rds = lambda resource: acct.arn("rds", resource)  # noqa: E731
     db, cluster = rds(f"db:{DRILL_RESOURCE}"), rds(f"cluster:{DRILL_RESOURCE}")
     settings = [rds("og:*"), rds("pg:*"), rds("cluster-pg:*"), rds("subgrp:*"), rds("secgrp:*")]
-    db_copies = [rds(f"snapshot:{DR_PREFIX}{peer}-*") for peer in opts.peers]
-    cluster_copies = [rds(f"cluster-snapshot:{DR_PREFIX}{peer}-*") for peer in opts.peers]
+    # DR's own copies of any source account: the policy doesn't grow with the accounts (``trust``).
+    db_copies = [rds(f"snapshot:{DR_PREFIX}*-*")]
+    cluster_copies = [rds(f"cluster-snapshot:{DR_PREFIX}*-*")]
     volumes = acct.arn("ec2", "volume/*")
     table_arn = acct.arn("dynamodb", f"table/{table}")
     log_group = acct.arn("logs", f"log-group:/aws/lambda/{function_name(opts.side, opts.stage, DRILL_FUNCTION)}")

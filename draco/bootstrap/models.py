@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib_shared import config as cfg
 from chalicelib_shared.job_table import table_definition
 from chalicelib_shared.kinds import KINDS, SnapshotKind
 from chalicelib_shared.kinds.base import EventRule, RdsEventSubscription, Side
 from draco.bootstrap import policies
 from draco.bootstrap.alarms import alarm_definitions
+from draco.bootstrap.inbox import Queue, QueueSubscription
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import (
     ALERT_TOPIC,
@@ -36,6 +38,7 @@ from draco.bootstrap.names import (
     subscription_name,
 )
 from draco.bootstrap.options import NEW_TRANSIT_KEY, ConsumerOptions, Options, ProducerOptions
+from draco.bootstrap.trust import inbox_policy
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class Alarm:
         return str(self.definition["AlarmName"])
 
 
-Resource = Key | Topic | RdsSubscription | Rule | Table | Role | AlertTopic | Alarm
+Resource = Key | Topic | RdsSubscription | Rule | Table | Role | AlertTopic | Alarm | Queue | QueueSubscription
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,15 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
     )
     transit_arn = transit.var("arn")
     role_policy = policies.producer_role_policy(opts, acct, transit_arn, kinds)
-    return _stack(opts, acct, kinds, [transit], role_policy, opts.env(acct, transit_arn))
+    return _stack(opts, acct, kinds, [transit, *_outbox(opts, acct)], role_policy, opts.env(acct, transit_arn))
+
+
+def _outbox(opts: ProducerOptions, acct: Account) -> list[Resource]:
+    """This account's outbox (only its own roles publish: no statement but the owner's), sending to DR's inbox."""
+    arn = acct.arn("sns", cfg.OUTBOX_TOPIC)
+    policy = policies.topic_policy(acct, arn, peers=(), peer_roles=())
+    inbox = acct.arn("sqs", cfg.INBOX_QUEUE, account=opts.dr_account, region=opts.peer_region)
+    return [Topic(cfg.OUTBOX_TOPIC, arn, TOPIC_KEY_ALIAS, policy, "this account"), QueueSubscription(arn, inbox)]
 
 
 def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind] | None = None) -> Stack:
@@ -176,7 +187,10 @@ def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[Snapsho
     from draco.bootstrap.drill_policy import with_drills  # it builds on this module's models
 
     role_policy = policies.consumer_role_policy(opts, acct, kinds)
-    return with_drills(_stack(opts, acct, kinds, [], role_policy, opts.env(acct)), opts, acct)
+    arn = acct.arn("sqs", cfg.INBOX_QUEUE)
+    inbox = Queue(cfg.INBOX_QUEUE, arn, inbox_policy(opts.trust, arn, acct.partition, opts.peer_region),
+                  opts.trust.describe())  # fmt: skip
+    return with_drills(_stack(opts, acct, kinds, [inbox], role_policy, opts.env(acct)), opts, acct)
 
 
 def _stack(
@@ -227,16 +241,16 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
                 rules[source.name] = Rule(
                     source.name, acct.arn("events", f"rule/{source.name}"), source.pattern, topic_arn
                 )
-    peer_roles = [acct.role_arn(peer_of(side), opts.peer_role_stage, account=peer) for peer in opts.peers]
+    # Production's topic takes DR's answers; DR's takes no DRACO messages (they come through its inbox).
+    peers = opts.peers if side is Side.PRODUCER else ()
+    peer_roles = [acct.role_arn(peer_of(side), opts.peer_role_stage, account=peer) for peer in peers]
     services = [name for name, used in ((policies.RDS_EVENTS, subscriptions), (policies.EVENTBRIDGE, rules)) if used]
     who = ", ".join([*peer_roles, *(["RDS"] if subscriptions else []), *(["EventBridge"] if rules else [])])
     key = Key(
         TOPIC_KEY_ALIAS,
         "topic key",
         "DRACO topic key: encrypts the DRACO topic's messages at rest",
-        policies.topic_key_policy(
-            acct, peers=opts.peers, peer_roles=peer_roles, services=services, topic_arn=topic_arn
-        ),
+        policies.topic_key_policy(acct, peers=peers, peer_roles=peer_roles, services=services, topic_arn=topic_arn),
         f"{who} may publish with it",
         acct.arn("kms", "key/<new topic key>"),
     )
@@ -247,7 +261,7 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
         policies.topic_policy(
             acct,
             topic_arn,
-            peers=opts.peers,
+            peers=peers,
             peer_roles=peer_roles,
             rds_sources=[*(s.arn for s in subscriptions.values()), *sorted(set(rds_sources))],
             rules=[r.arn for r in rules.values()],

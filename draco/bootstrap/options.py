@@ -11,8 +11,11 @@ stage names that fit AWS's name limits, the alarm settings.
 The Region is a field, not read from the session further down. The DR account
 may be in another Region than production (``dr_region``, ``source_region``):
 each app runs in its own account's Region and names the peer's Region in its
-environment (the producer through ``DR_TOPIC_ARN``, the consumer through
+environment (the producer through its transit key's policy, the consumer through
 ``SOURCE_REGION``); the peer's Region equal to the app's own is the same as none.
+
+The consumer trusts a list of production accounts or an Organization (and OUs in
+it): ``draco.bootstrap.trust``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
+from draco.bootstrap.trust import Trust, trust_of
 
 DEFAULT_RPO_HOURS = 26.0
 _STAGE = re.compile(r"[A-Za-z0-9_]+")
@@ -114,7 +118,7 @@ class ProducerOptions(_Common):
         """The producer's Lambda environment."""
         return {
             cfg.DR_ACCT: self.dr_account,
-            cfg.DR_TOPIC_ARN: acct.topic_arn(Side.CONSUMER, account=self.dr_account, region=self.peer_region),
+            cfg.OUTBOX_TOPIC_ARN: acct.arn("sns", cfg.OUTBOX_TOPIC),
             cfg.TRANSIT_KEY_ARN: transit_key_arn,
             cfg.TAG_KEY: self.tag_key,
             cfg.TAG_VALUE: self.tag_value,
@@ -130,6 +134,8 @@ class ConsumerOptions(_Common):
     """``bootstrap consumer``: the DR account, taking copies from ``source_accounts``."""
 
     source_accounts: tuple[str, ...] = ()
+    source_org: str = ""  # or trust every account of this Organization (SOURCE_ORG)
+    source_ous: tuple[str, ...] = ()  # only those in these OUs of it (SOURCE_OUS)
     default_lifecycle: str = ""
     custom_lifecycles: str = ""
     no_dry_run: bool = False
@@ -147,6 +153,10 @@ class ConsumerOptions(_Common):
         return self.source_accounts
 
     @property
+    def trust(self) -> Trust:
+        return trust_of(self.source_accounts, self.source_org, self.source_ous)
+
+    @property
     def peer_region(self) -> str:
         return self.source_region or self.region
 
@@ -154,6 +164,8 @@ class ConsumerOptions(_Common):
         """The consumer's Lambda environment; ``CONSUMER_ROLE_ARN`` is the role DR key policies name."""
         return {
             cfg.SOURCE_ACCTS: ",".join(self.source_accounts),
+            cfg.SOURCE_ORG: self.source_org,
+            cfg.SOURCE_OUS: ",".join(self.source_ous),
             cfg.TAG_KEY: self.tag_key,
             cfg.TAG_VALUE: self.tag_value,
             cfg.NO_DRY_RUN: "1" if self.no_dry_run else "",
@@ -200,9 +212,11 @@ def consumer_options(
     """The consumer's options from ``consumer(...)``'s arguments; ``ValueError`` for what the app would refuse."""
     here = _region(region)
     sources = tuple(sorted({account.strip() for account in source_accounts if account.strip()}))
+    ous = options.pop("source_ous", ()) or ()
     opts = ConsumerOptions(
         region=here,
         source_accounts=sources,
+        source_ous=tuple(sorted({ou.strip() for ou in ous if ou.strip()})),  # type: ignore[attr-defined]
         source_region=_peer_region(here, source_region, "--source-region"),
         **options,  # type: ignore[arg-type]
     )

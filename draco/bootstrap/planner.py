@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from draco.bootstrap.alarms import alarm_differences
+from draco.bootstrap.inbox import Queue, QueueSubscription, plan_queue, plan_subscription
 from draco.bootstrap.instructions import APICall, BootstrapError, Json, Step, Unresolved, Wait, resolve
 from draco.bootstrap.models import (
     Alarm,
@@ -300,6 +301,14 @@ def _alarm(alarm: Alarm, existing: Existing, known: Mapping[str, str]) -> list[S
     return [Step(description, (APICall("cloudwatch", "put_metric_alarm", dict(wanted)),), wanted)]
 
 
+def _queue(queue: Queue, existing: Existing, known: Mapping[str, str]) -> list[Step]:
+    return plan_queue(queue, existing.queues.get(queue.name), lambda have, want: same_document(have, want, known))
+
+
+def _queue_subscription(sub: QueueSubscription, existing: Existing, known: Mapping[str, str]) -> list[Step]:
+    return plan_subscription(sub, existing.queue_endpoints.get(sub.topic_arn, {}))
+
+
 _PLANNERS: dict[type, Callable[[Any, Existing, Mapping[str, str]], list[Step]]] = {
     Key: _key,
     Topic: _topic,
@@ -309,4 +318,6 @@ _PLANNERS: dict[type, Callable[[Any, Existing, Mapping[str, str]], list[Step]]] 
     Role: _role,
     AlertTopic: _alert_topic,
     Alarm: _alarm,
+    Queue: _queue,
+    QueueSubscription: _queue_subscription,
 }

@@ -23,6 +23,12 @@ Least trust, the rule throughout: name the principal, not only the account.
   doesn't document from which Region's endpoint a cross-Region copy reads its
   source, and either way only the consumer's role, only through those services.
 
+Production accounts are never listed one by one in DR's policies: the consumer
+role names their resources with ``*`` for the account, bounded by one Deny to
+the trusted accounts or Organization, and production's messages reach DR
+through its inbox queue (``draco.bootstrap.trust``, ``chalicelib_shared.inbox``).
+Each producer publishes to its own ``DracoOutbox`` only.
+
 Role policies are exactly the calls ``chalicelib_shared`` makes plus what AWS
 checks on the caller's behalf (KMS grants and tags on copies, KMS for
 publishing to an encrypted topic, logs); ``tests/test_policies.py`` derives the
@@ -40,6 +46,7 @@ from chalicelib_shared.naming import SOURCE_NAME_TAG, key_alias
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import FUNCTIONS, Account, function_name, peer_of
 from draco.bootstrap.options import ConsumerOptions, Options, ProducerOptions
+from draco.bootstrap.trust import inbox_statements, only_trusted_accounts, outbox_statements
 
 VERSION = "2012-10-17"
 RDS_EVENTS = "events.rds.amazonaws.com"
@@ -136,7 +143,7 @@ def producer_role_policy(
                 "Condition": {"StringEquals": {"kms:ViaService": via(_services(kinds), opts.region)}},
             },
             *_key_use(kinds, [transit_key_arn, own_keys], "KindsCopyWithTheTransitAndSourceKeys", opts.region),
-            *_publish_statements(opts, acct, "SendDracoMessagesToTheDrAccountOnly"),
+            *outbox_statements(acct),
             *_table_statements(acct, opts.table, batch_get=True),
             _poller_statement(opts, acct),
             _logs_statement(opts, acct),
@@ -148,7 +155,7 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
     """The consumer role's policy in the DR account."""
     regions = [acct.region, *([opts.peer_region] if _relays(opts, kinds) else [])]  # DR keys, relay key
     own_keys = [acct.arn("kms", "key/*", region=region) for region in regions]
-    source_keys = [acct.arn("kms", "key/*", account=peer, region=opts.peer_region) for peer in opts.peers]
+    source_keys = [acct.arn("kms", "key/*", account="*", region=opts.peer_region)]  # bounded by the last Deny
     return document(
         [
             *kind_statements(Side.CONSUMER, _context(opts, acct), kinds),
@@ -205,19 +212,21 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
             },
             *_key_use(kinds, [*own_keys, *source_keys], "KindsCopyWithTransitAndDrKeys", opts.peer_region, opts.region),
             *_publish_statements(opts, acct, "AnswerEachSourceAccountOnItsProducerTopic"),
+            *inbox_statements(acct, opts.peer_region),
             *_table_statements(acct, opts.table, batch_get=False),
             _poller_statement(opts, acct),
             _logs_statement(opts, acct),
             {"Sid": "NeverDestroyOrRepointKeys", "Effect": "Deny", "Action": _KEY_DESTRUCTION, "Resource": "*"},
+            *only_trusted_accounts(opts.trust, acct.account),
         ]
     )
 
 
 def _context(opts: Options, acct: Account) -> PolicyContext:
+    """The consumer's peers are any account (``*``), bounded by its Deny (``trust``); the producer's is DR."""
     peer_region = opts.peer_region if opts.across_regions else ""
-    return PolicyContext(
-        acct.partition, acct.region, acct.account, opts.peers, opts.tag_key, opts.tag_value, peer_region
-    )
+    peers = ("*",) if opts.side is Side.CONSUMER else opts.peers
+    return PolicyContext(acct.partition, acct.region, acct.account, peers, opts.tag_key, opts.tag_value, peer_region)
 
 
 def _relays(opts: Options, kinds: Iterable[SnapshotKind]) -> bool:
@@ -250,21 +259,21 @@ def _key_use(kinds: Sequence[SnapshotKind], keys: list[Any], sid: str, *regions:
     ]
 
 
-def _publish_statements(opts: Options, acct: Account, sid: str) -> list[dict[str, Any]]:
-    """Publish only to the peers' DRACO topics, and use their topic keys for it, only through SNS."""
-    peer = peer_of(opts.side)
+def _publish_statements(opts: ConsumerOptions, acct: Account, sid: str) -> list[dict[str, Any]]:
+    """Publish only to production's DRACO topics, and use their topic keys for it, only through SNS
+    (any account's: the role's Deny bounds them to the trusted ones)."""
     return [
         {
             "Sid": sid,
             "Effect": "Allow",
             "Action": "sns:Publish",
-            "Resource": [acct.topic_arn(peer, account=account, region=opts.peer_region) for account in opts.peers],
+            "Resource": acct.topic_arn(peer_of(opts.side), account="*", region=opts.peer_region),
         },
         {
             "Sid": "EncryptMessagesForThePeerTopicsThroughSns",
             "Effect": "Allow",
             "Action": _PUBLISH_KEY_ACTIONS,
-            "Resource": [acct.arn("kms", "key/*", account=account, region=opts.peer_region) for account in opts.peers],
+            "Resource": acct.arn("kms", "key/*", account="*", region=opts.peer_region),
             "Condition": {"StringEquals": {"kms:ViaService": via(["sns"], opts.peer_region)}},
         },
     ]
@@ -344,15 +353,18 @@ def topic_policy(
             "Action": _TOPIC_OWNER_ACTIONS,
             "Resource": topic_arn,
         },
-        {
-            "Sid": "OnlyThePeerAppRolesSendDracoMessages",
-            "Effect": "Allow",
-            "Principal": {"AWS": [acct.root(peer) for peer in peers]},
-            "Action": "sns:Publish",
-            "Resource": topic_arn,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": list(peer_roles)}},
-        },
     ]
+    if peers:  # production's topic: DR's consumer role answers on it (DR's takes no DRACO messages)
+        statements.append(
+            {
+                "Sid": "OnlyThePeerAppRolesSendDracoMessages",
+                "Effect": "Allow",
+                "Principal": {"AWS": [acct.root(peer) for peer in peers]},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": list(peer_roles)}},
+            }
+        )
     if rds_sources:
         condition = {
             "StringEquals": {"aws:SourceAccount": acct.account},
@@ -425,6 +437,8 @@ def topic_key_policy(
                 "Condition": {"StringEquals": only},
             }
         )
+    if not peers:
+        return document(statements)
     statements.append(
         {
             "Sid": "OnlyThePeerAppRolesPublishThroughSns",

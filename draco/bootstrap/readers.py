@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from draco.bootstrap.aws import Clients, missing
+from draco.bootstrap.inbox import Queue, QueueRecord, QueueSubscription, read_queue, read_queue_endpoints
 from draco.bootstrap.models import Alarm, AlertTopic, Key, RdsSubscription, Role, Rule, Stack, Table, Topic
 
 
@@ -61,6 +62,8 @@ class Existing:
     roles: dict[str, RoleRecord] = field(default_factory=dict)
     emails: dict[str, frozenset[str]] = field(default_factory=dict)  # e-mail endpoints (lower case) by topic ARN
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queues: dict[str, QueueRecord] = field(default_factory=dict)  # by name
+    queue_endpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # by topic ARN: queue -> subscription
 
 
 def read(clients: Clients, stack: Stack) -> Existing:
@@ -91,6 +94,12 @@ def read(clients: Clients, stack: Stack) -> Existing:
         record = read_role(clients("iam"), role.name)
         if record is not None:
             found.roles[role.name] = record
+    for queue in _of(resources, Queue):
+        record = read_queue(clients("sqs"), queue.name)
+        if record is not None:
+            found.queues[queue.name] = record
+    for sub in _of(resources, QueueSubscription):
+        found.queue_endpoints[sub.topic_arn] = read_queue_endpoints(clients("sns"), sub.topic_arn)
     names = [alarm.name for alarm in _of(resources, Alarm)]
     if names:
         found.alarms = read_alarms(clients("cloudwatch"), names=names)

@@ -1,7 +1,8 @@
 """Removal: everything bootstrap made for one app in an account, as a plan like bootstrap's.
 
 Deleted: the app's topic, its RDS event subscriptions and EventBridge rules
-(targets first), its job table (deletion protection turned off first), the
+(targets first), production's outbox (and with it its subscription of DR's
+inbox) or DR's inbox queue, its job table (deletion protection turned off first), the
 stage's IAM role and alarms, and DracoAlerts once no DRACO alarm is left on it.
 
 KMS keys only on request (``delete_keys``), and then only scheduled for
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chalicelib_shared.config import INBOX_QUEUE, OUTBOX_TOPIC
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap import readers
 from draco.bootstrap.aws import Clients
+from draco.bootstrap.inbox import read_queue
 from draco.bootstrap.instructions import APICall, BootstrapError, Step
 from draco.bootstrap.names import (
     ALERT_TOPIC,
@@ -48,6 +51,8 @@ class Found:
     subscriptions: list[str] = field(default_factory=list)
     rules: dict[str, list[str]] = field(default_factory=dict)  # rule -> its target ids
     topic: bool = False
+    outbox: bool = False  # production's DracoOutbox
+    inbox: str = ""  # DR's DracoInbox queue's URL
     alarms: list[str] = field(default_factory=list)
     other_alarms: list[str] = field(default_factory=list)  # other DRACO alarms (other stages, the other app)
     alert_topic: bool = False
@@ -85,6 +90,11 @@ def read(clients: Clients, acct: Account, side: Side, stage: str) -> Found:
             found.rules[rule] = [t["Id"] for t in record.targets]
     sns = clients("sns")
     found.topic = readers.read_topic(sns, acct.topic_arn(side)) is not None
+    if side is Side.PRODUCER:
+        found.outbox = readers.read_topic(sns, acct.arn("sns", OUTBOX_TOPIC)) is not None
+    else:
+        queue = read_queue(clients("sqs"), INBOX_QUEUE)
+        found.inbox = queue.url if queue is not None else ""
     found.alert_topic = readers.read_topic(sns, acct.arn("sns", ALERT_TOPIC)) is not None
     ours = alarm_name(side, stage, "")
     draco = readers.read_alarms(clients("cloudwatch"), prefix="draco-")
@@ -130,6 +140,11 @@ def plan_removal(found: Found, acct: Account, side: Side, stage: str, *, delete_
         steps.append(Step(f"delete EventBridge rule {rule}", tuple(calls)))
     if found.topic:
         steps.append(_delete_topic(acct, TOPICS[side]))
+    if found.outbox:
+        steps.append(_delete_topic(acct, OUTBOX_TOPIC))
+    if found.inbox:
+        call = APICall("sqs", "delete_queue", {"QueueUrl": found.inbox})
+        steps.append(Step(f"delete SQS queue {INBOX_QUEUE} (production's messages to DR)", (call,)))
     if found.alarms:
         call = APICall("cloudwatch", "delete_alarms", {"AlarmNames": found.alarms})
         steps.append(Step(f"delete CloudWatch alarms {', '.join(found.alarms)}", (call,)))

@@ -11,6 +11,14 @@ the topic's own account and Region. So each app's topic gets a queue
 in the order they came). Each app, its topic and its queue live in the app's
 account and Region: with DR in another Region, production's and DR's are
 in different Regions, as on AWS.
+
+Production's messages to DR go, as on AWS, to the production account's own
+``DracoOutbox`` topic, which its bootstrap subscribed DR's ``DracoInbox`` queue
+to (``moto_gaps`` delivers across accounts as AWS does). ``drain`` takes them
+off that queue with the ``TopicArn`` SNS put on each (the publishing account's
+topic, whatever the body claims), and the world hands them to the consumer's
+``@app.on_sqs_message`` handler. Any number of production accounts may run a
+producer app, each in a Chalice project of its own.
 """
 
 from __future__ import annotations
@@ -19,14 +27,14 @@ import importlib
 import json
 import shutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chalice.test import Client
 from moto.sqs.models import sqs_backends
 
-from chalicelib_shared.config import CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TOPIC
+from chalicelib_shared.config import CONSUMER_TOPIC, INBOX_QUEUE, POLLER_RULE, PRODUCER_TOPIC
 from chalicelib_shared.container import Container
 from draco import bootstrap
 from draco.app_folders import app_folder
@@ -34,15 +42,24 @@ from draco.app_folders import app_folder
 MOTO_ACCOUNT = "MOTO_ACCOUNT_ID"
 #: Each app's topic and the handler its topic's notifications go to.
 TOPICS = {"producer": (PRODUCER_TOPIC, "on_producer_topic"), "consumer": (CONSUMER_TOPIC, "on_consumer_topic")}
+#: The consumer's handler of its inbox queue.
+INBOX_HANDLER = "on_inbox"
 
 
 @dataclass(frozen=True)
 class Delivery:
     """One SNS notification on its way to an app."""
 
-    account: str  # the topic's account, i.e. which app receives it
+    account: str  # the topic's account, i.e. which app receives it (DR, for its inbox)
     subject: str
     message: str
+    topic_arn: str = ""  # the topic it was published to, as SNS names it in the envelope
+    inbox: bool = False  # through DR's inbox: from a production account's outbox
+
+    def envelope(self) -> str:
+        """The SNS envelope an SQS subscriber receives, as far as DRACO reads it."""
+        fields = {"Type": "Notification", "TopicArn": self.topic_arn, "Subject": self.subject, "Message": self.message}
+        return json.dumps(fields)
 
 
 Transport = Callable[[list[Delivery]], list[Delivery]]
@@ -63,6 +80,14 @@ class App:
     sns_handler: str
     rule: str = ""  # the poller's EventBridge rule (``POLLER_RULE``); empty: none, the poller always runs
     queue_url: str = ""
+    inbox_url: str = ""  # the consumer's inbox queue (made by its bootstrap)
+    module: Any = None  # the app's module, shared by every app of its name (several production accounts)
+    container: Container = field(default_factory=Container)  # this app's own Lambda container
+
+    def enter(self) -> None:
+        """Before a run: the app's module remembers this app's container (``runs``)."""
+        if self.module is not None:
+            self.module.container = self.container
 
     @property
     def topic_arn(self) -> str:
@@ -75,7 +100,7 @@ class App:
 
 def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[str, str], clients: Clients) -> App:
     """The app ``name`` (``producer`` or ``consumer``) with ``env``, running in ``account`` and ``region``."""
-    project = workdir / name
+    project = workdir / f"{name}-{account}"
     (project / ".chalice").mkdir(parents=True)
     shutil.copy(app_folder(name) / ".chalice" / "config.json", project / ".chalice" / "config.json")
     env = {**env, MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
@@ -84,11 +109,12 @@ def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[
         clients("events", account, region).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
     topic, handler = TOPICS[name]
     module = importlib.import_module(f"{name}_app.app")
-    module.container = Container()  # a new world runs in new Lambda containers
-    chalice_app = module.app
-    client = Client(chalice_app, stage_name="local", project_dir=str(project))
-    app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""))
+    client = Client(module.app, stage_name="local", project_dir=str(project))
+    app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""), module=module)  # a new container
+    app.enter()
     subscribe(app, clients)
+    if name == "consumer":
+        app.inbox_url = clients("sqs", account, region).get_queue_url(QueueName=INBOX_QUEUE)["QueueUrl"]
     return app
 
 
@@ -106,13 +132,17 @@ def drain(apps: Iterable[App], clients: Clients) -> list[Delivery]:
     """Every notification waiting in the apps' queues, taken off them."""
     batch = []
     for app in apps:
+        queues = [(app.queue_name, app.queue_url, False)]
+        queues += [(INBOX_QUEUE, app.inbox_url, True)] if app.inbox_url else []
         sqs = clients("sqs", app.account, app.region)
-        while sqs_backends[app.account][app.region].queues[app.queue_name].messages:
-            received = sqs.receive_message(QueueUrl=app.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            for message in received:
-                envelope = json.loads(message["Body"])
-                batch.append(Delivery(app.account, envelope.get("Subject", ""), envelope["Message"]))
-                sqs.delete_message(QueueUrl=app.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        for name, url, inbox in queues:
+            while sqs_backends[app.account][app.region].queues[name].messages:
+                received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                for message in received:
+                    envelope = json.loads(message["Body"])
+                    subject, topic = envelope.get("Subject", ""), envelope.get("TopicArn", "")
+                    batch.append(Delivery(app.account, subject, envelope["Message"], topic, inbox))
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return batch
 
 

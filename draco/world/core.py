@@ -35,6 +35,10 @@ What it models, and how:
 * **Lambda**: every run is counted by function, with what it would be billed
   for: AWS calls, log bytes, metrics, DynamoDB request units, cold starts
   (``draco.world.runs``, ``draco.world.meter``).
+* **More production accounts**: ``more_producers`` runs a producer app in each
+  further account, bootstrapped as the first; DR trusts them all by list, or, with
+  ``organization``, by Organization (and OUs), as ``bootstrap consumer
+  --source-org`` does, with AWS's Organization checks filled by ``moto_gaps``.
 * **Restore drills**: restores take time (``draco.world.restores``); ``drill``
   drills protected sources as ``draco drill`` does, and with ``DRILL_EVERY_DAYS``
   in the consumer's ``app_env`` its ``run_drills`` runs on its schedule.
@@ -46,7 +50,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,29 +64,40 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.rds.models import rds_backends
 
 from chalicelib_shared import aws, clock, handlers
-from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE, ConsumerConfig
+from chalicelib_shared.config import CONSUMER_TABLE, INBOX_QUEUE, OUTBOX_TOPIC, PRODUCER_TABLE, ConsumerConfig
 from chalicelib_shared.job_table import job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
+from chalicelib_shared.messages import SUBJECT
 from chalicelib_shared.naming import dr_copy_id
 from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
 from draco.world import meter as world_meter
 from draco.world import moto_gaps, restores
-from draco.world.apps import MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
+from draco.world.apps import INBOX_HANDLER, MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
 from draco.world.copies import CopyTracker
 from draco.world.faults import FaultPlan, listen, stop
 from draco.world.kinds import WORLD_KINDS, Notification
 from draco.world.local_aws import environment
 from draco.world.meter import WorldStats
+from draco.world.moto_gaps import sns as moto_sns
 from draco.world.runs import WAKE_INTERVAL, Runs
 
 PROD = "111111111111"
 DR = "222222222222"
 REGION = "us-east-1"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-__all__ = ["DR", "PROD", "REGION", "START", "Delivery", "LocalWorld", "Transport", "WorldStats"]
+__all__ = ["DR", "PROD", "REGION", "START", "Delivery", "LocalWorld", "Organization", "Transport", "WorldStats"]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An AWS Organization DR trusts: its id, its accounts' OU paths, and the OUs trusted (none: all)."""
+
+    org_id: str
+    paths: Mapping[str, str] = field(default_factory=dict)  # account -> "o-.../r-.../ou-.../"
+    ous: tuple[str, ...] = ()
 
 
 class LocalWorld(Runs):
@@ -104,11 +120,16 @@ class LocalWorld(Runs):
         faults: FaultPlan | None = None,
         app_env: Mapping[str, Mapping[str, str]] | None = None,
         dr_region: str | None = None,
+        more_producers: Sequence[str] = (),
+        organization: Organization | None = None,
+        trusted: Sequence[str] = (),
     ) -> None:
         """``app_env``: settings added to each app's environment, e.g. ``{"consumer": {"EBS_LOCK_DAYS": "7"}}``;
         ``dr_region``: the DR account's Region (``None``: production's, ``REGION``); ``poll_interval`` and
         ``sweep_interval``: the schedules (``None``: as the apps deploy them, ``DRACO_POLL_MINUTES`` and
-        ``DRACO_SWEEP_HOURS``)."""
+        ``DRACO_SWEEP_HOURS``); ``more_producers``: further production accounts, each running a producer;
+        ``organization``: DR trusts the Organization (and its OUs) instead of the list of accounts; ``trusted``:
+        further accounts DR's list trusts (running no producer)."""
         self.live = live
         self.default_lifecycle = default_lifecycle
         self.custom_lifecycles = custom_lifecycles
@@ -128,12 +149,15 @@ class LocalWorld(Runs):
         self._stack = contextlib.ExitStack()
         self.app_env = app_env or {}
         self.region, self.prod_account = REGION, PROD
+        self.producers = tuple(dict.fromkeys((PROD, *more_producers)))
+        self.organization = organization
+        self.trusted = tuple(trusted)
         self.dr_region = dr_region or REGION
         self.regions = tuple(dict.fromkeys((self.region, self.dr_region)))  # each Region once
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._apps: dict[str, App] = {}
         self._sources: dict[str, str] = {}  # source name -> SnapshotType
-        self._tracker = CopyTracker({PROD: self.region, DR: self.dr_region}, self.regions)
+        self._tracker = CopyTracker({**dict.fromkeys(self.producers, self.region), DR: self.dr_region}, self.regions)
         self._copies = self._tracker.in_flight  # the copies in flight, by account, Region, kind and id
         self._unpolled = False  # a copy finished since the pollers last ran: the next run can act on it
         self._traveller: Any = None
@@ -175,6 +199,16 @@ class LocalWorld(Runs):
         stack.callback(world_meter.stop, self._on_units)
         return self
 
+    def _trust(self) -> dict[str, Any]:
+        """The consumer's trust: the Organization (``moto_gaps`` knows its accounts), or the producers."""
+        if self.organization is None:
+            return {"source_accounts": list(dict.fromkeys((*self.producers, *self.trusted)))}
+        moto_sns.ORGANIZATIONS.update(
+            {account: (self.organization.org_id, path) for account, path in self.organization.paths.items()}
+        )
+        self._stack.callback(moto_sns.ORGANIZATIONS.clear)
+        return {"source_accounts": [], "source_org": self.organization.org_id, "source_ous": self.organization.ous}
+
     def _on_app_call(self, account: str, service: str, operation: str) -> None:
         self.stats.calls[(self._running, account, service, operation)] += 1
         if self.faults is not None:
@@ -184,25 +218,28 @@ class LocalWorld(Runs):
         self._stack.close()
 
     def _bootstrap(self, workdir: Path) -> None:
-        with self.as_account(PROD):
-            producer_env = bootstrap.producer(
-                boto3.Session(region_name=REGION), dr_account=DR, dr_region=self.dr_region
-            )
+        """DR first (production's outbox subscribes DR's inbox), then each production account."""
         with self.as_account(DR):
+            trust = self._trust()
             consumer_env = bootstrap.consumer(
                 boto3.Session(region_name=self.dr_region),
-                source_accounts=[PROD],
+                source_accounts=trust.pop("source_accounts"),
                 source_region=REGION,
                 default_lifecycle=self.default_lifecycle,
                 custom_lifecycles=self.custom_lifecycles,
                 no_dry_run=self.live,
+                **trust,
             )
-        self.env = {
-            "producer": {**producer_env, **self.app_env.get("producer", {})},
-            "consumer": {**consumer_env, **self.app_env.get("consumer", {})},
-        }
-        for name, account in (("producer", PROD), ("consumer", DR)):
-            self._apps[name] = start_app(workdir, name, account, self.region_of(account), self.env[name], self.client)
+        self.env = {"consumer": {**consumer_env, **self.app_env.get("consumer", {})}}
+        self._apps["consumer"] = start_app(workdir, "consumer", DR, self.dr_region, self.env["consumer"], self.client)
+        for account in self.producers:
+            with self.as_account(account):
+                producer_env = bootstrap.producer(
+                    boto3.Session(region_name=REGION), dr_account=DR, dr_region=self.dr_region
+                )
+            name = "producer" if account == PROD else f"producer-{account}"
+            self.env[name] = {**producer_env, **self.app_env.get("producer", {})}
+            self._apps[name] = start_app(workdir, "producer", account, self.region, self.env[name], self.client)
 
     # --- accounts and clients ----------------------------------------------------
     @contextlib.contextmanager
@@ -236,7 +273,7 @@ class LocalWorld(Runs):
     def jobs(self, account: str) -> list[Job]:
         """Every job in the account's job table, read from moto's memory (no API call)."""
         backend = dynamodb_backends[account][self.region_of(account)]
-        table = backend.get_table(PRODUCER_TABLE if account == PROD else CONSUMER_TABLE)
+        table = backend.get_table(CONSUMER_TABLE if account == DR else PRODUCER_TABLE)
         items = (item.to_regular_json() for item in table.all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
@@ -255,8 +292,10 @@ class LocalWorld(Runs):
         return collect(self.job_table(DR), lambda service: self.client(service, DR), config, rpo_hours=rpo_hours)
 
     # --- production sources and snapshots ------------------------------------------
-    def add_instance(self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True) -> None:
-        self.add_source("RDS", name, tags, encrypted)
+    def add_instance(
+        self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, account: str = PROD
+    ) -> None:
+        self.add_source("RDS", name, tags, encrypted, account)
 
     def add_cluster(
         self, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, engine: str = "aurora-postgresql"
@@ -269,10 +308,20 @@ class LocalWorld(Runs):
         return self.add_source("EBS", name, tags, encrypted)
 
     def add_source(
-        self, kind: str, name: str, tags: dict[str, str] | None = None, encrypted: bool = True, **options: Any
+        self,
+        kind: str,
+        name: str,
+        tags: dict[str, str] | None = None,
+        encrypted: bool = True,
+        account: str = PROD,
+        **options: Any,
     ) -> str:
-        """A production source of any kind (by SnapshotType); returns its source name."""
-        source = WORLD_KINDS[kind].add_source(self, name, tags or {}, encrypted, **options)
+        """A production source of any kind (by SnapshotType), in ``account``; returns its source name."""
+        self.prod_account = account
+        try:
+            source = WORLD_KINDS[kind].add_source(self, name, tags or {}, encrypted, **options)
+        finally:
+            self.prod_account = PROD
         if self._sources.setdefault(source, kind) != kind:
             raise ValueError(f"{source} is a source of kind {self._sources[source]} already")
         return source
@@ -287,15 +336,15 @@ class LocalWorld(Runs):
         kms.create_alias(AliasName="alias/prod-databases", TargetKeyId=key)
         return key
 
-    def take_snapshot(self, source: str, *, automated: bool = False, notify: bool = True) -> str:
-        """Take a snapshot of a source now, as its service would, and publish the service's "created" notice."""
+    def take_snapshot(self, source: str, *, automated: bool = False, notify: bool = True, account: str = PROD) -> str:
+        """Take a snapshot of a source of ``account`` now, as its service would, and publish its "created" notice."""
         kind = self._sources.get(source)
         if kind is None:
             raise ValueError(f"{source} is not a source of this world (add_instance, add_cluster, add_volume)")
-        snapshot_id, notification = WORLD_KINDS[kind].take(self, PROD, source, automated)
+        snapshot_id, notification = WORLD_KINDS[kind].take(self, account, source, automated)
         self._tracker.register_existing(self)
         if notify:
-            self.publish(PROD, notification)
+            self.publish(account, notification)
         return snapshot_id
 
     def publish(self, account: str, notification: Notification) -> None:
@@ -340,19 +389,37 @@ class LocalWorld(Runs):
             if not batch:
                 return delivered
             for delivery in self.transport(batch):
-                self.invoke_sns(delivery.account, delivery.subject, delivery.message)
+                if delivery.inbox:
+                    self.invoke_inbox(delivery)
+                else:
+                    self.invoke_sns(delivery.account, delivery.subject, delivery.message)
                 delivered += 1
 
     def invoke_sns(self, account: str, subject: str, message: str) -> Any:
         """Invoke the SNS handler of the app in ``account`` with one notification.
 
         As Lambda does for an asynchronous invocation, a run that raises or dies
-        is tried twice more; after that the notification is gone.
+        is tried twice more; after that the notification is gone. A DRACO message
+        for DR goes, as on AWS, to DR's inbox, as published on production's outbox
+        (``PROD``'s: another account's is ``invoke_inbox`` with its ``outbox``).
         """
+        if account == DR and subject == SUBJECT:  # production's messages reach DR through its inbox
+            return self.invoke_inbox(Delivery(DR, subject, message, self.outbox(PROD), inbox=True))
         app = self._app(account)
         event = app.client.events.generate_sns_event(message=message, subject=subject)
         self.stats.deliveries += 1
         return self._run(app, app.sns_handler, event, tries=3)
+
+    def outbox(self, account: str) -> str:
+        """A production account's ``DracoOutbox`` topic, whose ARN SNS puts on each message to DR."""
+        return f"arn:aws:sns:{self.region}:{account}:{OUTBOX_TOPIC}"
+
+    def invoke_inbox(self, delivery: Delivery) -> Any:
+        """Invoke the consumer's inbox handler with one SQS record holding the SNS envelope, as Lambda does."""
+        app = self._app(DR)
+        event = app.client.events.generate_sqs_event(message_bodies=[delivery.envelope()], queue_name=INBOX_QUEUE)
+        self.stats.deliveries += 1
+        return self._run(app, INBOX_HANDLER, event, tries=3)
 
     def state(self) -> dict[str, Any]:
         """Every snapshot, key, alias and job in both accounts, in each of the world's Regions:
@@ -380,7 +447,7 @@ class LocalWorld(Runs):
         return restores.drill(self, **options)
 
     def active_jobs(self) -> list[Job]:
-        return [job for account in (PROD, DR) for job in self.jobs(account) if job.state.is_active]
+        return [job for account in (*self.producers, DR) for job in self.jobs(account) if job.state.is_active]
 
     def _app(self, account: str) -> App:
         return next(app for app in self._apps.values() if app.account == account)

@@ -49,6 +49,7 @@ class Runs:
                 self._count_run(name)
                 started = time.perf_counter()
                 try:
+                    app.enter()
                     with contextlib.redirect_stdout(self._log_stream or sys.stdout):  # Lambda's stdout: the log
                         return app.client.lambda_.invoke(function, event).payload
                 except (Killed, Exception) as error:  # what Lambda would record as a failed run

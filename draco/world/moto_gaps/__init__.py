@@ -49,7 +49,7 @@
    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html);
    moto leaves it out. The fill records it on the copy.
 
-8. **Restores.** (a) moto restores a Neptune cluster snapshot with a
+9. **Restores.** (a) moto restores a Neptune cluster snapshot with a
    ``KeyError`` (its Neptune clusters keep no master password) and gives a
    restored cluster its original cluster's key; AWS restores under the
    snapshot's key. (b) moto restores DB instances and clusters, and creates
@@ -77,7 +77,29 @@
    DocumentDB can't be restored here at all: moto makes no DocumentDB
    cluster, so DocumentDB restores are tested against a stubbed client.
 
-``tests/test_moto_gaps.py`` shows each gap and its fill (gap 8: ``tests/test_drill_gaps.py``).
+10. **SNS to an SQS queue of another account.** AWS delivers a topic's message
+   to a subscribed queue of another account if that queue's policy lets
+   ``sns.amazonaws.com`` send from that topic, evaluating ``aws:SourceArn``,
+   ``aws:SourceAccount`` and, for a topic of an Organization's account,
+   ``aws:SourceOrgID`` and ``aws:SourceOrgPaths``
+   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+   moto 5.2 looks for the queue in the topic's account, and checks no policy.
+   The fill delivers to the queue's account when its policy allows it
+   (``ORGANIZATIONS`` says which accounts are in which Organization and OU
+   path, as AWS Organizations would) and drops the message otherwise, as AWS
+   does once its retries are spent. The envelope's ``TopicArn`` is the topic's.
+11. **Publishing to another account's topic.** AWS lets a principal publish to a
+   topic of another account only if the topic's policy allows that account
+   (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html);
+   moto lets anyone. The fill refuses (``AuthorizationError``) unless an Allow
+   for ``sns:Publish`` names the caller's account (its root) or ``*`` as
+   principal (within ``aws:SourceOwner``/``aws:SourceAccount`` if the statement says so);
+   conditions on the principal are not checked, as moto knows no roles.
+
+Fills 10 and 11 are in ``draco.world.moto_gaps.sns`` (its ``ORGANIZATIONS`` says which accounts are in which
+Organization), installed with the others from here.
+
+``tests/test_moto_gaps.py`` shows each gap and its fill (gap 9: ``tests/test_drill_gaps.py``).
 
 AWS's limits that moto doesn't enforce (identifier lengths, tags, policy sizes,
 quotas) are in ``limits``, installed with the gaps: the local world is strict.
@@ -104,6 +126,7 @@ from moto.rds.utils import split_arn
 
 from chalicelib_shared import clock
 from draco.world.moto_gaps import limits
+from draco.world.moto_gaps import sns as moto_sns
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -328,7 +351,7 @@ def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
     return _originals[(EBSBackend, "delete_snapshot")](self, snapshot_id)
 
 
-# --- restores (gap 8) ------------------------------------------------------------------------
+# --- restores (gap 9) ------------------------------------------------------------------------
 INSTANCE_QUOTA = 40  # DB instances per account and Region, AWS's default
 
 
@@ -470,6 +493,8 @@ _FILLS: dict[tuple[type, str], Any] = {
     (ElasticBlockStore, "describe_snapshots"): _describe_snapshots,
     (ElasticBlockStore, "lock_snapshot"): _lock_snapshot,
     (ElasticBlockStore, "describe_locked_snapshots"): _describe_locked_snapshots,
+    (moto_sns.Subscription, "publish"): moto_sns.publish_to_queue,
+    (moto_sns.SNSBackend, "publish"): moto_sns.publish_to_topic,
 }
 
 
