@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -271,7 +272,10 @@ class RecordingSwitch:
     def wake(self) -> None:
         raise AssertionError("the use-cases never wake the poller themselves: the job store does")
 
-    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+    def saw(self, job_id: str, due: datetime | None) -> None:
+        return None
+
+    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool, listed: Any = None) -> None:
         self.settled.append((next_due(), wake_up))
 
 

@@ -145,6 +145,7 @@ class RdsKind(SnapshotKind):
         self.default_copy_limit = limit
         self.encrypts_on_copy = encrypts
         self.one_step_across_regions = names.resource == "snapshot"
+        self.copy_events = bool(names.copy_finished_events)
 
     # --- ARNs -------------------------------------------------------------------------
     def parse_arn(self, arn: str) -> SnapshotArn | None:
@@ -341,10 +342,16 @@ class RdsSnapshots:
         raise NotImplementedError("RDS snapshots can't be locked")
 
     def quota(self) -> Quota | None:
-        for quota in self._rds.describe_account_attributes()["AccountQuotas"]:
-            if quota["AccountQuotaName"] == self.names.quota_name:
-                return Quota(int(quota["Used"]), int(quota["Max"]))
-        return None
+        return self.quotas().get(self.kind.name)
+
+    def quotas(self) -> dict[str, Quota]:
+        """Both RDS kinds' quotas: DescribeAccountAttributes reports them in one answer."""
+        kinds = {kind.names.quota_name: kind.name for kind in (INSTANCE, CLUSTER)}
+        return {
+            kinds[quota["AccountQuotaName"]]: Quota(int(quota["Used"]), int(quota["Max"]))
+            for quota in self._rds.describe_account_attributes()["AccountQuotas"]
+            if quota["AccountQuotaName"] in kinds
+        }
 
     # --- reading ----------------------------------------------------------------------
     def _first(self, params: dict[str, Any]) -> Snapshot | None:
