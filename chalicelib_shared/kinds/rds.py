@@ -129,8 +129,6 @@ class RdsKind(SnapshotKind):
     """One RDS snapshot kind, defined by its ``RdsNames``."""
 
     service = "rds"
-    #: Backup storage beyond the free allowance, which a DR account without databases doesn't have.
-    storage_price = 0.095
     snapshot_id = SNAPSHOT_ID
     source_name = DB_IDENTIFIER
 
@@ -146,6 +144,11 @@ class RdsKind(SnapshotKind):
         self.encrypts_on_copy = encrypts
         self.one_step_across_regions = names.resource == "snapshot"
         self.copy_events = bool(names.copy_finished_events)
+        # Backup storage beyond the free allowance, which a DR account without databases doesn't have:
+        # RDS's $0.095 per GB-month (https://aws.amazon.com/rds/pricing/); Aurora's, DocumentDB's and
+        # Neptune's $0.021 (https://aws.amazon.com/rds/aurora/pricing/, https://aws.amazon.com/documentdb/pricing/,
+        # https://aws.amazon.com/neptune/pricing/), the kinds a DB cluster snapshot is of. us-east-1 list prices.
+        self.storage_price = 0.095 if names.resource == "snapshot" else 0.021
 
     # --- ARNs -------------------------------------------------------------------------
     def parse_arn(self, arn: str) -> SnapshotArn | None:

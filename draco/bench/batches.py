@@ -85,6 +85,26 @@ def table(rows: list[dict[str, Any]], label: str, key: str) -> list[str]:
     return lines
 
 
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The calls-per-snapshot section of RESULTS.md."""
+    return [
+        "## Calls per snapshot, alone and in batches",
+        "",
+        f"One automated snapshot of each of n RDS instances in the same minute (Standard lifecycle, {HISTORY_DAYS} "
+        "days of history, so old DR copies are deleted as every day), counted until no job is active: every "
+        "Lambda run EventBridge and SNS would start (pollers every minute while their rule is on, wake-ups "
+        "hourly) and every AWS call of both apps. Copy limits 20 (instances) and 10 (`TRANSIT_LIMIT`): at 20 "
+        "and 40 the transit pool is full and copies queue.",
+        "",
+        *table(results["batches"], "simultaneous sources", "sources"),
+        "",
+        "One snapshot of one source when DR already holds many copies of others (50 per source):",
+        "",
+        *table(results["inventories"], "DR copies held", "dr_copies_held"),
+        "",
+    ]
+
+
 def main() -> None:  # pragma: no cover - a manual run: python -m draco.bench.batches
     import json
     import sys

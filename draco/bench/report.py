@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from draco.bench import batches as bench_batches
+from draco.bench import bill as bench_bill
 from draco.bench import costs
 from draco.bench.usage import SIZES_GB
 
@@ -61,6 +63,8 @@ def markdown(r: dict[str, Any]) -> str:
         *_burst(r),
         *_latency(r),
         *_retention(r),
+        *bench_batches.markdown(r["calls"]),
+        *bench_bill.markdown(r["bill"]),
     ]
     return "\n".join(lines)
 
@@ -203,8 +207,8 @@ def _idle(r: dict[str, Any]) -> list[str]:
         "",
         f"Nothing waits: with DR unreachable for {wait['hours']} hours, production re-sent its copy-request "
         f"{wait['resends']} times, backing off past the hour, while its poller rested {wait['minutes_resting']} "
-        f"minutes; the hourly wake-up switched it on in time for each: the latest went out "
-        f"{wait['latest_seconds']:.0f} s after falling due. Once DR answered, the copy "
+        f"minutes; the hourly wake-up's own round sent each (timers need no poller): the latest went out "
+        f"{wait['latest_seconds']:.0f} s after falling due, within the hour. Once DR answered, the copy "
         f"{'was made' if wait['copied_after'] else 'was NOT made'}.",
         "",
     ]

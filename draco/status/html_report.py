@@ -52,7 +52,8 @@ _COLUMN_NOTES = (
     (
         "GB, $/month",
         "allocated storage of the copies, and its cost at the kind's storage price per GB-month "
-        f"(RDS ${KINDS['RDS'].storage_price}, EBS ${KINDS['EBS'].storage_price}) "
+        f"(RDS ${KINDS['RDS'].storage_price}, Aurora/DocumentDB/Neptune ${KINDS['RDS Cluster'].storage_price}, "
+        f"EBS ${KINDS['EBS'].storage_price}) "
         "(an upper bound: AWS bills snapshots incrementally)",
     ),
     (
