@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.lifecycles import Lifecycles
+from chalicelib_shared.managed import COPY_MANAGED_SNAPSHOTS, copy_managed
 from chalicelib_shared.naming import ACCOUNT_ID
 from chalicelib_shared.retention import parse_custom_lifecycles, parse_policy
 
@@ -185,6 +186,7 @@ class ProducerConfig:
     transit_limit: int  # transit copies that may exist at once (they count against production's quota)
     transit_keep_days: int  # a failed job's transit copy is deleted after this, if its source still exists
     problems: tuple[str, ...] = field(default=())
+    copy_managed: frozenset[str] = frozenset()  # other features' snapshots asked about all the same (``managed``)
 
     @property
     def dr_region(self) -> str:
@@ -218,6 +220,7 @@ class ProducerConfig:
             sweep_days=_int(env, SWEEP_DAYS, 7, 35, problems),
             transit_limit=_int(env, TRANSIT_LIMIT, 10, 100, problems),
             transit_keep_days=_int(env, TRANSIT_KEEP_DAYS, 7, 365, problems),
+            copy_managed=copy_managed(env.get(COPY_MANAGED_SNAPSHOTS, ""), problems),
             problems=tuple(problems),
         )
 

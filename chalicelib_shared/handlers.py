@@ -17,7 +17,13 @@ from typing import Any, Protocol, TypeVar
 from chalicelib_shared import aws, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
+from chalicelib_shared.container import Container
+from chalicelib_shared.drills.checks import LambdaValidator
+from chalicelib_shared.drills.settings import DrillSettings
+from chalicelib_shared.drills.table import DrillTable
+from chalicelib_shared.drills.use_case import Drills
 from chalicelib_shared.job_table import JobTable
+from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS
 from chalicelib_shared.keys import SourceKeys
 from chalicelib_shared.kinds import KINDS, SnapshotEvent, read_notice
 from chalicelib_shared.log import correlated, for_app, logger
@@ -30,10 +36,10 @@ from chalicelib_shared.rejection import Rejection
 from chalicelib_shared.report import report
 
 POLL_MINUTES_VARIABLE = "DRACO_POLL_MINUTES"
+DRILL_MINUTES_VARIABLE = "DRACO_DRILL_MINUTES"
 SWEEP_HOURS_VARIABLE = "DRACO_SWEEP_HOURS"
 PRODUCER_SERVICE = "draco-producer"
 CONSUMER_SERVICE = "draco-consumer"
-_reported: set[tuple[str, tuple[str, ...]]] = set()
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -60,9 +66,13 @@ def sweep_hours() -> int:
     return _schedule(SWEEP_HOURS_VARIABLE, 6, 24)
 
 
-def _usable(app: str, problems: tuple[str, ...]) -> bool:
-    if problems and (app, problems) not in _reported:
-        _reported.add((app, problems))
+def drill_minutes() -> int:
+    """The scheduled drill's rounds (consumer), likewise: default every 10 minutes."""
+    return _schedule(DRILL_MINUTES_VARIABLE, 10, 60)
+
+
+def _usable(app: str, problems: tuple[str, ...], container: Container) -> bool:
+    if problems and container.first_report(app, problems):
         logger.error("configuration is invalid; doing nothing until it is fixed", problems=list(problems))
     return not problems
 
@@ -81,10 +91,14 @@ def _snapshots(client: Clients, region: str) -> Snapshots:
     return lambda kind, where="": KINDS[kind].api(client(KINDS[kind].service, where or region))
 
 
-def _ports(config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable) -> dict[str, Any]:
-    """What both apps run on: the job table (waking the poller), SNS, each kind's API, the poller's switch."""
+def _ports(
+    config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable, container: Container | None
+) -> dict[str, Any]:
+    """What both apps run on: the job table (waking the poller), SNS, each kind's API, the poller's switch,
+    and what the Lambda container remembers (a new one when none is given: an operator's one-off run)."""
     switch = _switch(config, client, region, jobs)
     return {
+        "container": container or Container(),
         "config": config,
         "jobs": PacedJobs(jobs, switch),
         "slots": jobs,
@@ -94,17 +108,21 @@ def _ports(config: ProducerConfig | ConsumerConfig, client: Clients, region: str
     }
 
 
-def make_producer(config: ProducerConfig, client: Clients, table: Any, region: str) -> Producer:
+def make_producer(
+    config: ProducerConfig, client: Clients, table: Any, region: str, container: Container | None = None
+) -> Producer:
     """The producer on AWS."""
-    return Producer(**_ports(config, client, region, JobTable(table)))
+    return Producer(**_ports(config, client, region, JobTable(table, machine=PRODUCER_JOBS), container))
 
 
-def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: str) -> Consumer:
+def make_consumer(
+    config: ConsumerConfig, client: Clients, table: Any, region: str, container: Container | None = None
+) -> Consumer:
     """The consumer on AWS: as the producer, plus KMS for the DR keys (and the relay key across Regions)."""
-    jobs = JobTable(table, inventory=True)
+    jobs = JobTable(table, inventory=True, machine=CONSUMER_JOBS)
     source_region = config.source_region or region
     return Consumer(
-        **_ports(config, client, region, jobs),
+        **_ports(config, client, region, jobs, container),
         relay_keys=SourceKeys(client("kms", source_region), client("sts", region), config.consumer_role_arn),
         keys=SourceKeys(client("kms", region), client("sts", region), config.consumer_role_arn),
         inventory=jobs,
@@ -112,22 +130,50 @@ def make_consumer(config: ConsumerConfig, client: Clients, table: Any, region: s
     )
 
 
-def producer() -> Producer | None:
+def producer(container: Container) -> Producer | None:
+    """The producer for one run, in a container that remembers ``container`` between runs."""
     for_app(PRODUCER_SERVICE)
     config = ProducerConfig.from_env()
-    if not _usable(PRODUCER_SERVICE, config.problems):
+    if not _usable(PRODUCER_SERVICE, config.problems, container):
         return None
     region = aws.region()
-    return make_producer(config, aws.client, aws.table(config.job_table, region), region)
+    return make_producer(config, aws.client, aws.table(config.job_table, region), region, container)
 
 
-def consumer() -> Consumer | None:
+def consumer(container: Container) -> Consumer | None:
+    """The consumer for one run, likewise."""
     for_app(CONSUMER_SERVICE)
     config = ConsumerConfig.from_env()
-    if not _usable(CONSUMER_SERVICE, config.problems):
+    if not _usable(CONSUMER_SERVICE, config.problems, container):
         return None
     region = aws.region()
-    return make_consumer(config, aws.client, aws.table(config.job_table, region), region)
+    return make_consumer(config, aws.client, aws.table(config.job_table, region), region, container)
+
+
+def make_drills(settings: DrillSettings, client: Clients, table: Any, region: str) -> Drills:
+    """Restore drills on AWS, in the DR account's Region (``chalicelib_shared.drills``)."""
+    validator = LambdaValidator(client("lambda", region), settings.validator) if settings.validator else None
+    restores = lambda kind: KINDS[kind].restores(client(KINDS[kind].service, region))  # noqa: E731
+    return Drills(DrillTable(table), JobTable(table, inventory=True), restores, settings, validator)
+
+
+def drills(container: Container) -> Drills | None:
+    """The scheduled drill; ``None`` (nothing done, no AWS call) while ``DRILL_EVERY_DAYS`` is 0 or unset."""
+    for_app(CONSUMER_SERVICE)
+    config = ConsumerConfig.from_env()
+    settings = DrillSettings.from_env(os.environ)
+    if not _usable(CONSUMER_SERVICE, (*config.problems, *settings.problems), container) or not settings.scheduled:
+        return None
+    region = aws.region()
+    return make_drills(settings, aws.client, aws.table(config.job_table, region), region)
+
+
+def on_drills(build: Callable[[], Drills | None]) -> dict[str, int]:
+    """One round of the scheduled drill: sweep leftovers, step running drills, start the sources due."""
+    counts = _scheduled(build, lambda service: service.scheduled_round(), {})
+    if any(counts.values()):
+        logger.info("drills", **counts)
+    return counts
 
 
 def on_sns(build: Callable[[], Service | None], subject: Any, body: Any) -> str:

@@ -4,7 +4,7 @@ It implements the ports the use-cases depend on (``chalicelib_shared.ports``);
 the tests use in-memory fakes of the same ports. Every write is conditional:
 
 * a job moves only if its ``version`` is still the one the caller read, and
-  only along ``jobs.TRANSITIONS`` (``InvalidTransition`` otherwise);
+  only along the app's ``jobs.Machine`` (``InvalidTransition`` otherwise);
 * a slot is taken only while its pool has room (``take``); releasing it can
   ride in the same transaction as the job's move, so it happens if and only if
   the job moves;
@@ -32,7 +32,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chalicelib_shared import clock
-from chalicelib_shared.jobs import InvalidTransition, Job, State, can_move
+from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS, InvalidTransition, Job, Machine, State
 from chalicelib_shared.sources import SourceRecord
 
 KEY = "job_id"
@@ -81,11 +81,16 @@ def table_definition(table_name: str) -> dict[str, Any]:
 
 
 class JobTable:
-    """One app's job table; ``inventory`` lists finished DR copies (the consumer's)."""
+    """One app's job table; ``inventory`` lists finished DR copies (the consumer's).
 
-    def __init__(self, table: Any, inventory: bool = False) -> None:
+    ``machine`` is the app's job moves: by default the consumer's for the table with the
+    inventory, else the producer's.
+    """
+
+    def __init__(self, table: Any, inventory: bool = False, machine: Machine | None = None) -> None:
         self._table = table
         self._inventory = inventory
+        self.machine = machine or (CONSUMER_JOBS if inventory else PRODUCER_JOBS)
 
     # --- jobs -------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -111,7 +116,7 @@ class JobTable:
 
         ``release`` names slot pools the job gives its slot back to, in the same transaction.
         """
-        if not can_move(job, state):
+        if not self.machine.allows(job, state):
             raise InvalidTransition(f"{job.job_id}: {job.state.value} -> {state.value}")
         now = clock.now()
         moved = replace(

@@ -1,12 +1,13 @@
-"""Copy jobs: one per snapshot copy, moved through named states by one transition table.
+"""Copy jobs: one per snapshot copy, moved through named states by its app's state machine.
 
 Each app keeps its own jobs (producer: one per transit copy, keyed by the
 transit copy's name; consumer: one per DR copy, keyed by the DR copy's name).
 Both names are derived from the source snapshot, so a repeated message finds
-the same job. ``TRANSITIONS`` says which state may follow which; the job store
-refuses any other move (``InvalidTransition``: a bug, not bad input), and every
-move is a conditional write on the job's ``version``, so when two deliveries
-race exactly one wins and the other is a no-op.
+the same job. Each app's ``Machine`` (``PRODUCER_JOBS``, ``CONSUMER_JOBS``) lists
+the moves its use-case makes; the app's job store refuses any other move
+(``InvalidTransition``: a bug, not bad input), and every move is a conditional
+write on the job's ``version``, so when two deliveries race exactly one wins and
+the other is a no-op.
 
 ``STATES`` documents each state for operators; the README's job-state table is
 ``state_table()``, and a test keeps the two equal.
@@ -21,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
-from chalicelib_shared.messages import EventType, Message
 
 
 class State(enum.StrEnum):
@@ -83,25 +83,73 @@ STATES: Mapping[State, StateDoc] = {
     ),
 }
 
-_RESUMABLE = frozenset(STATES) - {State.DONE, State.EXPIRED, State.SKIPPED, State.FAILED}
 
-TRANSITIONS: Mapping[State, frozenset[State]] = {
-    State.REQUESTED: frozenset({State.REQUESTED, State.TRANSIT_QUEUED, State.TRANSIT_COPYING, State.SKIPPED}),
-    State.TRANSIT_QUEUED: frozenset({State.TRANSIT_QUEUED, State.TRANSIT_COPYING}),
-    State.TRANSIT_COPYING: frozenset({State.TRANSIT_COPYING, State.SHARED}),
-    State.SHARED: frozenset({State.SHARED, State.DONE}),
-    State.INITIATED: frozenset({State.INITIATED, State.COPY_QUEUED, State.COPYING, State.SKIPPED}),
-    State.COPY_QUEUED: frozenset({State.COPY_QUEUED, State.COPYING}),
-    State.COPYING: frozenset({State.COPYING, State.DONE, State.RELAY_QUEUED, State.RELAYING}),
-    State.RELAY_QUEUED: frozenset({State.RELAY_QUEUED, State.RELAYING}),
-    State.RELAYING: frozenset({State.RELAYING, State.DONE}),
-    State.DONE: frozenset({State.EXPIRED}),
-    State.EXPIRED: frozenset(),
-    State.SKIPPED: frozenset({State.INITIATED, State.SKIPPED}),
-    # A failed job resumes where it stopped (``failed_from``) or stays failed (transit cleanup).
-    State.FAILED: _RESUMABLE | {State.FAILED},
-}
-"""State -> the states it may move to. Any active state may also fail (``can_move``)."""
+@dataclass(frozen=True)
+class Machine:
+    """One app's job moves: the edges its use-case takes, and the rules both apps share.
+
+    Besides ``moves``, any active state may stay where it is (a re-send, or an error
+    waited out: a new due time) or fail; a failed job moves only back to the state it
+    failed in (``failed_from``, an operator's ``retry``), or, where ``failed_stays``, to
+    failed again (the producer's transit cleanup).
+    """
+
+    app: str
+    moves: Mapping[State, frozenset[State]]
+    failed_stays: bool = False
+
+    @property
+    def states(self) -> frozenset[State]:
+        """The states this app's jobs can be in."""
+        return frozenset(self.moves) | {State.FAILED}
+
+    def allows(self, job: Job, target: State) -> bool:
+        """Whether ``job`` may move to ``target`` in this app."""
+        if job.state not in self.states or target not in self.states:
+            return False
+        if job.state is State.FAILED:
+            return target == job.failed_from or (target is State.FAILED and self.failed_stays)
+        if job.state.is_active and target in (job.state, State.FAILED):
+            return True
+        return target in self.moves[job.state]
+
+
+PRODUCER_JOBS = Machine(
+    "producer",
+    {
+        State.REQUESTED: frozenset({State.TRANSIT_QUEUED, State.TRANSIT_COPYING, State.SKIPPED}),
+        State.TRANSIT_QUEUED: frozenset({State.TRANSIT_COPYING}),
+        State.TRANSIT_COPYING: frozenset({State.SHARED}),
+        State.SHARED: frozenset({State.DONE}),
+        State.DONE: frozenset(),
+        State.SKIPPED: frozenset(),
+    },
+    failed_stays=True,
+)
+CONSUMER_JOBS = Machine(
+    "consumer",
+    {
+        State.INITIATED: frozenset({State.COPY_QUEUED, State.COPYING}),
+        State.COPY_QUEUED: frozenset({State.COPYING}),
+        State.COPYING: frozenset({State.DONE, State.RELAY_QUEUED}),
+        State.RELAY_QUEUED: frozenset({State.RELAYING}),
+        State.RELAYING: frozenset({State.DONE}),
+        State.DONE: frozenset({State.EXPIRED}),
+        State.EXPIRED: frozenset(),
+        State.SKIPPED: frozenset({State.INITIATED}),  # a later message that says copy
+    },
+)
+MACHINES = (PRODUCER_JOBS, CONSUMER_JOBS)
+
+
+class Leg(enum.StrEnum):
+    """Which copy a job's copy slot, Region and copy id are about: set when the job is made or moved on."""
+
+    TRANSIT = "transit"  # producer: the transit copy, in the source Region
+    DIRECT = "direct"  # consumer: the DR copy, in one step into DR's Region
+    TO_RELAY = "to-relay"  # consumer, first of two steps: DR's relay copy in the source Region
+    RELAY = "relay"  # consumer, second step: from the relay copy into DR's Region
+
 
 #: Copies in flight: the poller looks at the snapshot until it is ready.
 POLLED_STATES = frozenset({State.TRANSIT_COPYING, State.COPYING, State.RELAYING})
@@ -118,20 +166,11 @@ class InvalidTransition(Exception):
     """A move the table doesn't allow: a bug in DRACO, never caused by input."""
 
 
-def can_move(job: Job, target: State) -> bool:
-    """Whether ``job`` may move to ``target``: the table, failing from any active state, resuming a failed job."""
-    if target is State.FAILED and job.state.is_active:
-        return True
-    if job.state is State.FAILED and target is not State.FAILED:
-        return target.value == job.failed_from
-    return target in TRANSITIONS[job.state]
-
-
 def state_table() -> str:
-    """The README's job-state table (markdown), from ``STATES`` and ``TRANSITIONS``."""
+    """The README's job-state table (markdown), from ``STATES`` and both apps' machines."""
     rows = ["| app | state | meaning | next states | moved on by |", "| --- | --- | --- | --- | --- |"]
     for state, doc in STATES.items():
-        following = sorted(s.value for s in TRANSITIONS[state] if s is not state)
+        following = [s.value for machine in MACHINES for s in machine.moves.get(state, ())]
         if state.is_active:
             following.append(State.FAILED.value)
         nexts = ", ".join(f"`{s}`" for s in sorted(set(following))) or "(final)"
@@ -165,7 +204,8 @@ class Job:
     copy_seconds: int = 0  # producer: how long the transit copy took (paces re-sends of copy-shared)
     reason: str = ""  # why it was skipped or failed, or the last error it is waiting out
     attempts: int = 0  # messages re-sent without an answer, or attempts that met an error
-    failed_from: str = ""  # the state a failed job was in: where an operator's retry resumes
+    failed_from: State | None = None  # the state a failed job was in: where an operator's retry resumes
+    leg: Leg | None = None  # which copy the job is on (``Leg``); None until the app decides
     cleanup: bool = False  # producer: a failed job's transit copy waits for its keep time to pass
     locked_until: str = ""  # consumer: the DR copy can't be deleted before then (EBS snapshot lock)
     created: str = ""
@@ -193,6 +233,9 @@ class Job:
         item = {k: v for k, v in self.__dict__.items() if v not in ("", None, False, 0) or k == "encrypted"}
         item["state"] = self.state.value
         item["tags"] = dict(self.tags)
+        for name in ("failed_from", "leg"):
+            if item.get(name) is not None:
+                item[name] = str(item[name])
         return item
 
     @classmethod
@@ -201,21 +244,9 @@ class Job:
         values = {k: v for k, v in item.items() if k in names}
         values["state"] = State(item["state"])
         values["tags"] = dict(item.get("tags") or {})
+        # A value this version doesn't know (written by an older one) reads as none: a retry then says so.
+        values["failed_from"] = State._value2member_map_.get(item.get("failed_from") or "")
+        values["leg"] = Leg._value2member_map_.get(item.get("leg") or "")
         for number in ("attempts", "size_gb", "copy_seconds", "version"):
             values[number] = int(item.get(number, 0))
         return cls(**values)
-
-    def message(self, event_type: EventType, **fields: Any) -> Message:
-        """The protocol message about this job's snapshot."""
-        params: dict[str, Any] = {
-            "snapshot_type": self.kind,
-            "source_acct": self.source_acct,
-            "source_arn": self.source_arn,
-            "source_id": self.source_id,
-            "source_name": self.source_name,
-            "source_time": self.source_created,
-            "tags": tuple(self.tags.items()),
-            "transit_arn": self.transit_arn,
-            "transit_id": self.transit_id,
-        }
-        return Message(event_type=event_type, **{**params, **fields})

@@ -13,6 +13,8 @@ written to the log (which CloudWatch turns into metrics) when it ends.
 | SnapshotsDeleted, SnapshotsWouldDelete | Count | lifecycle deletions / dry-run would-deletes |
 | SnapshotQuotaUsedPercent | Percent | manual snapshot quota use (hourly) |
 | RecoveryPointAgeHours | Count | the oldest "newest DR copy" over all sources (hourly, DR) |
+| RestoreSeconds | Seconds | a restore drill passed: its RTO, restore call to validated (DR) |
+| DrillsFailed | Count | a restore drill failed, and what it made was deleted (DR) |
 """
 
 from __future__ import annotations

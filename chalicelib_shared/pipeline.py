@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
+from chalicelib_shared.container import Container
 from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, SLOT_STATES, WAITING_STATES, Job, State
 from chalicelib_shared.kinds import KINDS, Phase, Snapshot, SnapshotApi
 from chalicelib_shared.kinds.base import Quota
@@ -45,26 +46,6 @@ MAX_BACKOFF = timedelta(hours=1)
 #: Listing the jobs due by then lists every job with work left.
 EVERY_DUE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 QUOTA_WARN_AT = 0.8
-HOURLY = timedelta(hours=1)  # quota and recovery-point checks, at most hourly per container
-_last_checked: dict[str, datetime] = {}  # when each app last made each hourly check
-
-
-def forget_hourly_checks() -> None:
-    """Make the hourly checks on the next poll (a new local world starts from scratch)."""
-    _last_checked.clear()
-
-
-def hourly(check: str) -> bool:
-    """True at most once an hour per Lambda container for each named check.
-
-    By ``clock.now()``, which the local world moves, so the checks keep their real
-    rate there too; a clock that went back (a new world) counts as an hour gone.
-    """
-    now, last = clock.now(), _last_checked.get(check)
-    if last is not None and timedelta(0) <= now - last < HOURLY:
-        return False
-    _last_checked[check] = now
-    return True
 
 
 @dataclass
@@ -79,6 +60,8 @@ class Side:
     switch: Switch = field(default_factory=AlwaysOn, kw_only=True)  # the poller's schedule (``pacing``)
     #: During a round, every job with work left, as its Query listed them (by job id).
     listed: dict[str, Job] = field(default_factory=dict, init=False, repr=False)
+
+    container: Container = field(default_factory=Container, kw_only=True)  # what the Lambda container remembers
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, PacedJobs):  # a copy waiting for its event wakes no poller
@@ -318,7 +301,7 @@ class Side:
     def fail(self, job: Job, reason: str, resume: State | None = None, **changes: Any) -> Result:
         """Give up on a job, with the reason; ``resume`` is where an operator's retry picks up."""
         pools = self.rooms_after_failure(job)  # given back in the same write: only if this run's write wins
-        failed = {"reason": reason, "failed_from": (resume or job.state).value, **changes}
+        failed = {"reason": reason, "failed_from": resume or job.state, **changes}
         if self.jobs.advance(job, State.FAILED, release=pools, **failed) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.FAILED, reason, job.source_arn)
@@ -362,7 +345,7 @@ class Side:
     # --- the manual snapshot quota ------------------------------------------------
     def watch_quota(self, force: bool = False) -> dict[str, tuple[int, int]]:
         """Warn when a snapshot quota is over 80 % used; at most hourly."""
-        if not (hourly(f"{type(self).__name__}:quota") or force):
+        if not (self.container.hourly(f"{type(self).__name__}:quota") or force):
             return {}
         use: dict[str, tuple[int, int]] = {}
         read: dict[str, Quota] = {}

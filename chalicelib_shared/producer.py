@@ -27,9 +27,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib_shared import clock, errors
 from chalicelib_shared.config import ProducerConfig
-from chalicelib_shared.jobs import Job, State
+from chalicelib_shared.job_messages import message_about
+from chalicelib_shared.jobs import Job, Leg, State
 from chalicelib_shared.kinds import KINDS, EventType, Snapshot, SnapshotEvent, SnapshotKind
 from chalicelib_shared.log import correlated, logger
+from chalicelib_shared.managed import left_to_its_feature
 from chalicelib_shared.messages import EventType as Msg
 from chalicelib_shared.messages import Message
 from chalicelib_shared.naming import COPY_NAME_TAG, SOURCE_ARN_TAG, TRANSIT_TAG, is_transit_id, transit_id
@@ -79,6 +81,9 @@ class Producer(Side):
                 return self.attempt(job, lambda job: self.check_copy(job, snapshot))
             if _is_draco_copy(snapshot):
                 return Result(Outcome.IGNORED, "DRACO's own transit copy", snapshot.arn)
+            elsewhere = left_to_its_feature(snapshot, self.config.copy_managed)
+            if elsewhere:
+                return Result(Outcome.IGNORED, elsewhere, snapshot.arn)
             return self.snapshot_created(KINDS[event.kind], api.announce(snapshot))
 
     def snapshot_created(self, kind: SnapshotKind, snapshot: Snapshot) -> Result:
@@ -95,10 +100,11 @@ class Producer(Side):
             tags=dict(snapshot.tags),
             encrypted=snapshot.encrypted or kind.encrypts_on_copy,
             size_gb=snapshot.size_gb,
+            leg=Leg.TRANSIT,
         )
         if self.jobs.create(job, due=clock.now() + resend_delay(job)) is None:
             return Result(Outcome.DUPLICATE, "already requested", snapshot.arn)
-        self.send(job.message(Msg.COPY_REQUEST))
+        self.send(message_about(job, Msg.COPY_REQUEST))
         return Result(Outcome.COPY_REQUESTED, "", snapshot.arn)
 
     def sweep(self, days: int | None = None, source: str | None = None) -> dict[str, int]:
@@ -106,14 +112,17 @@ class Producer(Side):
 
         Scheduled, it looks back ``SWEEP_DAYS``; an operator's backfill names its own
         window and, optionally, one source. A snapshot that has a job, in any state,
-        is left alone, so running it twice starts nothing new.
+        is left alone, so running it twice starts nothing new; so is one another AWS
+        feature made, unless asked for (``managed``).
         """
         since = clock.now() - timedelta(days=days or self.config.sweep_days)
         recent = [
             (kind, snapshot)
             for kind in KINDS.values()
             for snapshot in self.api(kind.name).recent(since)
-            if not _is_draco_copy(snapshot) and (source is None or snapshot.source_name == source)
+            if not _is_draco_copy(snapshot)
+            and not left_to_its_feature(snapshot, self.config.copy_managed)
+            and (source is None or snapshot.source_name == source)
         ]
         known = self.jobs.existing(transit_id(snapshot.snapshot_id) for _, snapshot in recent)
         counts = {"seen": len(recent), "started": 0}
@@ -220,7 +229,7 @@ class Producer(Side):
         self.api(job.kind).share(job.transit_id, self.config.dr_account)
         took = int((clock.now() - clock.parse_iso(job.updated)).total_seconds())
         shared = replace(job, copy_seconds=took, attempts=0)
-        self.send(shared.message(Msg.COPY_SHARED, encrypted=transit.encrypted))
+        self.send(message_about(shared, Msg.COPY_SHARED, encrypted=transit.encrypted))
         moved = self.finished(
             job,
             State.SHARED,
@@ -260,9 +269,9 @@ class Producer(Side):
         if job.attempts >= MAX_RESENDS:
             return self.fail(job, f"no answer from the DR account after {job.attempts} messages")
         if job.state is State.REQUESTED:
-            message = job.message(Msg.COPY_REQUEST)
+            message = message_about(job, Msg.COPY_REQUEST)
         else:
-            message = job.message(Msg.COPY_SHARED, encrypted=job.encrypted)
+            message = message_about(job, Msg.COPY_SHARED, encrypted=job.encrypted)
         self.send(message)
         waited = replace(job, attempts=job.attempts + 1)
         self.jobs.advance(job, job.state, due=clock.now() + resend_delay(waited), attempts=waited.attempts)

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 
+from chalicelib_shared import clock
+
 LIFECYCLES: Mapping[str, str] = MappingProxyType(
     {
         "Test": "last=3 within=5d",
@@ -83,7 +85,7 @@ _PERIOD_OF: Mapping[str, Callable[[datetime], Hashable]] = MappingProxyType(
     }
 )
 _UNITS = "ymdh"
-_DURATION_PART = re.compile(r"(\d+)([a-zA-Z])")
+_DURATION_PART = re.compile(r"([0-9]+)([a-zA-Z])")  # ASCII digits only: int() reads "٣" as 3
 _CUSTOM_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -233,7 +235,7 @@ def _parse_count(raw: str) -> int:
 
 def parse_duration(text: str) -> Duration:
     """Parse ``5d``, ``1m14d``, ``1y2m3d4h``: units y m d h, any order, each once, non-zero."""
-    parts = _DURATION_PART.findall(text) if text.isascii() else []
+    parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"bad duration {text!r}: use numbers with units y m d h, e.g. 5d or 1m14d")
     amounts: dict[str, int] = {}
@@ -309,7 +311,7 @@ def apply_policy(
     policy: Policy, snapshots: Iterable[tuple[str, datetime]], now: datetime | None = None
 ) -> RetentionResult:
     """Split snapshots into kept and deleted (newest first) following ``policy``."""
-    now = datetime.now(timezone.utc) if now is None else _utc(now, "now")
+    now = clock.now() if now is None else _utc(now, "now")
     walk = _newest_first(snapshots)
     reasons: dict[str, list[str]] = {}
     if policy.ignore or policy.keep_all:

@@ -27,6 +27,7 @@ COMMANDS = (
     "draco.status",
     "draco.ops",
     "draco.approve",
+    "draco.drill",
     "draco.package",
     "draco.bench.cli",
 )

@@ -3,7 +3,9 @@
 Bootstraps both accounts, creates five production databases (DB instances and
 Aurora clusters, each lifecycle kind, one untagged) and an EBS volume (tagged
 on the volume, unencrypted), takes a snapshot of each every simulated day, and
-lets both apps carry them to DR. Ends with one row per
+lets both apps carry them to DR, then drills every protected source (restores
+its newest DR copy in DR, checks it, measures the RTO, deletes the restore:
+``draco.world.restores``). Ends with one row per
 source, then the operator's status table of the DR account (``draco.status``);
 ``--json`` prints the same as one JSON document on stdout (the status under
 ``status``, in ``draco.status``'s schema), ``--html FILE`` writes the status report.
@@ -65,6 +67,7 @@ def simulate(
 ) -> tuple[dict[str, Any], draco_status.Status]:
     """Run the demo (DR in ``dr_region``, default production's); return the report and DR's status at the end."""
     from draco.world.core import LocalWorld
+    from draco.world.restores import drill
 
     with LocalWorld(live=live, log_stream=log, dr_region=dr_region) as world:
         names = {
@@ -80,8 +83,13 @@ def simulate(
             world.run_until_quiet()
             if progress and task is not None:
                 progress.advance(task)
+        drilled = drill(world)  # every protected source, once the copies are in (draco.world.restores)
         status = world.status()
         report = _report(world, names, taken, live, status)
+        by_name = {name: demo_name for demo_name, name in names.items()}
+        report["drills"] = [{**row, "source": by_name.get(row["source"], row["source"])} for row in drilled.rows()]
+        report["drill_leftovers"] = len(drilled.leftovers)
+        report["drill_alarms"] = drilled.alarms
         report["status"] = draco_status.to_json(status)
         return report, status
 
@@ -247,6 +255,10 @@ def run(args: argparse.Namespace) -> int:
         f"transit copies left: {report['transit_left']}   {relay}pending jobs: {report['pending']}   "
         f"failed jobs: {report['failed']}"
     )
+    for row in report["drills"]:
+        rto = f"{row['rto_seconds'] / 60:.1f} min" if row["rto_seconds"] is not None else row["reason"]
+        console.print(f"restore drill: {row['source']} ({row['kind']}) {row['result']}, RTO {rto}")
+    console.print(f"drill leftovers: {report['drill_leftovers']}")
     console.print()
     console.print(draco_status.render_table(status))
     console.print(f"both apps' logs: {log_path}")

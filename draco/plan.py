@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from chalicelib_shared import clock
 from chalicelib_shared.retention import Policy, RetentionResult, apply_policy, parse_duration, parse_policy
 from draco.outputs import OutputError, check_writable, write_text
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         svg = check_writable(args.svg) if args.svg else None
         policy = parse_policy(args.policy)
-        now = parse_moment(args.now) if args.now else datetime.now(timezone.utc)
+        now = parse_moment(args.now) if args.now else clock.now()
         if args.source:
             snapshots = read_schedule(sys.stdin.read() if args.source == "-" else Path(args.source).read_text())
         else:

@@ -9,9 +9,8 @@
   clients too), for tests with a production and a DR account.
 * ``account_state``: what an account holds of the kinds of resource bootstrap
   makes, to show that something changed nothing.
-* ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), the
-  hourly checks due again and no metrics left from an earlier test: the
-  unit tests on fakes (``fakes``) start from here.
+* ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), and no
+  metrics left from an earlier test: the unit tests on fakes (``fakes``) start from here.
 * ``log``: what the apps log during the test, as a list of JSON documents.
 """
 
@@ -19,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -30,7 +30,6 @@ from moto import mock_aws
 
 from chalicelib_shared import metrics
 from chalicelib_shared.log import logger
-from chalicelib_shared.pipeline import forget_hourly_checks
 
 TEST_REGION = "us-east-1"
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
@@ -91,7 +90,6 @@ def account_state() -> Callable[[boto3.Session], dict[str, Any]]:
 
 @pytest.fixture
 def travel() -> Iterator[time_machine.Coordinates]:
-    forget_hourly_checks()
     metrics.metrics.clear_metrics()
     with time_machine.travel(T0, tick=False) as traveller:
         yield traveller
@@ -101,6 +99,9 @@ def travel() -> Iterator[time_machine.Coordinates]:
 @pytest.fixture
 def log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
+    handler = logger.registered_handler
+    if getattr(handler.stream, "closed", False):  # the capture of an earlier pytest run in this process (mutmut)
+        handler.stream = sys.stderr
+    previous = handler.setStream(stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     logger.registered_handler.setStream(previous)

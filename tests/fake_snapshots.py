@@ -95,6 +95,7 @@ class FakeSnapshots:
         encrypted: bool = True,
         size_gb: int = 20,
         name: str = "",
+        managed_by: str = "",
     ) -> Snapshot:
         """A snapshot of this account, as if taken (tagged ``Standard`` unless ``tags`` says otherwise)."""
         snapshot = Snapshot(
@@ -111,6 +112,7 @@ class FakeSnapshots:
             size_gb=size_gb,
             owner=self.account,
             original_time=self.traits.keeps_time,
+            managed_by=managed_by,
         )
         self.snapshots[snapshot_id.lower()] = snapshot
         return snapshot

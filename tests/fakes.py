@@ -3,7 +3,7 @@
 * ``FakeJobTable``: ``JobStore``, ``SlotStore`` and ``Inventory`` with the
   semantics of ``job_table.JobTable`` (items stored as ``job_item`` makes them,
   put-if-absent creation, moves conditional on the version read and allowed by
-  ``jobs.can_move``, slot release in the same write, pools with limits,
+  the app's ``jobs.Machine``, slot release in the same write, pools with limits,
   counters, source records saved at the version read); ``race`` and
   ``before_next_write`` let "another run" change a job between a read and a write.
 * ``FakePublisher``: records (topic, message), and refuses a message that
@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib_shared import clock
 from chalicelib_shared.job_table import job_item
-from chalicelib_shared.jobs import InvalidTransition, Job, State, can_move
+from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS, InvalidTransition, Job, Machine, State
 from chalicelib_shared.kinds import Snapshot, parse_arn
 from chalicelib_shared.messages import SUBJECT, EventType, Message, parse_message
 from chalicelib_shared.naming import dr_copy_id, transit_id
@@ -49,13 +49,14 @@ CONSUMER_ENV = {"SOURCE_ACCTS": PROD, "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:r
 class FakeJobTable:
     """``job_table.JobTable`` in memory: the same items, conditions and orderings."""
 
-    def __init__(self, inventory: bool = False) -> None:
+    def __init__(self, inventory: bool = False, machine: Machine | None = None) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.pools: dict[str, set[str]] = {}
         self.counters: dict[str, int] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.flags: dict[str, str] = {}
         self._inventory = inventory
+        self.machine = machine or (CONSUMER_JOBS if inventory else PRODUCER_JOBS)
         self._hooks: dict[str, Callable[[], object]] = {}
 
     # --- races --------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class FakeJobTable:
     def advance(
         self, job: Job, state: State, *, due: datetime | None = None, release: Iterable[str] = (), **changes: Any
     ) -> Job | None:
-        if not can_move(job, state):
+        if not self.machine.allows(job, state):
             raise InvalidTransition(f"{job.job_id}: {job.state.value} -> {state.value}")
         self._other_run(job.job_id)
         now = clock.now()

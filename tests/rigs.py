@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib_shared import clock
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import EventType, Snapshot, SnapshotEvent
 from chalicelib_shared.messages import EventType as Msg
@@ -58,7 +59,7 @@ class ProducerRig:
     def answer(self, job: Job, event_type: Msg, **fields: Any) -> Result:
         """What came of DR's answer about ``job``'s snapshot (as the job stands now)."""
         stored = self.table.get(job.job_id) or job
-        result = self.app.on_message(stored.message(event_type, **fields))
+        result = self.app.on_message(message_about(stored, event_type, **fields))
         assert isinstance(result, Result), result
         return result
 

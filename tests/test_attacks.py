@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib_shared import clock
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS
@@ -156,7 +157,7 @@ def test_a_forged_copy_shared_with_a_future_time_and_last_1_changes_nothing(
     (shared,) = [job for job in world.jobs(PROD) if job.state is State.SHARED]  # a real, shared transit copy
     before, keys = dr_copies(world), dr_keys(world)
     lie = replace(
-        shared.message(EventType.COPY_SHARED, encrypted=True),
+        message_about(shared, EventType.COPY_SHARED, encrypted=True),
         source_time=FAR_FUTURE,
         tags=(("Draco_Lifecycle", "last=1"),),
     )
@@ -274,7 +275,7 @@ def test_a_copy_shared_that_aws_does_not_confirm_is_rejected(log: io.StringIO, l
         orders, billing = sorted((j for j in world.jobs(PROD) if j.state is State.SHARED), key=lambda j: j.source_name)[
             ::-1
         ]
-        message = orders.message(EventType.COPY_SHARED, encrypted=True)
+        message = message_about(orders, EventType.COPY_SHARED, encrypted=True)
         if lie == "unshared":  # a production snapshot DR was never given
             message = replace(message, transit_arn=orders.source_arn, transit_id=orders.source_id)
         elif lie == "other source":  # billing's real transit copy, claimed as orders'

@@ -276,7 +276,8 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 7 + 1 + 6  # DracoAlerts and the six DR alarms
+    assert len(steps) == 7 + 1 + 6 + 1 + 2  # DracoAlerts, the six DR alarms, the drill role and its two alarms
+    assert "create IAM role draco-drill-prod (for the consumer's restore drills (run_drills) of stage prod)" in steps
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
         "SOURCE_ACCTS": f"{PROD},{OTHER}",
@@ -316,7 +317,8 @@ def test_both_accounts_in_one_world(session, as_account) -> None:
     bootstrap.consumer(session, [PROD], alarms=None)
     topics = [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]]
     assert topics == [producer_env[cfg.DR_TOPIC_ARN]]
-    assert [r["RoleName"] for r in session.client("iam").list_roles()["Roles"]] == ["draco-consumer-dev"]
+    roles = [r["RoleName"] for r in session.client("iam").list_roles()["Roles"]]
+    assert roles == ["draco-consumer-dev", "draco-drill-dev"]
 
 
 # --------------------------------------------------------------------------- refused before any change

@@ -108,8 +108,8 @@ def test_alerts_stay_while_another_stage_still_raises_them(dr, account_state, ca
     assert remove("consumer", "--yes", "--stage", "qa") == 0
     assert "  kept: SNS topic DracoAlerts: other DRACO alarms notify it" in capsys.readouterr().out
     state = account_state(dr)
-    assert state["roles"] == ["draco-consumer-dev"]
-    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 6
+    assert state["roles"] == ["draco-consumer-dev", "draco-drill-dev"]
+    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 8
     assert state["topics"] == [f"arn:aws:sns:{REGION}:{DR}:DracoAlerts"]
 
 

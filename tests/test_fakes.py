@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib_shared import errors
 from chalicelib_shared.job_table import JobTable, table_definition
-from chalicelib_shared.jobs import InvalidTransition, State
+from chalicelib_shared.jobs import CONSUMER_JOBS, PRODUCER_JOBS, InvalidTransition, Machine, State
 from chalicelib_shared.kinds import Phase
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
@@ -63,10 +63,21 @@ def scenario(table: Any) -> list[Any]:
     return trace
 
 
+#: Both apps' moves in one table: the scenario walks producer and consumer jobs alike.
+BOTH_APPS = Machine(
+    "both",
+    {
+        s: PRODUCER_JOBS.moves.get(s, frozenset()) | CONSUMER_JOBS.moves.get(s, frozenset())
+        for s in State
+        if s is not State.FAILED
+    },
+)
+
+
 def test_the_fake_job_table_answers_as_the_dynamodb_one(mocked_aws: None) -> None:
     resource = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("Jobs"))
-    real = scenario(JobTable(resource, inventory=True))
-    fake = scenario(FakeJobTable(inventory=True))
+    real = scenario(JobTable(resource, inventory=True, machine=BOTH_APPS))
+    fake = scenario(FakeJobTable(inventory=True, machine=BOTH_APPS))
     assert fake == real
     assert real[2] is None and real[8] == "a: transit-copying -> done"  # the scenario did meet the refusals
 
@@ -75,15 +86,15 @@ def test_another_run_wins_between_a_read_and_a_write() -> None:
     table = FakeJobTable()
     read = table.create(make_job("a"))
     assert read is not None
-    table.race("a", State.SKIPPED, reason="no-copy came first")
+    table.race("a", State.TRANSIT_QUEUED, reason="queued by another run")
     assert table.advance(read, State.TRANSIT_COPYING) is None
     stored = table.get("a")
     assert stored is not None and (stored.state, stored.reason, stored.version) == (
-        State.SKIPPED,
-        "no-copy came first",
+        State.TRANSIT_QUEUED,
+        "queued by another run",
         2,
     )
-    assert table.advance(stored, State.INITIATED) is not None  # the hook ran once
+    assert table.advance(stored, State.TRANSIT_COPYING) is not None  # the hook ran once
 
 
 def test_shared_answers_only_for_what_another_account_shared_with_this_one() -> None:

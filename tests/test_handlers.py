@@ -14,6 +14,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib_shared import handlers, metrics
+from chalicelib_shared.container import Container
 from chalicelib_shared.handlers import on_schedule, on_sns, on_sweep
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
@@ -47,11 +48,6 @@ def eventbridge(detail_type: str = "RDS DB Snapshot Event") -> str:
             "detail": {"EventID": "RDS-EVENT-0042", "SourceIdentifier": "snap-1"},
         }
     )
-
-
-@pytest.fixture(autouse=True)
-def fresh_reports(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handlers, "_reported", set())
 
 
 # --- on_sns ---------------------------------------------------------------------------------------
@@ -148,13 +144,16 @@ def test_an_invalid_configuration_is_logged_once_and_nothing_is_done(monkeypatch
     monkeypatch.setenv(variable, value)
     built = []
     monkeypatch.setattr(handlers, f"make_{app}", lambda *args: built.append(args))
-    build = getattr(handlers, app)
+    container = Container()
+    build = lambda: getattr(handlers, app)(container)  # noqa: E731
     for _ in range(2):
         assert on_sns(build, SUBJECT, "{}") == "ignored: invalid configuration"
         assert on_schedule(build) == {}
     assert built == []
     errors = [line for line in log() if line["message"].startswith("configuration is invalid")]
     assert len(errors) == 1 and errors[0]["service"] == f"draco-{app}"
+    assert getattr(handlers, app)(Container()) is None  # a new container logs it again
+    assert len([line for line in log() if line["message"].startswith("configuration is invalid")]) == 2
     assert any(problem in text for text in errors[0]["problems"])
     if app == "producer":
         assert on_sweep(build) == {}
@@ -264,9 +263,9 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str
 
 
 def test_each_app_is_built_from_its_environment_in_its_region(environment: list[tuple[str, str]]) -> None:
-    producer = handlers.producer()
+    producer = handlers.producer(Container())
     assert producer is not None and producer.config.dr_account == "222222222222"
-    consumer = handlers.consumer()
+    consumer = handlers.consumer(Container())
     assert consumer is not None and consumer.region == "eu-west-1" and consumer.config.source_accounts == {PROD}
     assert ("DracoProducerJobs", "eu-west-1") in environment and ("DracoConsumerJobs", "eu-west-1") in environment
     assert {region for _, region in environment} == {"eu-west-1"}
@@ -275,7 +274,7 @@ def test_each_app_is_built_from_its_environment_in_its_region(environment: list[
 @pytest.mark.parametrize(("name", "handler"), [("producer", "on_producer_topic"), ("consumer", "on_consumer_topic")])
 def test_the_chalice_apps_route_their_topic_and_schedule_to_the_handlers(monkeypatch, name: str, handler: str) -> None:
     rig = build_producer() if name == "producer" else build_consumer()
-    monkeypatch.setattr(handlers, name, lambda: rig.app)
+    monkeypatch.setattr(handlers, name, lambda container: rig.app)
     app = importlib.import_module(f"{name}_app.app").app
     with Client(app, stage_name="dev", project_dir=str(REPO / f"{name}_app")) as client:
         sns = client.events.generate_sns_event(message="not json", subject=SUBJECT)

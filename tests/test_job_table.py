@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from chalicelib_shared import clock
 from chalicelib_shared.job_table import DUE_INDEX, INVENTORY_INDEX, JobTable, job_item, table_definition
-from chalicelib_shared.jobs import ACTIVE_STATES, InvalidTransition, Job, State, can_move
+from chalicelib_shared.jobs import ACTIVE_STATES, PRODUCER_JOBS, InvalidTransition, Job, State
 from chalicelib_shared.sources import SourceRecord
 
 UTC = timezone.utc
@@ -197,7 +197,7 @@ def test_active_states_are_in_the_due_index(jobs: JobTable, table: Any, state: S
 
 def _reaching(state: State) -> State:
     """An active state from which ``state`` may be reached in one move."""
-    return next(s for s in sorted(ACTIVE_STATES) if can_move(make_job(state=s), state))
+    return next(s for s in sorted(ACTIVE_STATES) if PRODUCER_JOBS.allows(make_job(state=s), state))
 
 
 @pytest.mark.parametrize("state", [State.DONE, State.SKIPPED, State.FAILED])
@@ -249,7 +249,7 @@ def test_a_job_joins_the_inventory_when_done_and_leaves_when_expired(dr_jobs: Jo
 
 def test_a_table_without_inventory_lists_nothing(jobs: JobTable, table: Any) -> None:
     jobs.create(done("copy-1", "2026-02-01T03:00:00Z"))
-    jobs.create(make_job("copy-2", State.COPYING), due=T0)
+    jobs.create(make_job("copy-2", State.SHARED), due=T0)
     read = jobs.get("copy-2")
     assert read is not None and jobs.advance(read, State.DONE) is not None
     assert jobs.inventory(make_job().inventory_key) == []

@@ -1,4 +1,4 @@
-"""The job model: the transition table, who may move where, and the README's state table."""
+"""The job model: each app's state machine, who may move where, and the README's state table."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import pytest
 
 from chalicelib_shared.jobs import (
     ACTIVE_STATES,
+    CONSUMER_JOBS,
+    MACHINES,
+    PRODUCER_JOBS,
     STATES,
-    TRANSITIONS,
     Job,
+    Leg,
+    Machine,
     State,
-    can_move,
     state_table,
 )
 
@@ -28,10 +31,79 @@ JOB = Job(
     source_name="db1",
     source_time="2026-02-28T03:00:00Z",
 )
+#: Every move each app's use-case makes, written out by hand from the use-cases: the machines must list
+#: exactly these (besides staying put or failing in an active state, and resuming a failed job).
+MOVES = {
+    "producer": {
+        ("requested", "transit-queued"),  # DR said copy, no slot or transit room free
+        ("requested", "transit-copying"),  # DR said copy, the transit copy starts
+        ("requested", "skipped"),  # DR said no-copy
+        ("transit-queued", "transit-copying"),  # the poller starts it as slots free
+        ("transit-copying", "shared"),  # the transit copy is ready and shared
+        ("shared", "done"),  # delete-shared: the transit copy is deleted
+    },
+    "consumer": {
+        ("initiated", "copy-queued"),  # copy-shared verified, no slot (or no new key) free
+        ("initiated", "copying"),  # copy-shared verified, the DR (or relay) copy starts
+        ("copy-queued", "copying"),  # the poller starts it as slots free
+        ("copying", "done"),  # the DR copy is ready
+        ("copying", "relay-queued"),  # the relay copy is ready: the relay step waits for a slot
+        ("relay-queued", "relaying"),  # the relay step starts
+        ("relaying", "done"),  # the DR copy, relayed, is ready
+        ("done", "expired"),  # the lifecycle deleted the DR copy
+        ("skipped", "initiated"),  # a later message that says copy
+    },
+}
+
+
+def _rule_allows(machine: Machine, job: Job, target: State) -> bool:
+    """The moves both machines make besides their listed ones, spelled out for the walk below."""
+    if job.state is State.FAILED:
+        return target == job.failed_from or (target is State.FAILED and machine.failed_stays)
+    return job.state.is_active and target in (job.state, State.FAILED)
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.app)
+def test_every_listed_move_is_allowed_and_every_other_refused(machine: Machine) -> None:
+    listed = {(a.value, b.value) for a, targets in machine.moves.items() for b in targets}
+    assert listed == MOVES[machine.app]
+    for state in State:
+        for target in State:
+            job = replace(JOB, state=state)
+            expected = (
+                state in machine.states
+                and target in machine.states
+                and ((state.value, target.value) in listed or _rule_allows(machine, job, target))
+            )
+            assert machine.allows(job, target) is expected, (machine.app, state, target)
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.app)
+def test_a_failed_job_resumes_only_where_it_failed(machine: Machine) -> None:
+    for resume in sorted(machine.states & ACTIVE_STATES):
+        failed = replace(JOB, state=State.FAILED, failed_from=resume)
+        allowed = {s for s in State if machine.allows(failed, s)}
+        assert allowed == {resume} | ({State.FAILED} if machine.failed_stays else set())
+    assert not machine.allows(replace(JOB, state=State.FAILED), next(iter(machine.moves)))
+
+
+def test_only_the_producer_keeps_a_job_failed_for_its_transit_cleanup() -> None:
+    failed = replace(JOB, state=State.FAILED, failed_from=State.SHARED)
+    assert PRODUCER_JOBS.allows(failed, State.FAILED)
+    assert not CONSUMER_JOBS.allows(replace(failed, failed_from=State.COPYING), State.FAILED)
+
+
+def test_no_dead_or_crossing_edges() -> None:
+    """The edges no use-case takes are gone, and neither app can move into the other's states."""
+    assert not CONSUMER_JOBS.allows(replace(JOB, state=State.INITIATED), State.SKIPPED)
+    assert not CONSUMER_JOBS.allows(replace(JOB, state=State.COPYING), State.RELAYING)
+    assert not PRODUCER_JOBS.allows(replace(JOB, state=State.SKIPPED), State.INITIATED)
+    assert not PRODUCER_JOBS.allows(replace(JOB, state=State.DONE), State.EXPIRED)
+    assert PRODUCER_JOBS.states & CONSUMER_JOBS.states == {State.DONE, State.SKIPPED, State.FAILED}
 
 
 def test_every_state_is_documented_and_has_a_row_in_the_table() -> None:
-    assert set(STATES) == set(State) == set(TRANSITIONS)
+    assert set(STATES) == set(State) == PRODUCER_JOBS.states | CONSUMER_JOBS.states
     for state in State:
         assert f"| `{state.value}` |" in state_table()
 
@@ -40,38 +112,14 @@ def test_the_readme_shows_the_table_the_code_enforces() -> None:
     assert state_table() in README.read_text()
 
 
-@pytest.mark.parametrize("state", sorted(ACTIVE_STATES))
-def test_any_active_job_may_fail(state: State) -> None:
-    assert can_move(replace(JOB, state=state), State.FAILED)
+def test_failed_from_and_leg_are_typed_and_survive_the_store() -> None:
+    failed = replace(JOB, state=State.FAILED, failed_from=State.COPYING, leg=Leg.TO_RELAY)
+    read = Job.from_item(failed.to_item())
+    assert read.failed_from is State.COPYING and read.leg is Leg.TO_RELAY
+    assert Job.from_item(JOB.to_item()).failed_from is None and Job.from_item(JOB.to_item()).leg is None
 
 
-@pytest.mark.parametrize("state", [State.DONE, State.EXPIRED, State.SKIPPED])
-def test_a_finished_job_cannot_fail(state: State) -> None:
-    assert not can_move(replace(JOB, state=state), State.FAILED)
-
-
-def test_a_failed_job_resumes_only_where_it_failed_or_stays_failed() -> None:
-    failed = replace(JOB, state=State.FAILED, failed_from="copying")
-    assert can_move(failed, State.COPYING) and can_move(failed, State.FAILED)
-    assert not any(can_move(failed, s) for s in State if s not in (State.COPYING, State.FAILED))
-    assert not can_move(replace(failed, failed_from=""), State.REQUESTED)
-
-
-def test_expired_is_final_and_done_only_expires() -> None:
-    assert TRANSITIONS[State.EXPIRED] == frozenset()
-    assert [s for s in State if can_move(replace(JOB, state=State.DONE), s)] == [State.EXPIRED]
-
-
-def test_producer_and_consumer_states_never_lead_into_each_other() -> None:
-    producer = {s for s, doc in STATES.items() if doc.app == "producer"}
-    consumer = {s for s, doc in STATES.items() if doc.app == "consumer"}
-    for state in producer:
-        assert not TRANSITIONS[state] & consumer, state
-    for state in consumer:
-        assert not TRANSITIONS[state] & producer, state
-
-
-def test_a_skipped_job_may_be_decided_again_but_not_copied_straight_away() -> None:
-    skipped = replace(JOB, state=State.SKIPPED)
-    assert can_move(skipped, State.INITIATED)
-    assert not can_move(skipped, State.COPYING) and not can_move(skipped, State.DONE)
+def test_a_failed_from_this_version_does_not_know_reads_as_none() -> None:
+    item = {**replace(JOB, state=State.FAILED).to_item(), "failed_from": "copying-old", "leg": "sideways"}
+    read = Job.from_item(item)
+    assert read.failed_from is None and read.leg is None and read.state is State.FAILED

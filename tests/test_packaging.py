@@ -74,6 +74,7 @@ APPS = {
             "on_consumer_topic": ("OnConsumerTopic", 120, None, None),
             "poll_jobs": ("PollJobs", 300, 1, "rate(1 minute)"),
             "wake_poller": ("WakePoller", 60, None, "rate(1 hour)"),
+            "run_drills": ("RunDrills", 300, 1, "rate(10 minutes)"),
         },
         "env": {
             cfg.SOURCE_ACCTS: PROD,
@@ -231,10 +232,11 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_role(pa
         assert properties["Handler"] == f"app.{handler}"
         # The names chalice deploy gives, and the role bootstrap made: both known before deploy.
         assert properties["FunctionName"] == role.functions[handler] == f"draco-{kind}-{STAGE}-{handler}"
+        own = "draco-drill" if handler == "run_drills" else f"draco-{kind}"  # the drill runs as its own role
         assert (
             properties["Role"]
-            == role.role_arn
-            == f"arn:aws:iam::{PROD if kind == 'producer' else DR}:role/draco-{kind}-{STAGE}"
+            == role.function_roles.get(handler, role.role_arn)
+            == f"arn:aws:iam::{PROD if kind == 'producer' else DR}:role/{own}-{STAGE}"
         )
         assert properties["Timeout"] == timeout and properties["MemorySize"] == 256
         assert properties.get("ReservedConcurrentExecutions") == concurrency

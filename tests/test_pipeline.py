@@ -12,10 +12,10 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib_shared import clock, metrics
+from chalicelib_shared.container import Container
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.naming import transit_id
 from chalicelib_shared.outcomes import Outcome
-from chalicelib_shared.pipeline import forget_hourly_checks, hourly
 from chalicelib_shared.producer import TRANSIT_POOL
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
@@ -297,23 +297,22 @@ def test_the_hourly_wake_up_makes_the_hourly_checks_and_settles_the_poller(log) 
     assert metric("RecoveryPointAgeHours") == [2.0]
 
 
-def test_hourly_checks_run_once_an_hour_per_name() -> None:
-    forget_hourly_checks()
-    assert hourly("a") and hourly("b")
-    assert not hourly("a")
-    forget_hourly_checks()
-    assert hourly("a")
+def test_hourly_checks_run_once_an_hour_per_name_and_container() -> None:
+    container = Container()
+    assert container.hourly("a") and container.hourly("b")
+    assert not container.hourly("a")
+    assert Container().hourly("a")  # a new container makes its checks
 
 
 def test_hourly_follows_the_clock_and_takes_a_clock_gone_back_for_an_hour_gone(travel) -> None:
-    forget_hourly_checks()
-    assert hourly("a")
+    container = Container()
+    assert container.hourly("a")
     travel.shift(timedelta(minutes=59))
-    assert not hourly("a")
+    assert not container.hourly("a")
     travel.shift(timedelta(minutes=1))
-    assert hourly("a")
+    assert container.hourly("a")
     travel.move_to(T0 - timedelta(days=1))  # a new local world starts before the last one ended
-    assert hourly("a")
+    assert container.hourly("a")
 
 
 def test_the_poll_round_watches_the_quota(log) -> None:

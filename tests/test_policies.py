@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,7 +37,20 @@ from moto.rds.models import rds_backends
 from test_policy_documents import POLICIES, allowed, as_list
 
 from chalicelib_shared import config as cfg
-from chalicelib_shared import consumer, job_table, keys, pacing, pipeline, ports, producer
+from chalicelib_shared import (
+    consumer,
+    consumer_copies,
+    consumer_lifecycle,
+    consumer_relay,
+    consumer_requests,
+    consumer_side,
+    job_table,
+    keys,
+    pacing,
+    pipeline,
+    ports,
+    producer,
+)
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.handlers import make_consumer, make_producer
 from chalicelib_shared.jobs import State
@@ -46,7 +60,6 @@ from chalicelib_shared.kinds.ebs import EbsSnapshots
 from chalicelib_shared.kinds.rds import RdsSnapshots
 from chalicelib_shared.messages import parse_message
 from chalicelib_shared.outcomes import Outcome
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap, ops
 from draco.bootstrap.names import role_name
 from draco.world import moto_gaps
@@ -72,7 +85,8 @@ PORTS: dict[str, tuple[type, ...]] = {
     "switch": (pacing.RuleSwitch,),
     "api": (RdsSnapshots, EbsSnapshots),
 }
-USE_CASES = {"producer": (producer, pipeline), "consumer": (consumer, pipeline)}
+CONSUMER_PARTS = (consumer, consumer_side, consumer_requests, consumer_copies, consumer_relay, consumer_lifecycle)
+USE_CASES = {"producer": (producer, pipeline), "consumer": (*CONSUMER_PARTS, pipeline)}
 # Called, but not an IAM action of its own: STS's "No permissions are required to perform this
 # operation"; a DynamoDB transaction is authorised as the PutItem/UpdateItem it contains.
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity", "dynamodb:TransactWriteItems"}
@@ -181,14 +195,14 @@ def reached_function(function: Callable[..., Any], seen: set[str]) -> set[str]:
 
 def port_calls(module: Any) -> set[tuple[str, str]]:
     """(port, method) for every call a use-case module makes on a port: ``self.jobs.get``,
-    ``self.api(kind).copy``, ``api.share``."""
+    ``self.api(kind).copy``, ``api.share``; the consumer's parts reach them through their ``side``."""
     found = set()
     for call in _calls(_tree(module)):
         if not isinstance(call.func, ast.Attribute):
             continue
-        receiver = ast.unparse(call.func.value)
-        port = receiver.removeprefix("self.")
-        if receiver == "api" or receiver.startswith("self.api("):
+        receiver = re.sub(r"^(self\.)?(side\.)?", "", ast.unparse(call.func.value))
+        port = receiver
+        if receiver == "api" or receiver.startswith("api("):
             port = "api"
         if port in PORTS:
             found.add((port, call.func.attr))
@@ -281,9 +295,6 @@ class TwoAccounts:
         self.queues = {PROD: self._queue(PROD, cfg.PRODUCER_TOPIC), DR: self._queue(DR, cfg.CONSUMER_TOPIC)}
         self.producer = build_producer(prod, self.producer_env)
         self.consumer = build_consumer(dr, self.consumer_env)
-        # The quota and recovery-point checks run at most hourly per process: make the
-        # first poll of this world make them, whatever ran before in this process.
-        forget_hourly_checks()
 
     def admin(self, service: str, account: str) -> Any:
         """A client that acts in ``account`` without a role (used with IAM enforcement off)."""

@@ -140,7 +140,8 @@ def test_tables_and_logs_are_the_apps_own(app: str) -> None:
     table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
     assert resources(policy, "dynamodb:PutItem") == [table_arn]
     assert resources(policy, "dynamodb:Query") == [f"{table_arn}/index/*"]
-    handlers = [f"on_{app}_topic", "poll_jobs", "wake_poller", *(["sweep_snapshots"] if app == "producer" else [])]
+    own = ["sweep_snapshots"] if app == "producer" else ["run_drills"]
+    handlers = [f"on_{app}_topic", "poll_jobs", "wake_poller", *own]
     groups = [f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/draco-{app}-{STAGE}-{h}" for h in handlers]
     assert resources(policy, "logs:PutLogEvents") == sorted([*groups, *(f"{g}:*" for g in groups)])
 

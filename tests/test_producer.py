@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib_shared import clock
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import EventType, Phase, SnapshotEvent
 from chalicelib_shared.messages import EventType as Msg
@@ -144,7 +145,7 @@ def test_a_sweep_skips_a_snapshot_aws_errs_on_and_goes_on(log) -> None:
 def test_a_message_for_the_consumer_is_rejected() -> None:
     rig = build_producer()
     job = rig.announce()
-    refused = rig.app.on_message(job.message(Msg.COPY_REQUEST))
+    refused = rig.app.on_message(message_about(job, Msg.COPY_REQUEST))
     assert isinstance(refused, Rejection) and "not a message for the producer" in refused.reason
 
 
@@ -152,8 +153,10 @@ def test_a_message_about_a_snapshot_the_producer_has_no_job_for_is_rejected() ->
     rig = build_producer()
     job = rig.announce()
     stranger = job_of(rig.snaps().add("never-announced"), State.REQUESTED)
-    other_account = job.message(Msg.COPY_INITIATE, source_acct=OTHER, source_arn=job.source_arn.replace("1111", "3333"))
-    for message in (stranger.message(Msg.COPY_INITIATE), other_account):
+    other_account = message_about(
+        job, Msg.COPY_INITIATE, source_acct=OTHER, source_arn=job.source_arn.replace("1111", "3333")
+    )
+    for message in (message_about(stranger, Msg.COPY_INITIATE), other_account):
         refused = rig.app.on_message(message)
         assert refused == Rejection("no DRACO job for this source snapshot in this account")
     assert rig.table.state(job.job_id) is State.REQUESTED and "copy" not in rig.snaps().ops()

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib_shared import clock
+from chalicelib_shared.job_messages import message_about
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import Phase
 from chalicelib_shared.messages import EventType as Msg
@@ -43,8 +44,8 @@ def test_delete_shared_for_a_copy_not_awaiting_deletion_is_rejected(travel) -> N
     rig = build_producer()
     waiting = rig.announce("waiting")
     job = rig.share(travel)
-    wrong_copy = job.message(Msg.DELETE_SHARED, transit_arn=rig.snaps().arn("snap-1"), transit_id="snap-1")
-    for message in (wrong_copy, waiting.message(Msg.DELETE_SHARED, transit_arn=job.transit_arn)):
+    wrong_copy = message_about(job, Msg.DELETE_SHARED, transit_arn=rig.snaps().arn("snap-1"), transit_id="snap-1")
+    for message in (wrong_copy, message_about(waiting, Msg.DELETE_SHARED, transit_arn=job.transit_arn)):
         refused = rig.app.on_message(message)
         assert isinstance(refused, Rejection) and "not awaiting deletion" in refused.reason
     assert "delete" not in rig.snaps().ops() and rig.table.state(job.job_id) is State.SHARED

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib_shared.consumer import Consumer
+from chalicelib_shared.consumer_copies import Copies
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS, Snapshot
@@ -339,7 +339,7 @@ def test_a_dr_copy_under_a_key_of_the_source_region_fails_and_keeps_the_transit_
 ) -> None:
     """Were DR to pass its key of the wrong Region, AWS would fail the EBS copy (``moto_gaps`` 7): the job
     fails with AWS's word for it and production keeps its transit copy, as for any failed DR copy."""
-    monkeypatch.setattr(Consumer, "_key", lambda self, job: self._relay_key())
+    monkeypatch.setattr(Copies, "_key", lambda self, job: self.relay.key())
     with LocalWorld(log_stream=log, dr_region=DR_REGION) as world:
         volume = world.add_volume("files", {"Draco_Lifecycle": "Test"})
         world.move_to(world.start + timedelta(hours=3))

@@ -79,7 +79,7 @@ def run() -> Iterator[dict[str, Any]]:
 @pytest.mark.e2e
 def test_status_names_every_protected_source_with_its_newest_copy_and_rpo(run) -> None:
     doc = run["json"]
-    assert doc["schema"] == 1 and doc["rpo_threshold_hours"] == 26
+    assert doc["schema"] == 2 and doc["rpo_threshold_hours"] == 26
     sources = {row["source_name"]: row for row in doc["sources"]}
     assert set(sources) == {"orders", "ledger", "billing"}
     for name, row in sources.items():
@@ -117,8 +117,8 @@ def test_storage_cost_dry_run_deletions_and_skipped_sources(run) -> None:
     doc = run["json"]
     rows = {row["source_name"]: row for row in doc["sources"]}
     assert rows["orders"]["storage_gb"] == 20 * (DAYS - 1)
-    assert rows["orders"]["monthly_cost_usd"] == round(20 * (DAYS - 1) * status.PRICE_PER_GB_MONTH, 2)
-    assert doc["price_per_gb_month_usd"] == status.PRICE_PER_GB_MONTH
+    assert rows["orders"]["monthly_cost_usd"] == round(20 * (DAYS - 1) * status.PRICES_PER_GB_MONTH["RDS"], 2)
+    assert doc["price_per_gb_month_usd"] == status.PRICES_PER_GB_MONTH
     # daily=3 over five daily copies: the two oldest go next (dry run: nothing was deleted)
     assert rows["ledger"]["would_delete"] == [c["copy_id"] for c in rows["ledger"]["copies"][-2:]]
     assert doc["live"] is False and rows["ledger"]["copy_count"] == DAYS

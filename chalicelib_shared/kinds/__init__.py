@@ -8,6 +8,7 @@ the local world) reads ``KINDS`` and never names a kind.
 from __future__ import annotations
 
 from chalicelib_shared.kinds.base import (
+    MANAGERS,
     EventType,
     Notice,
     Phase,
@@ -27,6 +28,7 @@ KINDS: dict[str, SnapshotKind] = {kind.name: kind for kind in (INSTANCE, CLUSTER
 
 __all__ = [
     "KINDS",
+    "MANAGERS",
     "EventType",
     "InvalidNotice",
     "Notice",

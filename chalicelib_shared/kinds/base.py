@@ -25,6 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+#: Other AWS features that make and keep snapshots of their own, as a kind recognises them
+#: (``Snapshot.managed_by``): production asks DR about theirs only when told to (``COPY_MANAGED_SNAPSHOTS``).
+MANAGERS: Mapping[str, str] = {
+    "ami": "an AMI (its EBS snapshots back the image)",
+    "backup": "AWS Backup",
+    "dlm": "Amazon Data Lifecycle Manager",
+}
+
 
 class Phase(enum.StrEnum):
     """Where a snapshot stands, whatever the kind calls it."""
@@ -63,6 +71,7 @@ class Snapshot:
     owner: str = ""  # the account that owns it
     copied_from: str = ""  # the ARN it was copied from, as AWS records it ("" when AWS keeps none)
     original_time: bool = False  # ``created`` is AWS's record of the source data's time, kept across copies
+    managed_by: str = ""  # the other AWS feature that made it and keeps it (``MANAGERS``); "" when none does
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,10 @@ class SnapshotKind(ABC):
     @abstractmethod
     def api(self, client: Any) -> SnapshotApi:
         """This kind's snapshots through ``client`` (a boto3 client of ``service``)."""
+
+    def restores(self, client: Any) -> Any:
+        """This kind's restores through ``client`` (a ``kinds.restoring.RestoreApi``), for restore drills."""
+        raise NotImplementedError(f"{self.name} snapshots can't be restored by DRACO")
 
     @abstractmethod
     def events(self, notice: Notice) -> tuple[SnapshotEvent, ...]:

@@ -60,6 +60,7 @@ from chalicelib_shared.kinds.base import (
     SnapshotEvent,
     SnapshotKind,
 )
+from chalicelib_shared.kinds.ebs_restore import VolumeRestores
 from chalicelib_shared.kinds.notices import InvalidNotice
 from chalicelib_shared.naming import ACCOUNT_ID, COPY_NAME_TAG, LIFECYCLE_TAG, TRANSIT_TAG, aws_tags, tag_dict
 
@@ -74,12 +75,36 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]\Z")
 _EVENT_ARN_ID = re.compile(r":snapshot/(snap-[0-9a-f]+)\Z")
 #: DRACO's name for a copy, in its description: what the account it is shared with can read.
 _DESCRIPTION = re.compile(r"^DRACO copy (?P<name>draco-[a-z0-9-]+) of ")
+#: Snapshots other AWS features make, and how each is recognised without another call:
+#: * CreateImage describes the snapshots it takes for an AMI "Created by CreateImage(<instance>) for <ami>"
+#:   (they back the image until it is deregistered,
+#:   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html);
+#: * AWS Backup's EBS recovery points carry the system tag ``aws:backup:source-resource`` (and the
+#:   description "This snapshot is created by the AWS Backup service."); AWS Backup also copies the
+#:   volume's own tags onto them (https://docs.aws.amazon.com/aws-backup/latest/devguide/tags-on-backups.html);
+#: * Data Lifecycle Manager tags every snapshot it makes with ``aws:dlm:lifecycle-policy-id`` (its system
+#:   tags are ``aws:dlm:*``, https://docs.aws.amazon.com/ebs/latest/userguide/dlm-script-tags.html).
+_MADE_FOR_AMI = re.compile(r"^Created by CreateImage\(")
+BACKUP_TAG = "aws:backup:source-resource"
+BACKUP_DESCRIPTION = "This snapshot is created by the AWS Backup service"
+DLM_TAG = "aws:dlm:lifecycle-policy-id"
 #: The volume id AWS gives a snapshot made by CopySnapshot: it names no volume.
 COPY_VOLUME = "vol-ffffffff"
 NOTIFICATION = "EBS Snapshot Notification"
 MULTI_VOLUME = "EBS Multi-Volume Snapshots Completion Status"
 NOT_FOUND = frozenset({"InvalidSnapshot.NotFound"})
 IDS_PER_CALL = 100
+
+
+def managed_by(tags: Mapping[str, str], text: str) -> str:
+    """Which other AWS feature (``MANAGERS``) made the snapshot with these tags and description ("": none)."""
+    if _MADE_FOR_AMI.match(text):
+        return "ami"
+    if BACKUP_TAG in tags or text.startswith(BACKUP_DESCRIPTION):
+        return "backup"
+    if DLM_TAG in tags:
+        return "dlm"
+    return ""
 
 
 def description(name: str, source_arn: str) -> str:
@@ -111,6 +136,9 @@ class EbsKind(SnapshotKind):
 
     def arn(self, partition: str, region: str, account: str, snapshot_id: str) -> str:
         return f"arn:{partition}:ec2:{region}:{account}:snapshot/{snapshot_id}"
+
+    def restores(self, client: Any) -> VolumeRestores:
+        return VolumeRestores(client)
 
     def api(self, client: Any) -> EbsSnapshots:
         return EbsSnapshots(self, client)
@@ -279,8 +307,9 @@ class EbsSnapshots:
         return next((s for s in found if s.owner == parsed.account), None)
 
     def announce(self, snapshot: Snapshot) -> Snapshot:
-        """The volume's tags under the snapshot's own, unless the snapshot names its lifecycle."""
-        if LIFECYCLE_TAG in snapshot.tags or not snapshot.source_name:
+        """The volume's tags under the snapshot's own, unless the snapshot names its lifecycle or another
+        feature made it (those features copy the tags they mean to keep onto their snapshots)."""
+        if LIFECYCLE_TAG in snapshot.tags or not snapshot.source_name or snapshot.managed_by:
             return snapshot
         volumes = self._ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [snapshot.source_name]}])
         if not volumes["Volumes"]:  # the volume is gone: the snapshot's own tags are all there is
@@ -365,6 +394,7 @@ class EbsSnapshots:
             tags=tags,
             size_gb=int(item.get("VolumeSize") or 0),
             owner=str(item.get("OwnerId", "")),
+            managed_by=managed_by(tags, item.get("Description") or ""),
         )
 
 

@@ -68,6 +68,7 @@ from chalicelib_shared.kinds.base import (
     SnapshotKind,
 )
 from chalicelib_shared.kinds.notices import InvalidNotice
+from chalicelib_shared.kinds.rds_restore import ClusterRestores, InstanceRestores
 from chalicelib_shared.naming import (
     DB_IDENTIFIER,
     DR_PREFIX,
@@ -163,6 +164,9 @@ class RdsKind(SnapshotKind):
 
     def api(self, client: Any) -> RdsSnapshots:
         return RdsSnapshots(self, client)
+
+    def restores(self, client: Any) -> InstanceRestores | ClusterRestores:
+        return InstanceRestores(client) if self.names.resource == "snapshot" else ClusterRestores(client)
 
     # --- events -----------------------------------------------------------------------
     def events(self, notice: Notice) -> tuple[SnapshotEvent, ...]:
@@ -397,6 +401,9 @@ class RdsSnapshots:
             owner=parsed.account if parsed else "",
             copied_from=str(item.get(n.copied_from_field) or ""),
             original_time=original is not None,
+            # SnapshotType "awsbackup": made by AWS Backup
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBSnapshots.html).
+            managed_by="backup" if item.get("SnapshotType") == "awsbackup" else "",
         )
 
 

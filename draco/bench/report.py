@@ -51,7 +51,7 @@ def markdown(r: dict[str, Any]) -> str:
         "each app's poller every minute while its rule is on, each app's wake-up every hour and the production",
         "sweep every 6 hours, and every Lambda run is counted by function with the AWS calls it made, the bytes it",
         "logged, the metrics it emitted and the DynamoDB request units it used. The original DRACO's design is",
-        "derived from its documented flow. Both are priced the same way (`draco/costs.py`).",
+        "derived from its documented flow. Both are priced the same way (`draco/bench/costs.py`).",
         f"Copies take {st['copy_time_minutes']:.0f} simulated minutes per stage.",
         "",
         *_cost(r),
@@ -146,7 +146,7 @@ def _across(cost: dict[str, Any]) -> list[str]:
 def _assumptions(cost: dict[str, Any]) -> list[str]:
     assume = cost["assumptions"]
     return [
-        "Assumptions (`draco/costs.py`, `Assumptions`):",
+        "Assumptions (`draco/bench/costs.py`, `Assumptions`):",
         "",
         f"- Lambda at {assume['memory_mb']} MB (the apps' `lambda_memory_size`), billed for the run's own work "
         f"({assume['run_seconds'] * 1000:.0f} ms), each DynamoDB call "

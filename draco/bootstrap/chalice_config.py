@@ -83,6 +83,8 @@ def write_stage_config(
             stage_config.pop(key, None)
         stage_config["manage_iam_role"] = False
         stage_config["iam_role_arn"] = deployment.role_arn
+        for handler, role_arn in deployment.function_roles.items():  # run_drills: the drill role
+            stage_config.setdefault("lambda_functions", {}).setdefault(handler, {})["iam_role_arn"] = role_arn
     if _write_if_changed(path, _text(config)):
         changed.append(path)
     return changed

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib_shared import config as cfg
 from chalicelib_shared.kinds.base import Side
-from draco.bootstrap import sweeper
+from draco.bootstrap import drill_options, sweeper
 from draco.bootstrap.aws import connect
 from draco.bootstrap.chalice_config import (
     merge_template,
@@ -103,6 +103,7 @@ def _register_bootstrap(subparsers: argparse._SubParsersAction) -> None:  # type
     cons.add_argument(
         "--key-scope", choices=cfg.KEY_SCOPES, default=cfg.KEY_SCOPES[0], help="one DR key per database or account"
     )
+    drill_options.add_arguments(cons)
     cons.add_argument(
         "--rpo-hours",
         type=float,
@@ -170,6 +171,7 @@ def _bootstrap_consumer(args: argparse.Namespace) -> int:
             min_keep=args.min_keep,
             key_cap=args.key_cap,
             key_scope=args.key_scope,
+            drill_settings=drill_options.from_args(args),
             **_common_options(args, args.rpo_hours),
         ),
     )

@@ -12,7 +12,7 @@ may hand in its own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib_shared.job_table import table_definition
@@ -132,6 +132,7 @@ class Deployment:
     poller: str  # the poller's handler, whose schedule rule the app switches (POLLER_RULE)
     poller_rule: str
     role_policy: Mapping[str, Any]  # the role's policy, recorded beside the stage for review
+    function_roles: Mapping[str, str] = field(default_factory=dict)  # handler -> its own role (run_drills)
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,10 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
 def consumer_stack(opts: ConsumerOptions, acct: Account, kinds: Sequence[SnapshotKind] | None = None) -> Stack:
     """The DR account: topic, event sources, table, role, alarms (DR keys are the consumer's own)."""
     kinds = tuple(KINDS.values()) if kinds is None else tuple(kinds)
+    from draco.bootstrap.drill_policy import with_drills  # it builds on this module's models
+
     role_policy = policies.consumer_role_policy(opts, acct, kinds)
-    return _stack(opts, acct, kinds, [], role_policy, opts.env(acct))
+    return with_drills(_stack(opts, acct, kinds, [], role_policy, opts.env(acct)), opts, acct)
 
 
 def _stack(

@@ -20,7 +20,7 @@ TABLES = {Side.PRODUCER: cfg.PRODUCER_TABLE, Side.CONSUMER: cfg.CONSUMER_TABLE}
 #: Each app's Lambda handlers (its app.py; tests/test_bootstrap_names.py checks they agree).
 FUNCTIONS = {
     Side.PRODUCER: ("on_producer_topic", "poll_jobs", "wake_poller", "sweep_snapshots"),
-    Side.CONSUMER: ("on_consumer_topic", "poll_jobs", "wake_poller"),
+    Side.CONSUMER: ("on_consumer_topic", "poll_jobs", "wake_poller", "run_drills"),
 }
 POLLER_FUNCTION = "poll_jobs"
 TRANSIT_KEY_ALIAS = cfg.TRANSIT_KEY_ALIAS

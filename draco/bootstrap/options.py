@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chalicelib_shared import config as cfg
+from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
@@ -136,6 +137,7 @@ class ConsumerOptions(_Common):
     min_keep: int = 3  # MIN_KEEP: the newest copies of a source no lifecycle deletes
     key_cap: int = 10  # KEY_CAP: new DR keys a day per source account
     key_scope: str = "database"  # KEY_SCOPE: a DR key per source database, or per source account
+    drill_settings: tuple[tuple[str, str], ...] = ()  # DRILL_* and RTO_TARGET_MINUTES (drills.settings)
     side: ClassVar[Side] = Side.CONSUMER
 
     @property
@@ -164,6 +166,7 @@ class ConsumerOptions(_Common):
             cfg.MIN_KEEP: str(self.min_keep),
             cfg.KEY_CAP: str(self.key_cap),
             cfg.KEY_SCOPE: self.key_scope,
+            **dict(self.drill_settings),
         }
 
 
@@ -200,7 +203,8 @@ def consumer_options(
         **options,  # type: ignore[arg-type]
     )
     env = opts.env(Account("aws", _SOME_ACCOUNT, opts.region))
-    _check(opts, cfg.ConsumerConfig.from_env(env).problems)  # type: ignore[arg-type]
+    drills = DrillSettings.from_env({k: str(v) for k, v in env.items()}).problems
+    _check(opts, [*cfg.ConsumerConfig.from_env(env).problems, *drills])  # type: ignore[arg-type]
     return opts
 
 

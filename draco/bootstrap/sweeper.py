@@ -54,6 +54,7 @@ class Found:
     table: readers.TableRecord | None = None
     role: readers.RoleRecord | None = None
     attached: list[str] = field(default_factory=list)  # managed policies attached to the role
+    drill_role: readers.RoleRecord | None = None  # the consumer's drill role (``drill_policy``)
     keys: dict[str, readers.KeyRecord] = field(default_factory=dict)  # by alias
 
 
@@ -94,6 +95,10 @@ def read(clients: Clients, acct: Account, side: Side, stage: str) -> Found:
     if found.role is not None:
         pages = clients("iam").get_paginator("list_attached_role_policies").paginate(RoleName=role_name(side, stage))
         found.attached = [p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]]
+    if side is Side.CONSUMER:
+        from draco.bootstrap.drill_policy import drill_role_name  # it builds on the models, as bootstrap does
+
+        found.drill_role = readers.read_role(clients("iam"), drill_role_name(stage))
     kms = clients("kms")
     for alias, key_id in readers.read_aliases(kms).items():
         if alias in _key_aliases(side) or (side is Side.CONSUMER and alias.startswith(DR_KEY_ALIAS_PREFIX)):
@@ -137,6 +142,10 @@ def plan_removal(found: Found, acct: Account, side: Side, stage: str, *, delete_
         steps.append(_delete_table(found.table, TABLES[side], side))
     if found.role is not None:
         steps.append(_delete_role(found.role, found.attached, role_name(side, stage)))
+    if found.drill_role is not None:
+        from draco.bootstrap.drill_policy import drill_role_name
+
+        steps.append(_delete_role(found.drill_role, [], drill_role_name(stage)))
     for alias, key in sorted(found.keys.items()):
         if key.state == "PendingDeletion":
             kept.append(f"KMS key {alias}: already pending deletion")

@@ -18,7 +18,7 @@ from draco.status.json_report import SCHEMA_VERSION, to_json
 from draco.status.model import (
     DEFAULT_RPO_HOURS,
     HEALTH_ORDER,
-    PRICE_PER_GB_MONTH,
+    PRICES_PER_GB_MONTH,
     Copy,
     FailedJob,
     SkippedSource,
@@ -32,7 +32,7 @@ from draco.status.terminal import render_table
 __all__ = [
     "DEFAULT_RPO_HOURS",
     "HEALTH_ORDER",
-    "PRICE_PER_GB_MONTH",
+    "PRICES_PER_GB_MONTH",
     "SCHEMA_VERSION",
     "Copy",
     "FailedJob",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rich.console import Console
 
@@ -34,6 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run)
 
 
+def drill_every_days(stage: str, app_dir: Any) -> int:
+    """The stage's DRILL_EVERY_DAYS (0 when unset, or the stage is not bootstrapped here)."""
+    from chalicelib_shared.drills.settings import DrillSettings
+
+    try:
+        return DrillSettings.from_env(ops.stage_env("consumer", stage, app_dir)).every_days
+    except ops.OperatorError:
+        return 0
+
+
 def run(args: argparse.Namespace) -> int:
     def go() -> int:
         if args.rpo_hours <= 0:
@@ -44,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         err = Console(stderr=True)
         with err.status(f"reading job table {config.job_table} and the DR account's snapshots", spinner="dots"):
             table = session.resource("dynamodb").Table(config.job_table)
-            status = collect(table, session.client, config, rpo_hours=args.rpo_hours)
+            every = drill_every_days(args.stage, args.app_dir)
+            status = collect(table, session.client, config, rpo_hours=args.rpo_hours, drill_every_days=every)
         if page:
             write_text(page, render_html(status))
             err.print(f"wrote {page}")

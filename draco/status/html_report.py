@@ -8,6 +8,7 @@ import html
 from chalicelib_shared.kinds import KINDS
 from draco import plan
 from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
+from draco.status.drills import HEADERS as DRILL_HEADERS
 from draco.status.model import Status
 
 e = html.escape
@@ -52,8 +53,7 @@ _COLUMN_NOTES = (
     (
         "GB, $/month",
         "allocated storage of the copies, and its cost at the kind's storage price per GB-month "
-        f"(RDS ${KINDS['RDS'].storage_price}, Aurora/DocumentDB/Neptune ${KINDS['RDS Cluster'].storage_price}, "
-        f"EBS ${KINDS['EBS'].storage_price}) "
+        f"({', '.join(f'{name} ${kind.storage_price}' for name, kind in KINDS.items())}) "
         "(an upper bound: AWS bills snapshots incrementally)",
     ),
     (
@@ -78,7 +78,7 @@ def render_html(status: Status) -> str:
     ]
     if status.sources:
         out += _sources(status)
-    out += _approvals(status) + _failed(status) + _skipped(status)
+    out += _approvals(status) + _failed(status) + _skipped(status) + _drills(status)
     if status.sources:
         out += _timelines(status)
     out.append("</body></html>\n")
@@ -141,6 +141,18 @@ def _failed(status: Status) -> list[str]:
         '<h2>Failed jobs</h2><p class="note">Fix the cause, then '
         "<code>python -m draco retry JOB</code> (or <code>--all-failed</code>).</p>",
         _table("failed", ("source", "job", "failed in", "since", "reason"), rows),
+    ]
+
+
+def _drills(status: Status) -> list[str]:
+    if not status.drills:
+        return []
+    rows = [drill.cells() for drill in status.drills]
+    return [
+        '<h2>Restore drills</h2><p class="note">Each source\'s last drill: its newest DR copy restored in DR, '
+        "checked and deleted; RTO from the restore call to validated. "
+        "<code>python -m draco drill --source SOURCE</code> runs one.</p>",
+        _table("drills", DRILL_HEADERS, rows),
     ]
 
 

@@ -4,9 +4,9 @@ Schema, times ISO 8601 UTC (``...Z``); fields are only ever added within one
 ``schema`` number::
 
     {
-      "schema": 1,
+      "schema": 2,
       "generated_at": time, "table": str, "live": bool (NO_DRY_RUN set),
-      "rpo_threshold_hours": float, "price_per_gb_month_usd": float,
+      "rpo_threshold_hours": float, "price_per_gb_month_usd": {SnapshotType: float},
       "totals": {"sources", "late", "failed_jobs", "pending_jobs", "copies",
                  "storage_gb", "would_delete", "skipped_sources",
                  "lifecycle_changes_pending": int,
@@ -47,9 +47,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib_shared import clock
-from draco.status.model import PRICE_PER_GB_MONTH, SourceStatus, Status
+from draco.status.model import PRICES_PER_GB_MONTH, SourceStatus, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: price_per_gb_month_usd is by kind
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -64,9 +64,12 @@ def to_json(status: Status) -> dict[str, Any]:
         "table": status.table,
         "live": status.live,
         "rpo_threshold_hours": status.rpo_threshold,
-        "price_per_gb_month_usd": PRICE_PER_GB_MONTH,
+        "price_per_gb_month_usd": PRICES_PER_GB_MONTH,
         "totals": status.totals,
         "sources": [_source_json(source) for source in status.sources],
+        "drills": [drill.to_json() for drill in status.drills],
+        "drills_overdue": sum(drill.overdue for drill in status.drills),
+        "drills_failed": sum(drill.last is not None and drill.last.result == "failed" for drill in status.drills),
         "skipped": [
             {
                 "source_acct": s.source_acct,

@@ -56,8 +56,8 @@ from chalicelib_shared.sources import SourceRecord
 
 #: RDS snapshot storage, USD per GB-month (us-east-1 "backup storage" beyond the free
 #: allowance; a DR account has no databases, so no allowance). Other Regions differ.
-#: Each kind prices its own storage (``SnapshotKind.storage_price``); this is RDS's, for the headline.
-PRICE_PER_GB_MONTH = KINDS["RDS"].storage_price
+#: Each kind prices its own storage (``SnapshotKind.storage_price``), by its ``SnapshotType``.
+PRICES_PER_GB_MONTH: dict[str, float] = {name: kind.storage_price for name, kind in KINDS.items()}
 DEFAULT_RPO_HOURS = 26.0
 HEALTH_ORDER = ("late", "failed", "approve", "check", "pending", "ok")
 #: Consumer states in which a job has heard from copy-shared, so knows its transit copy's encryption.
@@ -189,6 +189,7 @@ class Status:
     rpo_threshold: float
     sources: tuple[SourceStatus, ...]
     skipped: tuple[SkippedSource, ...]
+    drills: tuple[Any, ...] = ()  # each protected source's restore drills (``draco.status.drills``)
 
     @property
     def totals(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from chalicelib_shared.kinds import KINDS, Snapshot
 from chalicelib_shared.naming import DR_PREFIX
 from chalicelib_shared.sources import SourceRecord
 from draco import ops
+from draco.status.drills import drill_status
 from draco.status.model import DEFAULT_RPO_HOURS, Status, build_status
 
 
@@ -43,6 +45,7 @@ def collect(
     *,
     now: datetime | None = None,
     rpo_hours: float = DEFAULT_RPO_HOURS,
+    drill_every_days: int = 0,
 ) -> Status:
     """Read the consumer's job table (a boto3 ``Table``) and the DR account's snapshots (``client(service)``)."""
     items = ops.scan_items(table)
@@ -52,7 +55,7 @@ def collect(
         for item in items
         if str(item[KEY]).startswith(SOURCE_PREFIX)
     }
-    return build_status(
+    status = build_status(
         jobs,
         dr_snapshots(client),
         config,
@@ -61,6 +64,8 @@ def collect(
         rpo_hours=rpo_hours,
         table=getattr(table, "name", ""),
     )
+    protected = {s.inventory_key: s.oldest.source_time for s in status.sources if s.oldest is not None}
+    return replace(status, drills=drill_status(items, protected, status.generated_at, drill_every_days))
 
 
 def consumer_config(stage: str, table: str | None, app_dir: Path | None = None) -> ConsumerConfig:

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from draco.status.cells import COLUMNS, NUMERIC, headline, row, short
+from draco.status.drills import HEADERS as DRILL_HEADERS
 from draco.status.model import SourceStatus, Status
 
 #: The narrowest terminal (in columns) that shows a column; the others are always shown.
@@ -57,6 +58,7 @@ class StatusView:
         yield from self._approvals()
         yield from self._failed()
         yield from self._skipped()
+        yield from self._drills()
 
     def _sources(self, width: int) -> Table:
         status = self.status
@@ -113,6 +115,15 @@ class StatusView:
             for s in self.status.skipped:
                 skipped.add_row(s.source_name, s.kind, str(s.snapshots), short(s.last_seen), s.reason)
             yield skipped
+
+    def _drills(self) -> Iterator[Table]:
+        if self.status.drills:
+            table = _table("restore drills (python -m draco drill, with DR credentials)")
+            for column in DRILL_HEADERS:
+                table.add_column(column, overflow="fold")
+            for drill in self.status.drills:
+                table.add_row(*drill.cells())
+            yield table
 
 
 def render_table(status: Status) -> StatusView:

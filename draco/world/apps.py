@@ -27,6 +27,7 @@ from chalice.test import Client
 from moto.sqs.models import sqs_backends
 
 from chalicelib_shared.config import CONSUMER_TOPIC, POLLER_RULE, PRODUCER_TOPIC
+from chalicelib_shared.container import Container
 from draco import bootstrap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +83,9 @@ def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[
     if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches
         clients("events", account, region).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
     topic, handler = TOPICS[name]
-    chalice_app = importlib.import_module(f"{name}_app.app").app
+    module = importlib.import_module(f"{name}_app.app")
+    module.container = Container()  # a new world runs in new Lambda containers
+    chalice_app = module.app
     client = Client(chalice_app, stage_name="local", project_dir=str(project))
     app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""))
     subscribe(app, clients)

@@ -62,7 +62,6 @@ from chalicelib_shared.job_table import ACTIVE, DUE_INDEX, job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.naming import dr_copy_id
-from chalicelib_shared.pipeline import forget_hourly_checks
 from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
@@ -74,6 +73,7 @@ from draco.world.faults import FaultPlan, listen, stop
 from draco.world.kinds import WORLD_KINDS, Notification
 from draco.world.local_aws import environment
 from draco.world.meter import WorldStats
+from draco.world.moto_gaps_dynamodb import index_items
 from draco.world.runs import WAKE_INTERVAL, Runs
 
 PROD = "111111111111"
@@ -165,7 +165,6 @@ class LocalWorld(Runs):
             stack.callback(handler.setStream, previous)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="draco-world-")))
         aws.forget_clients()
-        forget_hourly_checks()
         self._bootstrap(workdir)
         listen(self._on_app_call)
         stack.callback(stop, self._on_app_call)
@@ -243,7 +242,7 @@ class LocalWorld(Runs):
         table = dynamodb_backends[account][self.region_of(account)].get_table(
             PRODUCER_TABLE if account == PROD else CONSUMER_TABLE
         )
-        items = moto_gaps.index_items(table, DUE_INDEX, DynamoType({"S": ACTIVE}))
+        items = index_items(table, DUE_INDEX, DynamoType({"S": ACTIVE}))
         return [Job.from_item(item.to_regular_json()) for item in items]
 
     def job_table(self, account: str) -> Any:

@@ -44,7 +44,32 @@
    (``draco.world.copies``). A copy across Regions under the source Region's
    key so fails, as on AWS.
 
-8. **DynamoDB: work that grows with the table.** moto answers a Query on a
+8. **Restores.** (a) moto restores a Neptune cluster snapshot with a
+   ``KeyError`` (its Neptune clusters keep no master password) and gives a
+   restored cluster its original cluster's key; AWS restores under the
+   snapshot's key. (b) moto restores DB instances and clusters, and creates
+   volumes, from a snapshot whose KMS key is disabled or pending deletion;
+   AWS refuses the RDS restores (``KMSKeyNotAccessibleFault``) and a volume
+   then ends ``error`` (the EBS answer is **not confirmed** by AWS's
+   documentation: the fill follows gap 7). (c) moto has no DB instance
+   quota; AWS allows 40 DB instances per account and Region by default
+   (``InstanceQuotaExceeded``); the fill counts against ``INSTANCE_QUOTA``.
+   (d) moto makes restored resources available at once; AWS creates them for
+   minutes to hours. The fill keeps a restored DB instance (or a restored
+   cluster's instance) and a volume made from a snapshot ``creating`` for
+   ``restore_time(kind, size_gb, instance_class)``, which the local world
+   sets (``draco.world.restores``; zero by default, moto's behaviour).
+   (e) moto restores a cluster into a DB subnet group that doesn't exist
+   (it checks only DB instance restores); AWS refuses with
+   ``DBSubnetGroupNotFoundFault``, and so does the fill.
+   (f) moto keeps a deleted cluster's automated snapshots; AWS removes them
+   with it unless told to keep them (``DeleteAutomatedBackups``, default
+   remove: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html).
+   The fill deletes them, so a drill's cluster leaves no snapshot behind.
+   DocumentDB can't be restored here at all: moto makes no DocumentDB
+   cluster, so DocumentDB restores are tested against a stubbed client.
+
+9. **DynamoDB: work that grows with the table.** moto answers a Query on a
    global secondary index by sorting and reading every item of the table, and
    backs a TransactWriteItems up by deep-copying every table it writes to, so
    a poll round costs what the job table ever held. DynamoDB reads an index
@@ -55,31 +80,33 @@
    and hands moto's own Query only that partition's items, so sorting, paging,
    conditions and projection stay moto's. A transaction backs up only the
    items it names, and puts them back if it is cancelled.
+   The fill is in ``draco.world.moto_gaps_dynamodb`` (this module would pass 500 lines); it
+   is installed and removed with the others, from here.
 
-``tests/test_moto_gaps.py`` shows each gap and its fill.
+``tests/test_moto_gaps.py`` shows each gap and its fill (gap 8: ``tests/test_drill_gaps.py``).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 from moto.ec2.exceptions import EC2ClientError, InvalidSnapshotIdError
 from moto.ec2.models import ec2_backends
-from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import generic_filter, random_snapshot_id
 from moto.kms.models import kms_backends
-from moto.rds.models import RDSBackend, rds_backends
+from moto.rds.exceptions import DBSubnetGroupNotFoundError, KMSKeyNotAccessibleFault, RDSClientError
+from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import split_arn
+
+from chalicelib_shared import clock
+from draco.world.moto_gaps_dynamodb import DYNAMODB_FILLS
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -251,7 +278,7 @@ def _locks(backend: EBSBackend) -> dict[str, dict[str, Any]]:
 
 
 def _lock_state(lock: dict[str, Any]) -> str:
-    return "expired" if lock["LockExpiresOn"] <= datetime.now(timezone.utc) else lock["LockState"]
+    return "expired" if lock["LockExpiresOn"] <= clock.now() else lock["LockState"]
 
 
 def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
@@ -259,7 +286,7 @@ def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
     mode, days, until = self._get_param("LockMode"), self._get_param("LockDuration"), self._get_param("ExpirationDate")
     if mode not in LOCK_MODES or (days is None) == (until is None):
         raise EC2ClientError("InvalidParameterCombination", "LockMode, and one of LockDuration or ExpirationDate")
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     expires = now + timedelta(days=int(days)) if days is not None else until
     held = _locks(self.ec2_backend).get(snapshot.id)
     if held and _lock_state(held) == "compliance" and expires < held["LockExpiresOn"]:
@@ -296,162 +323,137 @@ def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
     return _originals[(EBSBackend, "delete_snapshot")](self, snapshot_id)
 
 
-# --- DynamoDB -------------------------------------------------------------------------------
-ItemKey = tuple[Any, Any]  # (hash key, range key or None), as moto keys its items
+# --- restores (gap 8) ------------------------------------------------------------------------
+INSTANCE_QUOTA = 40  # DB instances per account and Region, AWS's default
 
 
-@dataclass
-class _Partitions:
-    """A table's index partitions: (index, hash key value) -> item keys; ``dirty``: items written since."""
-
-    by_value: dict[tuple[str, Any], set[ItemKey]]
-    filed: dict[ItemKey, list[tuple[str, Any]]]
-    dirty: set[ItemKey]
+def _at_once(kind: str, size_gb: int, instance_class: str) -> timedelta:
+    return timedelta(0)  # moto's own behaviour
 
 
-def _partitions(table: Table) -> _Partitions:
-    """Kept on the table (a backup's deep copy of it carries them along, consistent with its items)."""
-    held = table.__dict__.get("draco_partitions")
-    if held is None:
-        every = {(item.hash_key, item.range_key) for item in _stored_items(table)}
-        held = table.__dict__["draco_partitions"] = _Partitions({}, {}, every)
-    return held
+restore_time: Callable[[str, int, str], timedelta] = _at_once
+_READY = "_draco_ready_at"  # when a restored resource stops being "creating"
+_UNUSABLE = "_draco_unusable_key"  # a volume made from a snapshot under an unusable key: it ends "error"
 
 
-def _stored_items(table: Table) -> list[Any]:
-    if table.range_key_attr:
-        return [item for by_range in table.items.values() for item in by_range.values()]
-    return list(table.items.values())
-
-
-def _written(table: Table, key: ItemKey) -> None:
-    if "draco_partitions" in table.__dict__:
-        table.__dict__["draco_partitions"].dirty.add(key)
-
-
-def _refile(table: Table) -> _Partitions:
-    """File the items written since the last Query under the index partitions they are in now."""
-    parts = _partitions(table)
-    for key in parts.dirty:
-        for place in parts.filed.pop(key, []):
-            parts.by_value[place].discard(key)
-        item = table.get_item(*key) if key[0] in table.items else None
-        if item is None:
-            continue
-        places = []
-        for index in table.global_indexes or []:
-            hash_attr = next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
-            value = item.attrs.get(hash_attr)
-            if value is not None:
-                places.append((index.name, value))
-                parts.by_value.setdefault((index.name, value), set()).add(key)
-        parts.filed[key] = places
-    parts.dirty.clear()
-    return parts
-
-
-INDEX_ARG = 7  # moto's Table.query takes the index name as its eighth argument
-
-
-def _query(self: Table, *args: Any, **kwargs: Any) -> Any:
-    original = _originals[(Table, "query")]
-    index_name = args[INDEX_ARG] if len(args) > INDEX_ARG else kwargs.get("index_name")
-    conditions = kwargs.get("hash_key_conditions") or []
-    if not any(index.name == index_name for index in self.global_indexes or []) or len(conditions) != 1:
-        return original(self, *args, **kwargs)
-    found = index_items(self, index_name, conditions[0][1])
-    self.all_items = lambda: found  # type: ignore[method-assign]  # what moto's Query reads
+def _key_usable(account: str, region: str, key: str | None) -> bool:
+    """Whether ``key`` is enabled ("" or None: no key, nothing to use)."""
+    if not key:
+        return True
+    if key.startswith("arn:"):
+        account, region = key.split(":")[4], key.split(":")[3]
     try:
-        return original(self, *args, **kwargs)
-    finally:
-        del self.all_items
+        return kms_backends[account][region].describe_key(key).key_state == "Enabled"
+    except Exception:  # noqa: BLE001 - moto's own NotFound: not usable either
+        return False
 
 
-def _table_put_item(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-    item = _originals[(Table, "put_item")](self, item_attrs, *args, **kwargs)
-    _written(self, (item.hash_key, item.range_key))
-    return item
+def _hold(resource: Any, kind: str, size_gb: int, instance_class: str) -> None:
+    resource.__dict__[_READY] = clock.now() + restore_time(kind, size_gb, instance_class)
 
 
-def _table_delete_item(self: Table, hash_key: Any, range_key: Any) -> Any:
-    item = _originals[(Table, "delete_item")](self, hash_key, range_key)
-    _written(self, (hash_key, range_key))
-    return item
+def _held(resource: Any) -> bool:
+    ready = resource.__dict__.get(_READY)
+    return ready is not None and clock.now() < ready
 
 
-def _update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
-    item = _originals[(DynamoDBBackend, "update_item")](self, table_name, *args, **kwargs)
-    _written(self.get_table(table_name), (item.hash_key, item.range_key))
-    return item
+def _rds_status() -> property:
+    def get(self: Any) -> str:
+        return "creating" if _held(self) else self.__dict__.get("_draco_status", self.__dict__.get("status", ""))
+
+    def put(self: Any, value: str) -> None:
+        self.__dict__["_draco_status"] = value
+
+    return property(get, put)
 
 
-def _same(self: Table, memo: dict[int, Any]) -> Table:
-    return self
+def _volume_status() -> property:
+    def get(self: Any) -> str:
+        if _held(self):
+            return "creating"
+        if self.__dict__.get(_UNUSABLE):
+            return FAILED_COPY
+        return _originals[(Volume, "status")].fget(self)
+
+    return property(get)
 
 
-def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-    """moto's transaction, backed up item by item instead of table by table."""
-    saved = _named_items(self, transact_items)
-    Table.__deepcopy__ = _same  # moto's whole-table backup becomes the table itself; ours is ``saved``
-    try:
-        _originals[(DynamoDBBackend, "transact_write_items")](self, transact_items)
-    except Exception:
-        for table, key, item in saved:
-            _put_back(table, key, item)
-        raise
-    finally:
-        del Table.__deepcopy__
+def _check_quota(backend: RDSBackend) -> None:
+    if len(backend.databases) >= INSTANCE_QUOTA:
+        raise RDSClientError("InstanceQuotaExceeded", f"DB instance quota of {INSTANCE_QUOTA} reached")
 
 
-def _named_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, ItemKey, Any]]:
-    """Each item a transaction names, as it is now (``None``: absent); malformed actions are moto's to refuse."""
-    saved = []
-    for action in transact_items:
-        try:
-            op = next(iter(action.values()))
-            table = backend.tables[op["TableName"]]
-            named = op.get("Key") or op["Item"]
-            key = (
-                _typed(named[table.hash_key_attr]),
-                _typed(named[table.range_key_attr]) if table.range_key_attr else None,
-            )
-            saved.append((table, key, copy.deepcopy(table.get_item(*key))))
-        except Exception:  # noqa: BLE001, S112 - moto's own transaction reports what is wrong with it
-            continue
-    return saved
+def _restore_instance(self: RDSBackend, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+    snapshot_id = split_arn(from_snapshot_id)[3] if from_snapshot_id.startswith("arn:") else from_snapshot_id
+    snapshot = self.describe_db_snapshots(db_instance_identifier=None, db_snapshot_identifier=snapshot_id)[0]
+    if snapshot.encrypted and not _key_usable(self.account_id, self.region_name, snapshot.kms_key_id):
+        raise KMSKeyNotAccessibleFault(snapshot.kms_key_id)
+    _check_quota(self)
+    made = _originals[(RDSBackend, "restore_db_instance_from_db_snapshot")](self, from_snapshot_id, overrides)
+    _hold(made, "RDS", int(made.allocated_storage or 0), made.db_instance_class)
+    return made
 
 
-def _typed(value: Any) -> DynamoType:
-    """moto's parsed request holds key values as ``DynamoType`` already, or as DynamoDB JSON."""
-    return value if isinstance(value, DynamoType) else DynamoType(value)
+def _restore_cluster(self: RDSBackend, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+    found = self.describe_db_cluster_snapshots(db_cluster_identifier=None, db_snapshot_identifier=from_snapshot_id)
+    snapshot = found[0]
+    subnet_group = overrides.get("db_subnet_group_name") or overrides.get("DBSubnetGroupName")
+    if subnet_group and subnet_group not in self.subnet_groups:
+        raise DBSubnetGroupNotFoundError(subnet_group)
+    if snapshot.encrypted and not _key_usable(self.account_id, self.region_name, snapshot.kms_key_id):
+        raise KMSKeyNotAccessibleFault(snapshot.kms_key_id)
+    made = _originals[(RDSBackend, "restore_db_cluster_from_snapshot")](self, from_snapshot_id, overrides)
+    made.kms_key_id = overrides.get("kms_key_id") or snapshot.kms_key_id
+    made.storage_encrypted = snapshot.encrypted
+    made.__dict__["_draco_restored_gb"] = int(snapshot.allocated_storage or 0)
+    return made
 
 
-def _put_back(table: Table, key: ItemKey, item: Any) -> None:
-    hash_key, range_key = key
-    if item is None:
-        if range_key is None:
-            table.items.pop(hash_key, None)
-        else:
-            table.items.get(hash_key, {}).pop(range_key, None)
-    elif range_key is None:
-        table.items[hash_key] = item
-    else:
-        table.items[hash_key][range_key] = item
-    _written(table, key)
+def _cluster_cfg(self: Any) -> dict[str, Any]:
+    if "_master_user_password" not in self.__dict__:  # a Neptune cluster: it has none
+        self.__dict__["_master_user_password"] = None
+    return _originals[(DBCluster, "get_cfg")](self)
 
 
-def index_items(table: Table, index_name: str, value: Any) -> list[Any]:
-    """moto's items in one partition of a global secondary index (the local world reads active jobs so)."""
-    keys = _refile(table).by_value.get((index_name, value), set())
-    return [item for item in (table.get_item(*key) for key in keys) if item is not None]
+def _create_instance(self: RDSBackend, db_kwargs: dict[str, Any]) -> Any:
+    _check_quota(self)
+    made = _originals[(RDSBackend, "create_db_instance")](self, db_kwargs)
+    cluster = self.clusters.get(db_kwargs.get("db_cluster_identifier") or "")
+    if cluster is not None and "_draco_restored_gb" in cluster.__dict__:
+        _hold(made, "RDS Cluster", cluster.__dict__["_draco_restored_gb"], made.db_instance_class)
+    return made
+
+
+def _delete_cluster(self: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None) -> Any:
+    gone = _originals[(RDSBackend, "delete_db_cluster")](self, cluster_identifier, snapshot_name)
+    for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+        if snapshot.snapshot_type == "automated" and snapshot.db_cluster_identifier == cluster_identifier:
+            del self.cluster_snapshots[snapshot_id]
+    return gone
+
+
+def _create_volume(self: EBSBackend, size: int, zone_name: str, snapshot_id: str | None = None, **rest: Any) -> Any:
+    made = _originals[(EBSBackend, "create_volume")](self, size, zone_name, snapshot_id, **rest)
+    if snapshot_id:
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot.encrypted:
+            made.kms_key_id = made.kms_key_id if rest.get("kms_key_id") else snapshot.kms_key_id
+            if not _key_usable(self.account_id, self.region_name, made.kms_key_id):  # type: ignore[attr-defined]
+                made.__dict__[_UNUSABLE] = True
+        _hold(made, "EBS", int(made.size), "")
+    return made
 
 
 _FILLS: dict[tuple[type, str], Any] = {
-    (Table, "query"): _query,
-    (Table, "put_item"): _table_put_item,
-    (Table, "delete_item"): _table_delete_item,
-    (DynamoDBBackend, "update_item"): _update_item,
-    (DynamoDBBackend, "transact_write_items"): _transact_write_items,
+    (RDSBackend, "restore_db_instance_from_db_snapshot"): _restore_instance,
+    (RDSBackend, "restore_db_cluster_from_snapshot"): _restore_cluster,
+    (RDSBackend, "create_db_instance"): _create_instance,
+    (DBCluster, "get_cfg"): _cluster_cfg,
+    (RDSBackend, "delete_db_cluster"): _delete_cluster,
+    (DBInstance, "status"): _rds_status(),
+    (Volume, "status"): _volume_status(),
+    (EBSBackend, "create_volume"): _create_volume,
+    **DYNAMODB_FILLS,
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
     (RDSResponse, "describe_db_cluster_snapshots"): _paged("describe_db_cluster_snapshots", "DBClusterSnapshots"),
