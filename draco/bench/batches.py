@@ -105,19 +105,24 @@ def markdown(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def main() -> None:  # pragma: no cover - a manual run: python -m draco.bench.batches
+def main() -> None:  # pragma: no cover - a manual run: python -m draco.bench.batches [n ...] [--held n ...]
+    """Print each row as soon as it is measured (JSON lines on stderr), then the tables."""
     import json
     import sys
     import time
 
-    started = time.process_time()
-    sizes = [int(a) for a in sys.argv[1:]] or list(BATCHES)
-    rows = batches(sizes)
-    print("\n".join(table(rows, "simultaneous sources", "sources")))
-    held = inventories()
-    print("\n".join(table(held, "DR copies held", "dr_copies_held")))
-    print(json.dumps(rows + held, indent=1), file=sys.stderr)
-    print(f"CPU seconds: {time.process_time() - started:.1f}", file=sys.stderr)
+    args = sys.argv[1:]
+    cut = args.index("--held") if "--held" in args else len(args)
+    sizes, held = [int(a) for a in args[:cut]] or list(BATCHES), [int(a) for a in args[cut + 1 :]]
+    rows: dict[str, list[dict[str, Any]]] = {"batches": [], "inventories": []}
+    for label, key, counts in (("batches", "sources", sizes), ("inventories", "held", held)):
+        for n in counts:
+            started = time.process_time()
+            row = batch(n) if key == "sources" else batch(1, n)
+            row["cpu_seconds"] = time.process_time() - started
+            rows[label].append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    print("\n".join(markdown(rows)))
 
 
 if __name__ == "__main__":  # pragma: no cover
