@@ -179,8 +179,11 @@ class Producer(Side):
     def room_left(self) -> tuple[int, str]:
         """Places left under ``TRANSIT_LIMIT``, once places nobody holds any more are given back.
 
-        The round's listing says which holders still hold one; only an unlisted holder is read.
+        The round's listing says which holders still hold one; only an unlisted holder is read. When the
+        listed jobs alone fill the pool, nothing is read at all: a full pool costs a round no call.
         """
+        if sum(_transit_exists(job) for job in self.listed.values()) >= self.config.transit_limit:
+            return 0, self._transit_full()
         holders = self.slots.holders(TRANSIT_POOL)
         stale = [job_id for job_id in holders if not _holds_transit(self.holds(job_id), clock.now())]
         self.slots.release(TRANSIT_POOL, stale)
@@ -311,6 +314,9 @@ def _holds_transit(job: Job | None, now: datetime) -> bool:
     """Whether a job's transit copy exists (or may be starting) and counts against ``TRANSIT_LIMIT``."""
     if job is None:
         return False
-    if job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup):
-        return True
-    return job.state.is_active and now - clock.parse_iso(job.updated) < STARTING
+    return _transit_exists(job) or (job.state.is_active and now - clock.parse_iso(job.updated) < STARTING)
+
+
+def _transit_exists(job: Job) -> bool:
+    """The job's transit copy exists: copying, shared, or failed and kept for cleanup."""
+    return job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup)

@@ -185,3 +185,23 @@ def markdown(bill: dict[str, Any]) -> list[str]:
 def run(cost: dict[str, Any], steady: dict[str, Any]) -> dict[str, Any]:
     rows = whole(cost, steady)
     return {"rows": rows, "lifecycles": lifecycles(), "recommended": recommended_scope(rows)}
+
+
+def main() -> None:  # pragma: no cover - python -m draco.bench.bill [small|full]: the steady state, then the bill
+    import json
+    import sys
+
+    from draco.bench import coldstart, runner, usage
+
+    size = runner.SIZES[sys.argv[1] if len(sys.argv) > 1 else "small"]
+    cold = coldstart.measure(size["cold_starts"])
+    assume = costs.Assumptions(init_seconds=max(row["now"] for row in cold["apps"].values()))
+    steady = runner.steady_state(size, None, assume)
+    cost = usage.cost(steady, assume)
+    out = {"cold_start": cold, "steady_state": steady, "cost": cost, "bill": run(cost, steady)}
+    print(json.dumps(out, default=str), file=sys.stderr)
+    print("\n".join(markdown(out["bill"])))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
