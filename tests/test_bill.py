@@ -61,3 +61,20 @@ def test_the_whole_bill_shares_the_deployment_and_prices_keys_by_scope() -> None
     assert dr == bill.copies_kept("Standard", 7) * bill.SIZE_GB * 0.095  # storage dwarfs DRACO's own
     assert dr > 20 * one[("database", 1)]["DRACO's own"]
     assert bill.recommended_scope(rows) == "account"
+
+
+def test_the_new_sections_render_every_measured_row() -> None:
+    from draco.bench import batches, report
+
+    cost, steady = measured()
+    text = "\n".join(bill.markdown(bill.run(cost, steady)))
+    assert "Recommended default: `KEY_SCOPE=account`" in text and "| Standard | 22 | 27 |" in text
+    row = {"sources": 40, "dr_copies_held": 0, "dynamodb_calls": 24.0, "lambda_runs": 11.0, "cold_runs": 0.5}
+    row |= {"other_calls": 16.0, "poll_rounds": 2.0}
+    calls = "\n".join(batches.markdown({"batches": [row], "inventories": [row | {"dr_copies_held": 10_000}]}))
+    assert "| 40 | 24.0 | 11.0 (0.5) | 16.0 | 2.0 |" in calls and "| 10,000 |" in calls
+    parts = {"import": 0.3, "table": 0.1, "rds": 0.05, "ec2": 0.2}
+    timing = {"parts": parts, "before_import": 0.3, "before_clients": 0.35, "before": 0.65}
+    timing |= {"now_import": 0.3, "now_clients": 0.15, "now": 0.45}
+    cold = "\n".join(report._cold({"cold_start": {"repetitions": 3, "wake_up_clients": ["rds"], "apps": {"p": timing}}}))
+    assert "| p | cold start | 650 ms | 450 ms |" in cold and "ec2 200 ms" in cold
