@@ -76,5 +76,7 @@ def test_the_new_sections_render_every_measured_row() -> None:
     parts = {"import": 0.3, "table": 0.1, "rds": 0.05, "ec2": 0.2}
     timing = {"parts": parts, "before_import": 0.3, "before_clients": 0.35, "before": 0.65}
     timing |= {"now_import": 0.3, "now_clients": 0.15, "now": 0.45}
-    cold = "\n".join(report._cold({"cold_start": {"repetitions": 3, "wake_up_clients": ["rds"], "apps": {"p": timing}}}))
+    cold = "\n".join(
+        report._cold({"cold_start": {"repetitions": 3, "wake_up_clients": ["rds"], "apps": {"p": timing}}})
+    )
     assert "| p | cold start | 650 ms | 450 ms |" in cold and "ec2 200 ms" in cold
