@@ -113,7 +113,9 @@ def main() -> None:  # pragma: no cover - a manual run: python -m draco.bench.ba
 
     args = sys.argv[1:]
     cut = args.index("--held") if "--held" in args else len(args)
-    sizes, held = [int(a) for a in args[:cut]] or list(BATCHES), [int(a) for a in args[cut + 1 :]]
+    sizes, held = [int(a) for a in args[:cut]], [int(a) for a in args[cut + 1 :]]
+    if not args:
+        sizes, held = list(BATCHES), list(INVENTORIES)
     rows: dict[str, list[dict[str, Any]]] = {"batches": [], "inventories": []}
     for label, key, counts in (("batches", "sources", sizes), ("inventories", "held", held)):
         for n in counts:
