@@ -13,6 +13,7 @@ when DR already holds many copies of other sources.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,6 +112,7 @@ def main() -> None:  # pragma: no cover - a manual run: python -m draco.bench.ba
     import sys
     import time
 
+    os.environ.setdefault("MOTO_RDS_SNAPSHOT_LIMIT", "100000")  # as the runner: moto's limit would stop a big inventory
     args = sys.argv[1:]
     cut = args.index("--held") if "--held" in args else len(args)
     sizes, held = [int(a) for a in args[:cut]], [int(a) for a in args[cut + 1 :]]
