@@ -1,4 +1,9 @@
-"""AWS clients, made once per process and reused by every invocation.
+"""AWS clients, made once per process, when first used, and reused by every invocation.
+
+``client`` hands out a stand-in that makes the real client on its first call: a
+cold start pays only for the clients its run uses (a wake-up with nothing due
+reads the job table and one quota, nothing else), however many the use-cases
+are wired with.
 
 Clients retry throttling, 5xx and timeouts themselves with botocore's adaptive
 retry mode, which also slows the caller down when an API says "Rate exceeded".
@@ -24,7 +29,17 @@ def region() -> str:
 
 
 def client(service: str, region_name: str) -> Any:
-    return _client(service, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
+    return LazyClient(service, region_name, os.environ.get("AWS_ACCESS_KEY_ID"))
+
+
+class LazyClient:
+    """A boto3 client made on first use (the process-wide one for its service, Region and credentials)."""
+
+    def __init__(self, service: str, region_name: str, access_key: str | None) -> None:
+        self._key = (service, region_name, access_key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_client(*self._key), name)
 
 
 def table(name: str, region_name: str) -> Any:

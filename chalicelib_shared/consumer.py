@@ -30,6 +30,7 @@ from chalicelib_shared.rejection import Rejection
 @dataclass
 class Consumer(ConsumerSide):
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.requests = Requests(self)
         self.lifecycle = LifecycleRun(self)
         self.copies = Copies(self, Relay(self), self.lifecycle.apply)

@@ -246,15 +246,19 @@ class JobTable:
         self._table.put_item(Item=item)
 
     def flip(self, name: str, expected: str, value: str) -> bool:
-        """Set flag ``name`` to ``value`` if it is ``expected``; a flag never set counts as ``"on"``."""
+        """Set flag ``name`` to ``value`` if it is ``expected``; a flag never set counts as ``"on"``;
+        ``expected`` empty: whatever it is (a write that cannot fail)."""
         condition = "#v = :expected" + (" OR attribute_not_exists(#v)" if expected == "on" else "")
+        given = {
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {":value": value, ":expected": expected},
+        }
         try:
             self._table.update_item(
                 Key={KEY: FLAG_PREFIX + name},
                 UpdateExpression="SET #v = :value",
-                ConditionExpression=condition,
                 ExpressionAttributeNames={"#v": "value"},
-                ExpressionAttributeValues={":value": value, ":expected": expected},
+                **(given if expected else {"ExpressionAttributeValues": {":value": value}}),
             )
         except ClientError as err:
             if _code(err) == "ConditionalCheckFailedException":

@@ -1,54 +1,63 @@
-"""Pollers that cost next to nothing while nothing is in flight.
+"""Pollers that cost next to nothing while nothing needs them.
 
 Each app has two schedules: the poller, every minute, and a wake-up, every
-hour. At the end of a poll round the poller's own EventBridge rule
-(``POLLER_RULE``) is switched off when no job falls due within the hour (a
-copy in flight keeps its job due, so it keeps the poller on); the wake-up (at
-most an hour later) makes the hourly checks and switches the poller on again
-before anything falls due. Whatever creates a job due soon or starts a copy
-switches it on at once (``wake``, through ``PacedJobs``), so work never waits on
-a resting poller. Nothing waits forever: the wake-up runs every hour whatever
-the rule's state, and an idle account costs 24 short runs a day instead of
-1,440 poll rounds.
+hour. The poller's own EventBridge rule (``POLLER_RULE``) is on only while a
+job falls due within ``WINDOW`` (a few minutes): a copy of a kind whose end
+AWS does not announce, a copy waiting for a slot, an AWS error waited out.
+Everything further off is a timer (a re-send, a share timeout, the safety
+check of a copy whose end AWS announces): the hourly wake-up runs a poll round
+itself and handles whatever has fallen due, so a timer fires within the hour
+of falling due and a resting account costs 24 short runs a day instead of
+1,440 poll rounds. Whatever creates a job due within the window switches the
+poller on at once (``wake``, through ``PacedJobs``).
 
 A flag item in the job table remembers the switch's state, so a wake is one
-conditional write, and EnableRule is called only when the flag flips; switching
-off re-checks the due jobs afterwards, so a job created meanwhile is never left
-behind a switched-off rule. Should a call be lost between the flag and the rule
-(an AWS error, a run that dies), the next hourly wake-up or poll round mends it
-(``RuleSwitch.settle``).
+conditional write, and EnableRule is called only when the flag flips. A poll
+round decides from the jobs its one Query listed and from what it wrote
+itself (``saw``) whether the poller may rest; only switching off asks the
+table again, afterwards, so a job created meanwhile is never left behind a
+switched-off rule. Should a call be lost between the flag and the rule (an AWS
+error, a run that dies), the next hourly wake-up or poll round mends it
+(``RuleSwitch.settle``); the wake-up never writes the flag conditionally, so
+no conditional write fails on a schedule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib_shared import clock
 from chalicelib_shared.log import logger
 
-#: How far ahead a due job keeps the poller on: the wake-up's period.
-WINDOW = timedelta(hours=1)
+#: How far ahead a due job keeps the poller on; later ones are the hourly wake-up's.
+WINDOW = timedelta(minutes=5)
 FLAG = "poller"
 ON, OFF = "on", "off"
 
 
 class Flags(Protocol):
     def flip(self, name: str, expected: str, value: str) -> bool:
-        """Set flag ``name`` to ``value`` if it is ``expected`` (a missing flag counts as on)."""
+        """Set flag ``name`` to ``value`` if it is ``expected`` (a missing flag counts as on; "": whatever it is)."""
 
 
 class Switch(Protocol):
     def wake(self) -> None:
         """Work is due soon: make sure the poller runs."""
 
-    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
-        """After a round: the poller rests when no job falls due within the hour.
+    def saw(self, job_id: str, due: datetime | None) -> None:
+        """This run wrote a job that now needs the poller from ``due`` on (``None``: not at all): what
+        ``settle`` knows of it without asking again."""
+
+    def settle(
+        self, next_due: Callable[[], datetime | None], wake_up: bool, listed: Iterable[Any] | None = None
+    ) -> None:
+        """After a round: the poller rests when no job falls due within ``WINDOW``.
 
         ``wake_up``: the hourly round, which also switches the poller on when work is due
-        (a poller round needs not: it runs, so its rule is on). A copy in flight keeps its
-        job due (the poller looks at it every round), so it keeps the poller on.
+        (a poller round needs not: it runs, so its rule is on). ``listed``: every job with
+        work left that needs the poller, as the round read it (else ``next_due`` is asked).
         """
 
 
@@ -58,7 +67,12 @@ class AlwaysOn:
     def wake(self) -> None:
         return None
 
-    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+    def saw(self, job_id: str, due: datetime | None) -> None:
+        return None
+
+    def settle(
+        self, next_due: Callable[[], datetime | None], wake_up: bool, listed: Iterable[Any] | None = None
+    ) -> None:
         return None
 
 
@@ -70,6 +84,10 @@ class RuleSwitch:
         self._rule = rule
         self._flags = flags
         self._awake = False  # this invocation switched it on already
+        self._written: dict[str, datetime | None] = {}  # job id -> when it falls due (None: no work left)
+
+    def saw(self, job_id: str, due: datetime | None) -> None:
+        self._written[job_id] = due
 
     def wake(self) -> None:
         if self._awake:
@@ -79,20 +97,23 @@ class RuleSwitch:
             self._events.enable_rule(Name=self._rule)
             logger.info("poller switched on", rule=self._rule)
 
-    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+    def settle(
+        self, next_due: Callable[[], datetime | None], wake_up: bool, listed: Iterable[Any] | None = None
+    ) -> None:
         """See ``Switch.settle``; the flag and the rule can disagree after a lost call, and each case mends it.
 
         A lost EnableRule leaves the flag on and the rule off: the hourly wake-up enables the
         rule whenever work falls due, whatever the flag says. A lost DisableRule leaves the
-        flag off and the rule on: a poll round that finds the flag off ran all the same, so it
-        disables the rule again.
+        flag off and the rule on: the poll round that then runs disables the rule again. A
+        wake-up with nothing due soon writes nothing: a poller still on rests itself.
         """
-        if _soon(next_due()):
+        if _soon(self._next(listed) if listed is not None else next_due()):
             if wake_up:
                 self._switch_on()
             return
-        if not self._flags.flip(FLAG, ON, OFF) and wake_up:
-            return  # resting already
+        if wake_up:
+            return
+        self._flags.flip(FLAG, ON, OFF)  # already off: a lost DisableRule, mended below
         self._awake = False
         self._events.disable_rule(Name=self._rule)
         if _soon(next_due()):  # a job came while switching off: switch back on
@@ -100,12 +121,17 @@ class RuleSwitch:
             return
         logger.info("poller resting until work is due", rule=self._rule)
 
+    def _next(self, listed: Iterable[Any]) -> datetime | None:
+        """When the next job falls due, from the round's listing and this run's own writes."""
+        dues = {job.job_id: clock.parse_iso(job.due) for job in listed} | self._written
+        return min((due for due in dues.values() if due is not None), default=None)
+
     def _switch_on(self) -> None:
-        """Enable the rule, then say so in the flag (a wake that found the flag on enabled nothing)."""
+        """Enable the rule, then say so in the flag, whatever it said (a write that cannot fail)."""
         self._awake = True
         self._events.enable_rule(Name=self._rule)
-        if self._flags.flip(FLAG, OFF, ON):
-            logger.info("poller switched on", rule=self._rule)
+        self._flags.flip(FLAG, "", ON)
+        logger.info("poller on", rule=self._rule)
 
 
 def _soon(due: datetime | None) -> bool:
@@ -118,6 +144,7 @@ class PacedJobs:
     def __init__(self, jobs: Any, switch: Switch) -> None:
         self._jobs = jobs
         self._switch = switch
+        self.quiet: Callable[[Any], bool] = lambda job: False  # jobs that need no poller though due
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._jobs, name)
@@ -129,6 +156,9 @@ class PacedJobs:
         return self._watch(self._jobs.advance(job, state, **changes))
 
     def _watch(self, job: Any) -> Any:
-        if job is not None and job.is_due_work and _soon(clock.parse_iso(job.due)):
-            self._switch.wake()
+        if job is not None:
+            due = clock.parse_iso(job.due) if job.is_due_work and not self.quiet(job) else None
+            self._switch.saw(job.job_id, due)
+            if _soon(due):
+                self._switch.wake()
         return job

@@ -6,9 +6,15 @@ one in flight (``check_copy``), which copy a job waits for (``copy_id``), what
 to do when a job waiting on the other account falls due (``on_due``) and what
 room a copy needs besides its kind's copy slot (``take_room``).
 
-A poll round is one Query for the due jobs, then: every copy in flight is
+A poll round is one Query, listing every job with work left (the few in
+flight, never the history), then, of those due: every copy in flight is
 checked (with one Describe per kind for all of them), every waiting job whose
-time has come is handled, and queued copies start while slots are free. Any
+time has come is handled, and queued copies start while slots are free. The
+listing also tells which slot holders still copy and when the next job falls
+due, so a round asks the table nothing else unless a holder is unlisted or the
+poller switches off. A copy whose end AWS announces (``awaits_event``) waits
+for that event and needs no poller: any round looks at it all the same (the
+hourly wake-up's at least), a safety net for a lost event. Any
 AWS error in a step is waited out with backoff (``errors.is_worth_waiting``)
 or fails that job alone, with AWS's reason; it never stops the round.
 """
@@ -16,9 +22,9 @@ or fails that job alone, with AWS's reason; it never stops the round.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,14 +34,17 @@ from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.container import Container
 from chalicelib_shared.jobs import POLLED_STATES, QUEUED_STATES, SLOT_STATES, WAITING_STATES, Job, State
 from chalicelib_shared.kinds import KINDS, Phase, Snapshot, SnapshotApi
+from chalicelib_shared.kinds.base import Quota
 from chalicelib_shared.log import correlated, logger
 from chalicelib_shared.messages import Message
 from chalicelib_shared.outcomes import Outcome, Result
-from chalicelib_shared.pacing import AlwaysOn, Switch
+from chalicelib_shared.pacing import AlwaysOn, PacedJobs, Switch
 from chalicelib_shared.ports import JobStore, Publisher, SlotStore, Snapshots
 from chalicelib_shared.report import report
 
 MAX_BACKOFF = timedelta(hours=1)
+#: Listing the jobs due by then lists every job with work left.
+EVERY_DUE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 QUOTA_WARN_AT = 0.8
 
 
@@ -49,7 +58,14 @@ class Side:
     publisher: Publisher
     snapshots: Snapshots  # SnapshotType -> that kind's snapshots in this account and Region
     switch: Switch = field(default_factory=AlwaysOn, kw_only=True)  # the poller's schedule (``pacing``)
+    #: During a round, every job with work left, as its Query listed them (by job id).
+    listed: dict[str, Job] = field(default_factory=dict, init=False, repr=False)
+
     container: Container = field(default_factory=Container, kw_only=True)  # what the Lambda container remembers
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jobs, PacedJobs):  # a copy waiting for its event wakes no poller
+            self.jobs.quiet = self.awaits_event
 
     # --- what each side says ------------------------------------------------------
     def _topic(self, message: Message) -> str:
@@ -96,29 +112,65 @@ class Side:
     # --- the poll round -----------------------------------------------------------
     def poll(self) -> Counter[Outcome]:
         """Advance every job that is due; count the outcomes; let the poller rest when idle (``pacing``)."""
-        due = list(self.jobs.due_jobs(clock.now()))
+        return self.round(wake_up=False)
+
+    def wake_up(self) -> None:
+        """The hourly wake-up: the hourly checks, a round for the timers that fell due, the poller
+        switched on if work falls due within its window (``pacing``)."""
+        self.hourly_checks()
+        self.round(wake_up=True)
+
+    def round(self, wake_up: bool) -> Counter[Outcome]:
+        """One Query lists every job with work left; those due now are handled (see the module docstring)."""
+        now = clock.now()
+        listed = list(self.jobs.due_jobs(EVERY_DUE))
+        due = [job for job in listed if clock.parse_iso(job.due) <= now]
         self.watch_quota()
+        self.listed = {job.job_id: job for job in listed}
+        try:
+            results = self._handle(due)
+        finally:
+            self.listed = {}
+        for result in results:
+            report(result, quiet=result.outcome in (Outcome.IN_PROGRESS, Outcome.DUPLICATE))
+        self.switch.settle(
+            lambda: min((clock.parse_iso(job.due) for job in self._next_due()), default=None),
+            wake_up=wake_up,
+            listed=list(self._next_due(listed)),
+        )
+        return Counter(result.outcome for result in results)
+
+    def _handle(self, due: list[Job]) -> list[Result]:
         results: list[Result] = []
         copying = [job for job in due if job.state in POLLED_STATES]
         copies, unread = self._look_up(copying)
         for job in copying:
             if (job.kind, self.copy_region(job)) in unread:  # each job looks at its own copy
-                results.append(self.attempt(job, self._check))
+                result = self.attempt(job, self._check)
             else:
                 copy = copies.get(self.copy_id(job))
-                results.append(self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy)))
+                result = self.attempt(job, lambda job, copy=copy: self.check_copy(job, copy))
+            results.append(result)
         results += [self.attempt(job, self.on_due) for job in due if job.state in WAITING_STATES]
         results += [self.attempt(job, self.on_failed) for job in due if job.state is State.FAILED]
-        results += self._start_queued([job for job in due if job.state in QUEUED_STATES], due)
-        for result in results:
-            report(result, quiet=result.outcome in (Outcome.IN_PROGRESS, Outcome.DUPLICATE))
-        self.switch.settle(self.jobs.next_due, wake_up=False)
-        return Counter(result.outcome for result in results)
+        results += self._start_queued([job for job in due if job.state in QUEUED_STATES])
+        return results
 
-    def wake_up(self) -> None:
-        """The hourly wake-up: the hourly checks, and the poller switched on if work falls due within the hour."""
-        self.hourly_checks()
-        self.switch.settle(self.jobs.next_due, wake_up=True)
+    def awaits_event(self, job: Job) -> bool:
+        """A copy in flight whose end AWS announces to this app (it lands in the app's own Region, and its
+        kind's copies send an event there: ``SnapshotKind.copy_events``). It needs no poller: the event
+        moves it on, and any round looks at it (the hourly wake-up's at least), in case the event is lost."""
+        return job.state in POLLED_STATES and KINDS[job.kind].copy_events and not self.copy_region(job)
+
+    def _next_due(self, listed: Iterable[Job] | None = None) -> Iterator[Job]:
+        """The jobs that need the poller (``pacing``): all listed (or, asked again, all stored) with work left
+        but the copies that wait for their event."""
+        jobs = self.jobs.due_jobs(EVERY_DUE) if listed is None else listed
+        return (job for job in jobs if not self.awaits_event(job))
+
+    def holds(self, job_id: str) -> Job | None:
+        """A job as this round listed it, else as stored (only a job with no work left is not listed)."""
+        return self.listed.get(job_id) or self.jobs.get(job_id)
 
     def hourly_checks(self) -> None:
         self.watch_quota(force=True)
@@ -148,33 +200,47 @@ class Side:
         copy_id = self.copy_id(job)
         return self.check_copy(job, self.api(job.kind, self.copy_region(job)).describe(copy_id) if copy_id else None)
 
-    def _start_queued(self, queued: list[Job], due: list[Job]) -> list[Result]:
+    def _start_queued(self, queued: list[Job]) -> list[Result]:
         """Start queued copies, oldest first, while their pool has free slots.
 
+        Whether a copy has room besides its slot (``room_left``: the producer's transit pool)
+        is asked once a round, before any slot is taken: a full room costs a round no write.
         Once ``take_room`` refuses a kind's copy (the room is shared: a transit pool, a
         quota), the round's other copies of that kind wait for the same reason without
-        asking again: a full room cost each queued job its reads every minute.
+        asking again.
         """
         results = []
         no_room: dict[str, str] = {}  # kind -> why take_room refused it this round
+        room = self.room_left() if queued else None
         for pool in sorted({self.slot(job) for job in queued}):
             waiting = sorted((job for job in queued if self.slot(job) == pool), key=lambda job: job.created)
-            copying = {job.job_id for job in due if self.slot(job) == pool and job.state in SLOT_STATES}
+            if room is not None and room[0] <= 0:
+                results += [Result(Outcome.QUEUED, room[1], job.source_arn) for job in waiting]
+                continue
+            copying = {job_id for job_id, job in self.listed.items() if self.slot(job) == pool}
+            copying = {job_id for job_id in copying if self.listed[job_id].state in SLOT_STATES}
             holders = self.slots.holders(pool)
             stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
             self.slots.release(pool, stale)
             free = self.config.limits.copies[waiting[0].kind] - len((holders - set(stale)) & copying)
             for job in waiting:
-                if job.kind in no_room or (free <= 0 and job.job_id not in holders):
-                    results.append(Result(Outcome.QUEUED, no_room.get(job.kind, ""), job.source_arn))
+                if job.kind in no_room or (free <= 0 and job.job_id not in holders) or (room and room[0] <= 0):
+                    reason = no_room.get(job.kind) or (room[1] if room and room[0] <= 0 else "")
+                    results.append(Result(Outcome.QUEUED, reason, job.source_arn))
                     continue
                 result = self.attempt(job, lambda job: self.start_queued(job, no_room))
                 free -= result.outcome is Outcome.STARTED
+                room = (room[0] - (result.outcome is Outcome.STARTED), room[1]) if room else None
                 results.append(result)
         return results
 
+    def room_left(self) -> tuple[int, str] | None:
+        """Places left in the room every copy of this side needs besides its slot, and why a copy
+        waits when there are none; ``None``: no such room."""
+        return None
+
     def _still_copying(self, job_id: str) -> bool:
-        job = self.jobs.get(job_id)
+        job = self.holds(job_id)
         return job is not None and job.state in SLOT_STATES
 
     def start_queued(self, job: Job, no_room: dict[str, str]) -> Result:
@@ -257,7 +323,7 @@ class Side:
         return copy
 
     def started(self, job: Job, state: State, **changes: Any) -> Result:
-        """A copy is running: the job waits for it in ``state``."""
+        """A copy is running: the job waits for it in ``state`` (``awaits_event``: for AWS's event)."""
         moved = self.jobs.advance(job, state, attempts=0, reason="", **changes)
         if moved is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
@@ -284,16 +350,21 @@ class Side:
         if not (self.container.hourly(f"{type(self).__name__}:quota") or force):
             return {}
         use: dict[str, tuple[int, int]] = {}
-        for kind in KINDS:
+        read: dict[str, Quota] = {}
+        asked: set[str] = set()
+        for kind in KINDS.values():
+            if not kind.reports_quota or kind.name in asked:
+                continue  # no quota to read (no client made), or read with its family's
             try:
-                quota = self.api(kind).quota()
+                read |= self.api(kind.name).quotas()
             except (ClientError, BotoCoreError) as error:
-                logger.warning("could not read the snapshot quota", kind=kind, error=errors.describe(error))
-                continue
-            if quota is not None and quota.max:
-                use[kind] = (quota.used, quota.max)
+                logger.warning("could not read the snapshot quota", kind=kind.name, error=errors.describe(error))
+            asked |= {kind.name, *read}
+        for name, quota in read.items():
+            if quota.max:
+                use[name] = (quota.used, quota.max)
                 if quota.used >= QUOTA_WARN_AT * quota.max:
-                    logger.warning("snapshot quota nearly used up", kind=kind, used=quota.used, max=quota.max)
+                    logger.warning("snapshot quota nearly used up", kind=name, used=quota.used, max=quota.max)
         if use:
             metrics.percent("SnapshotQuotaUsedPercent", max(100 * used / most for used, most in use.values()))
         return use

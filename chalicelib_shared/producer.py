@@ -181,24 +181,33 @@ class Producer(Side):
         if quota is not None and quota.max and quota.used + 1 > QUOTA_CEILING * quota.max:
             return f"manual snapshot quota at {quota.used} of {quota.max}: waiting below {QUOTA_CEILING:.0%}"
         if not self._take_transit_room(job):
-            return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
+            return self._transit_full()
         return ""
 
     def _take_transit_room(self, job: Job) -> bool:
-        """A place in the transit pool; when it is full, first give back places nobody holds any more.
+        """A place in the transit pool (a poll round, ``room_left``, gave back places nobody holds first).
 
         A place belongs to a job whose transit copy exists: copying, shared, or failed with the
-        copy kept for cleanup. A run that died between taking a place and moving its job leaves
-        one behind; this finds those only when the pool is full, so it costs nothing otherwise.
+        copy kept for cleanup. Outside a round a full pool only queues the copy: the round that
+        starts queued copies finds places a run that died left behind, from its own listing.
         """
-        if self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit):
-            return True
-        holders = self.slots.holders(TRANSIT_POOL) - {job.job_id}
-        stale = [job_id for job_id in holders if not _holds_transit(self.jobs.get(job_id), clock.now())]
-        if not stale:
-            return False
-        self.slots.release(TRANSIT_POOL, stale)
         return self.slots.take(TRANSIT_POOL, job.job_id, self.config.transit_limit)
+
+    def room_left(self) -> tuple[int, str]:
+        """Places left under ``TRANSIT_LIMIT``, once places nobody holds any more are given back.
+
+        The round's listing says which holders still hold one; only an unlisted holder is read. When the
+        listed jobs alone fill the pool, nothing is read at all: a full pool costs a round no call.
+        """
+        if sum(_transit_exists(job) for job in self.listed.values()) >= self.config.transit_limit:
+            return 0, self._transit_full()
+        holders = self.slots.holders(TRANSIT_POOL)
+        stale = [job_id for job_id in holders if not _holds_transit(self.holds(job_id), clock.now())]
+        self.slots.release(TRANSIT_POOL, stale)
+        return self.config.transit_limit - len(holders) + len(stale), self._transit_full()
+
+    def _transit_full(self) -> str:
+        return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
 
     def rooms(self, job: Job) -> tuple[str, ...]:
         return (self.slot(job), TRANSIT_POOL)
@@ -324,6 +333,9 @@ def _holds_transit(job: Job | None, now: datetime) -> bool:
     """Whether a job's transit copy exists (or may be starting) and counts against ``TRANSIT_LIMIT``."""
     if job is None:
         return False
-    if job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup):
-        return True
-    return job.state.is_active and now - clock.parse_iso(job.updated) < STARTING
+    return _transit_exists(job) or (job.state.is_active and now - clock.parse_iso(job.updated) < STARTING)
+
+
+def _transit_exists(job: Job) -> bool:
+    """The job's transit copy exists: copying, shared, or failed and kept for cleanup."""
+    return job.state in (State.TRANSIT_COPYING, State.SHARED) or (job.state is State.FAILED and job.cleanup)

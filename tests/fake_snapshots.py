@@ -260,6 +260,10 @@ class FakeSnapshots:
         self._call("lock", snapshot_id, days, mode)
         self.locks[snapshot_id.lower()] = (days, mode)
 
+    def quotas(self) -> dict[str, Quota]:
+        quota = self.quota()
+        return {} if quota is None else {self.kind.name: quota}
+
     def quota(self) -> Quota | None:
         self._call("quota")
         if self.quota_max is None:

@@ -165,7 +165,7 @@ class FakeJobTable:
         self.budgets[name] = {"limit": limit, "until": until, "count": 0, **who}
 
     def flip(self, name: str, expected: str, value: str) -> bool:
-        if self.flags.get(name, "on") != expected:  # a flag never set counts as on
+        if expected and self.flags.get(name, "on") != expected:  # a flag never set counts as on
             return False
         self.flags[name] = value
         return True

@@ -321,3 +321,97 @@ def test_10_publishing_to_another_account_s_topic_needs_its_policy(aws: None) ->
                              "Action": "sns:Publish", "Resource": topic}]}  # fmt: skip
     client("sns", PROD).set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
     client("sns", DR).publish(TopicArn=topic, Message="allowed")
+# --- DynamoDB -------------------------------------------------------------------------------
+
+
+def jobs_table() -> Any:
+    from chalicelib_shared.job_table import table_definition
+
+    ddb = boto3.resource("dynamodb", region_name=REGION)
+    return ddb.create_table(**table_definition("jobs"))
+
+
+def due_ids(table: Any) -> list[str]:
+    from boto3.dynamodb.conditions import Key
+
+    found = table.query(IndexName="due", KeyConditionExpression=Key("active").eq("1") & Key("due").lte("9"))
+    return [item["job_id"] for item in found["Items"]]
+
+
+def test_8a_dynamodb_index_query_reads_its_partition_only(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.table import Table
+
+    table = jobs_table()
+    for n in range(30):
+        table.put_item(Item={"job_id": f"old{n:02}", "state": "done"})  # history: in no partition of "due"
+    table.put_item(Item={"job_id": "a", "active": "1", "due": "2"})
+    table.put_item(Item={"job_id": "b", "active": "1", "due": "1"})
+    read: list[int] = []
+    every = Table.all_items
+    monkeypatch.setattr(Table, "all_items", lambda self: read.append(len(every(self))) or every(self))
+    assert due_ids(table) == ["b", "a"]
+    assert read == [32]  # the gap: moto reads (and sorts) every item of the table for an index Query
+    moto_gaps.install()
+    read.clear()
+    assert due_ids(table) == ["b", "a"]
+    table.update_item(Key={"job_id": "b"}, UpdateExpression="REMOVE active")  # leaves the partition
+    table.put_item(Item={"job_id": "c", "active": "1", "due": "0"})  # enters it
+    table.delete_item(Key={"job_id": "a"})
+    table.put_item(Item={"job_id": "old00", "active": "1", "due": "3"})  # a done item made due again
+    assert due_ids(table) == ["c", "old00"]
+    assert read == []  # the fill: only the partition's items reach moto's Query
+
+
+def test_8b_dynamodb_transaction_backs_up_the_items_it_names(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    table = jobs_table()
+    for n in range(20):
+        table.put_item(Item={"job_id": f"old{n:02}", "state": "done"})
+    table.put_item(Item={"job_id": "a", "active": "1", "due": "1", "version": 1})
+    client = table.meta.client  # the resource's client: plain values, as the job table writes them
+    copied: list[str] = []
+    deepcopy = copy.deepcopy
+
+    def counted(x: Any, memo: Any = None) -> Any:
+        made = deepcopy(x, memo)
+        copied.extend(["Table"] if isinstance(x, Table) and made is not x else [])
+        return made
+
+    monkeypatch.setattr(copy, "deepcopy", counted)
+
+    def cancelled() -> None:
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "jobs", "Item": {"job_id": "a", "state": "moved"}}},
+                    {"Put": {"TableName": "jobs", "Item": {"job_id": "new", "active": "1", "due": "0"}}},
+                    {
+                        "Update": {
+                            "TableName": "jobs",
+                            "Key": {"job_id": "old00"},
+                            "UpdateExpression": "SET #v = :v",
+                            "ConditionExpression": "attribute_exists(nothing)",
+                            "ExpressionAttributeNames": {"#v": "version"},
+                            "ExpressionAttributeValues": {":v": 2},
+                        }
+                    },
+                ]
+            )
+
+    cancelled()
+    assert "Table" in copied  # the gap: moto deep-copies the whole table to back a transaction up
+    moto_gaps.install()
+    assert due_ids(table) == ["a"]
+    copied.clear()
+    cancelled()
+    assert "Table" not in copied  # the fill backs up the three items named, and puts them back
+    assert table.get_item(Key={"job_id": "a"})["Item"] == {"job_id": "a", "active": "1", "due": "1", "version": 1}
+    assert "Item" not in table.get_item(Key={"job_id": "new"})
+    assert due_ids(table) == ["a"]
+    client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": "jobs", "Item": {"job_id": "a", "state": "done"}}}]
+    )
+    assert due_ids(table) == []

@@ -1,5 +1,5 @@
-"""The poller's switch: it rests while nothing falls due within the hour, wakes for new work, and
-never rests on a job created while it was switching off."""
+"""The poller's switch: it rests while nothing falls due within its few minutes (later timers are the
+hourly wake-up's), wakes for new work, and never rests on a job created while it was switching off."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ class Flags:
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
 
+        self.failed = 0  # conditional writes that failed (each billed on DynamoDB)
+
     def flip(self, name: str, expected: str, value: str) -> bool:
-        if self.values.get(name, ON) != expected:
+        if expected and self.values.get(name, ON) != expected:
+            self.failed += 1
             return False
         self.values[name] = value
         return True
@@ -46,19 +49,33 @@ def parts() -> tuple[RuleSwitch, Flags, Events]:
     return RuleSwitch(events, "draco-consumer-prod-poll_jobs-event", flags), flags, events
 
 
-@pytest.mark.parametrize("due", [None, timedelta(hours=2), timedelta(days=3)])
-def test_a_poll_round_with_nothing_due_within_the_hour_lets_the_poller_rest(parts, due) -> None:
+@pytest.mark.parametrize("due", [None, timedelta(minutes=10), timedelta(hours=2), timedelta(days=3)])
+def test_a_poll_round_with_nothing_due_within_minutes_lets_the_poller_rest(parts, due) -> None:
     switch, flags, events = parts
     switch.settle(due_in(due), wake_up=False)
     assert events.calls == [("disable", "draco-consumer-prod-poll_jobs-event")] and flags.values["poller"] == OFF
     switch.settle(due_in(due), wake_up=True)  # the hourly wake-up: resting already, nothing more to do
-    assert len(events.calls) == 1
+    assert len(events.calls) == 1 and flags.failed == 0  # and no conditional write that fails, hourly
+
+
+def test_a_round_decides_from_its_listing_and_its_own_writes_without_asking_again(parts) -> None:
+    switch, flags, events = parts
+    listed = [job(State.COPY_QUEUED, timedelta(0)), job(State.REQUESTED, timedelta(hours=2))]
+    switch.saw("j", None)  # the round moved the queued job on: no work left for the poller
+    asked = []
+    switch.settle(lambda: asked.append(1), wake_up=False, listed=listed)  # type: ignore[func-returns-value]
+    assert events.calls[0] == ("disable", "draco-consumer-prod-poll_jobs-event")
+    assert asked == [1]  # asked once, after switching off only: a job created meanwhile switches it back on
+    switch.saw("j", clock.now())  # a copy the round started that needs the poller
+    switch.settle(lambda: asked.append(2), wake_up=False, listed=listed)  # type: ignore[func-returns-value]
+    assert asked == [1] and len(events.calls) == 1
 
 
 def test_a_lost_enable_rule_is_made_good_by_the_next_hourly_wake_up(parts) -> None:
     switch, flags, events = parts  # the flag says on (never switched off), but the rule is off
-    switch.settle(due_in(timedelta(minutes=10)), wake_up=True)
+    switch.settle(due_in(timedelta(minutes=2)), wake_up=True)
     assert events.calls == [("enable", "draco-consumer-prod-poll_jobs-event")] and flags.values.get("poller", ON) == ON
+    assert flags.failed == 0  # the flag is written whatever it said
 
 
 def test_a_lost_disable_rule_is_made_good_by_the_next_poll_round(parts) -> None:
@@ -68,8 +85,8 @@ def test_a_lost_disable_rule_is_made_good_by_the_next_poll_round(parts) -> None:
     assert events.calls == [("disable", "draco-consumer-prod-poll_jobs-event")] and flags.values["poller"] == OFF
 
 
-@pytest.mark.parametrize("due", [timedelta(0), timedelta(minutes=59), -timedelta(days=1)])
-def test_work_due_within_the_hour_keeps_the_poller_on(parts, due) -> None:
+@pytest.mark.parametrize("due", [timedelta(0), timedelta(minutes=4), -timedelta(days=1)])
+def test_work_due_within_minutes_keeps_the_poller_on(parts, due) -> None:
     switch, _, events = parts
     switch.settle(due_in(due), wake_up=False)
     assert events.calls == []
@@ -78,7 +95,7 @@ def test_work_due_within_the_hour_keeps_the_poller_on(parts, due) -> None:
 def test_the_hourly_wake_up_switches_a_resting_poller_on_when_work_falls_due(parts) -> None:
     switch, flags, events = parts
     switch.settle(due_in(None), wake_up=False)
-    switch.settle(due_in(timedelta(minutes=30)), wake_up=True)
+    switch.settle(due_in(timedelta(minutes=3)), wake_up=True)
     assert events.calls[-1] == ("enable", "draco-consumer-prod-poll_jobs-event") and flags.values["poller"] == ON
 
 
@@ -129,11 +146,15 @@ class Store:
 class Waking:
     def __init__(self) -> None:
         self.woken = 0
+        self.seen: list[tuple[str, Any]] = []
 
     def wake(self) -> None:
         self.woken += 1
 
-    def settle(self, next_due: Any, wake_up: bool) -> None:
+    def saw(self, job_id: str, due: Any) -> None:
+        self.seen.append((job_id, due))
+
+    def settle(self, next_due: Any, wake_up: bool, listed: Any = None) -> None:
         raise AssertionError("not called by the job store")
 
 
@@ -141,14 +162,23 @@ class Waking:
     ("state", "due", "wakes"),
     [
         (State.COPYING, timedelta(0), 1),  # a copy in flight
-        (State.REQUESTED, timedelta(minutes=30), 1),  # a re-send within the hour
+        (State.COPY_QUEUED, timedelta(minutes=4), 1),  # waiting for a slot
+        (State.REQUESTED, timedelta(minutes=30), 0),  # a re-send: the hourly wake-up's
         (State.INITIATED, timedelta(days=3), 0),  # DR waits three days for production
         (State.DONE, timedelta(0), 0),  # nothing left to do
     ],
 )
-def test_the_job_store_wakes_the_poller_only_for_work_due_within_the_hour(state, due, wakes) -> None:
+def test_the_job_store_wakes_the_poller_only_for_work_due_within_minutes(state, due, wakes) -> None:
     switch = Waking()
     jobs = PacedJobs(Store(), switch)
     jobs.create(job(state, due))
     jobs.advance(job(state, due), state)
     assert switch.woken == 2 * wakes
+
+
+def test_a_copy_that_waits_for_its_event_wakes_no_poller() -> None:
+    switch = Waking()
+    jobs = PacedJobs(Store(), switch)
+    jobs.quiet = lambda job: job.state is State.COPYING  # as the use-cases say of a kind whose copies announce
+    jobs.advance(job(State.COPYING, timedelta(0)), State.COPYING)
+    assert switch.woken == 0 and switch.seen == [("j", None)]

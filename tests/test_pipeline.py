@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -15,7 +16,7 @@ from chalicelib_shared.container import Container
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.naming import transit_id
 from chalicelib_shared.outcomes import Outcome
-from chalicelib_shared.producer import TRANSIT_POOL
+from chalicelib_shared.producer import TRANSIT_POOL, Producer
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
 from tests.fakes import PROD, TRANSIT_KEY, job_of
@@ -271,7 +272,10 @@ class RecordingSwitch:
     def wake(self) -> None:
         raise AssertionError("the use-cases never wake the poller themselves: the job store does")
 
-    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool) -> None:
+    def saw(self, job_id: str, due: datetime | None) -> None:
+        return None
+
+    def settle(self, next_due: Callable[[], datetime | None], wake_up: bool, listed: Any = None) -> None:
         self.settled.append((next_due(), wake_up))
 
 
@@ -318,3 +322,30 @@ def test_the_poll_round_watches_the_quota(log) -> None:
     rig.app.poll()
     assert rig.snaps().ops() == ["quota"]
     assert any(line["message"] == "snapshot quota nearly used up" for line in log())
+
+
+class CountingSwitch(RecordingSwitch):
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+def test_a_copy_aws_announces_waits_for_its_event_and_wakes_no_poller() -> None:
+    from chalicelib_shared.pacing import PacedJobs
+
+    rig = build_producer()
+    switch = CountingSwitch()
+    paced = Producer(
+        config=rig.app.config, jobs=PacedJobs(rig.table, switch), slots=rig.table, publisher=rig.sent,
+        snapshots=rig.cloud.snapshots_of(PROD), switch=switch,
+    )  # fmt: skip
+    rig.app = paced
+    instance = rig.start("snap-1")  # a DB instance copy: AWS sends RDS-EVENT-0197 when it ends
+    cluster = rig.start("snap-2", kind="RDS Cluster")  # AWS announces no cluster snapshot copy
+    assert paced.awaits_event(instance) and not paced.awaits_event(cluster)
+    assert switch.woken == 1  # only the cluster's copy needs the poller
+    rig.snaps().finish(instance.transit_id)
+    assert paced.poll()[Outcome.SHARED] == 1  # any round still looks at it: the safety net for a lost event

@@ -221,7 +221,8 @@ def test_a_full_transit_pool_is_asked_about_once_a_round_not_once_per_queued_cop
         assert rig.answer(job, Msg.COPY_INITIATE).outcome is Outcome.QUEUED
     rig.snaps().calls.clear()
     assert rig.app.poll()[Outcome.QUEUED] == 4
-    assert rig.snaps().ops().count("quota") == 1  # the first queued copy asked; the others wait for its answer
+    assert rig.snaps().ops().count("quota") == 0  # the round's listing shows the pool full: no copy asks anything
+    assert rig.table.holders("RDS") == set()  # and none took a copy slot only to give it back
     assert all(rig.table.state(job.job_id) is State.TRANSIT_QUEUED for job in waiting)
 
 

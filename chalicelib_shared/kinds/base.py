@@ -215,6 +215,10 @@ class SnapshotApi(Protocol):
     def quota(self) -> Quota | None:
         """The account's quota for this kind's snapshots, if AWS reports one."""
 
+    def quotas(self) -> Mapping[str, Quota]:
+        """Every snapshot quota the one call behind ``quota`` reports, by SnapshotType (kinds of one
+        family share it: RDS reports instance and cluster snapshot quotas together)."""
+
 
 class SnapshotKind(ABC):
     """What one kind of snapshot is; see the module docstring."""
@@ -237,6 +241,11 @@ class SnapshotKind(ABC):
     #: AWS copies a snapshot another account shared into another Region in one step;
     #: else DR copies it in the source Region first, then across (``consumer``).
     one_step_across_regions: bool = True
+    #: AWS reports a snapshot quota for the kind (``SnapshotApi.quota``); without one, no client is made to ask.
+    reports_quota: bool = True
+    #: AWS announces the end of a copy of the kind in the account and Region it lands in: the app
+    #: waits for that event and checks the copy itself only now and then, in case it was lost.
+    copy_events: bool = True
 
     @abstractmethod
     def parse_arn(self, arn: str) -> SnapshotArn | None:

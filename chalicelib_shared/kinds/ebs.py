@@ -128,6 +128,7 @@ class EbsKind(SnapshotKind):
     default_copy_limit = 20
     encrypts_on_copy = True
     lock_variable = "EBS_LOCK"
+    reports_quota = False  # see ``EbsSnapshots.quota``
     storage_price = 0.05  # EBS snapshots, standard tier
     #: EC2 decrypts and re-encrypts with the caller's permissions when it copies an encrypted snapshot.
     key_actions = ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo")
@@ -364,6 +365,9 @@ class EbsSnapshots:
         """None: the EC2 API reports no snapshot count against a limit (Service Quotas would need
         another client and its own permissions); the copy limit is what DRACO runs into first."""
         return None
+
+    def quotas(self) -> dict[str, Quota]:
+        return {}
 
     # --- reading ----------------------------------------------------------------------
     def _list(self, **params: Any) -> Iterator[Snapshot]:

@@ -130,8 +130,6 @@ class RdsKind(SnapshotKind):
     """One RDS snapshot kind, defined by its ``RdsNames``."""
 
     service = "rds"
-    #: Backup storage beyond the free allowance, which a DR account without databases doesn't have.
-    storage_price = 0.095
     snapshot_id = SNAPSHOT_ID
     source_name = DB_IDENTIFIER
 
@@ -146,6 +144,12 @@ class RdsKind(SnapshotKind):
         self.default_copy_limit = limit
         self.encrypts_on_copy = encrypts
         self.one_step_across_regions = names.resource == "snapshot"
+        self.copy_events = bool(names.copy_finished_events)
+        # Backup storage beyond the free allowance, which a DR account without databases doesn't have:
+        # RDS's $0.095 per GB-month (https://aws.amazon.com/rds/pricing/); Aurora's, DocumentDB's and
+        # Neptune's $0.021 (https://aws.amazon.com/rds/aurora/pricing/, https://aws.amazon.com/documentdb/pricing/,
+        # https://aws.amazon.com/neptune/pricing/), the kinds a DB cluster snapshot is of. us-east-1 list prices.
+        self.storage_price = 0.095 if names.resource == "snapshot" else 0.021
 
     # --- ARNs -------------------------------------------------------------------------
     def parse_arn(self, arn: str) -> SnapshotArn | None:
@@ -345,10 +349,16 @@ class RdsSnapshots:
         raise NotImplementedError("RDS snapshots can't be locked")
 
     def quota(self) -> Quota | None:
-        for quota in self._rds.describe_account_attributes()["AccountQuotas"]:
-            if quota["AccountQuotaName"] == self.names.quota_name:
-                return Quota(int(quota["Used"]), int(quota["Max"]))
-        return None
+        return self.quotas().get(self.kind.name)
+
+    def quotas(self) -> dict[str, Quota]:
+        """Both RDS kinds' quotas: DescribeAccountAttributes reports them in one answer."""
+        kinds = {kind.names.quota_name: kind.name for kind in (INSTANCE, CLUSTER)}
+        return {
+            kinds[quota["AccountQuotaName"]]: Quota(int(quota["Used"]), int(quota["Max"]))
+            for quota in self._rds.describe_account_attributes()["AccountQuotas"]
+            if quota["AccountQuotaName"] in kinds
+        }
 
     # --- reading ----------------------------------------------------------------------
     def _first(self, params: dict[str, Any]) -> Snapshot | None:

@@ -1,45 +1,51 @@
-"""Cold start: importing each app and making its AWS clients, in a fresh interpreter each time.
+"""Cold start: importing each app and making the AWS clients a run uses, in a fresh interpreter each time.
 
-Measured the same way on today's code and on today's code with the client
-module of the round's start (commit ``ROUND_START``, which made one boto3
-session per client; now one session per set of credentials makes them all).
-Runs alternate between the two so both see the same load; the median of each
-is reported. No AWS call is made: making a client reads botocore's service
-models and resolves credentials (fake ones here), nothing more.
+Each run imports the app, makes its job table and then, one by one, every
+client the app is wired with, timing each step, so the report says what a cold
+start is made of. A wake-up with nothing due (most of an idle day's runs) uses
+only the job table and the RDS client (one DescribeAccountAttributes for both
+RDS quotas): clients are made on first use (``chalicelib_shared.aws``). Before,
+the use-cases were wired with ready-made clients, so every run made all of
+them (``WIRED``), the EC2 one for a quota EBS doesn't report and, in DR, KMS and
+STS that a wake-up never calls. The median of each step is reported. No AWS
+call is made: making a client reads botocore's service models and resolves
+credentials (fake ones here), nothing more.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-ROUND_START = "92ec865"
-CLIENT_MODULE = "chalicelib_shared/aws.py"
-#: The clients each app's runs make (``handlers.make_producer``/``make_consumer`` and the kinds' APIs),
-#: besides its job table.
-CLIENTS = {
+#: The clients each app's use-cases are wired with (``handlers.make_producer``/``make_consumer``, the kinds' APIs).
+WIRED = {
     "producer_app": ("events", "sns", "rds", "ec2"),
     "consumer_app": ("events", "sns", "rds", "ec2", "kms", "sts"),
 }
+#: What an hourly wake-up with nothing due uses besides its job table.
+WAKE_UP = ("rds",)
 SCRIPT = """
 import importlib, json, sys, time
 sys.path.insert(0, {root!r})
+times = {{}}
 start = time.perf_counter()
 importlib.import_module({app!r} + ".app")
-imported = time.perf_counter()
+times["import"] = time.perf_counter() - start
 from chalicelib_shared import aws
-aws.table("jobs", aws.region())
+start = time.perf_counter()
+aws.table("jobs", aws.region()).meta
+times["table"] = time.perf_counter() - start
 for service in {services!r}:
-    aws.client(service, aws.region())
-print(json.dumps({{"import": imported - start, "clients": time.perf_counter() - imported}}))
+    start = time.perf_counter()
+    aws.client(service, aws.region()).meta  # the first use makes it
+    times[service] = time.perf_counter() - start
+print(json.dumps(times))
 """
 ENV = {
     "AWS_ACCESS_KEY_ID": "cold-start",
@@ -50,50 +56,38 @@ ENV = {
 
 
 def measure(repetitions: int) -> dict[str, Any]:
-    """Median seconds to import each app and to make its clients, before and now (before: None if unavailable)."""
-    with tempfile.TemporaryDirectory(prefix="draco-cold-") as scratch:
-        before = _round_start_tree(Path(scratch))
-        runs: dict[str, dict[str, list[dict[str, float]]]] = {app: {"before": [], "now": []} for app in CLIENTS}
-        for _ in range(repetitions):
-            for app in CLIENTS:
-                runs[app]["now"].append(_once(REPO, app))
-                if before is not None:
-                    runs[app]["before"].append(_once(before, app))
+    """Median seconds of each step of each app's cold start; a wake-up's now and before (every wired client)."""
+    samples: dict[str, list[dict[str, float]]] = {app: [] for app in WIRED}
+    for _ in range(repetitions):
+        for app in WIRED:
+            samples[app].append(_once(app))
     return {
         "repetitions": repetitions,
-        "round_start": ROUND_START,
-        "apps": {app: _medians(times) for app, times in runs.items()},
+        "wake_up_clients": WAKE_UP,
+        "apps": {a: _medians(a, s) for a, s in samples.items()},
     }
 
 
-def _medians(times: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for label, samples in times.items():
-        if samples:
-            out[f"{label}_import"] = statistics.median(s["import"] for s in samples)
-            out[f"{label}_clients"] = statistics.median(s["clients"] for s in samples)
-            out[label] = statistics.median(s["import"] + s["clients"] for s in samples)
-        else:
-            out[label] = None
-    return out
+def _medians(app: str, samples: list[dict[str, float]]) -> dict[str, Any]:
+    parts = {step: statistics.median(s[step] for s in samples) for step in samples[0]}
+    before = parts["table"] + sum(parts[c] for c in WIRED[app])
+    now = parts["table"] + sum(parts[c] for c in WAKE_UP)
+    return {
+        "parts": parts,
+        "before_import": parts["import"],
+        "before_clients": before,
+        "before": parts["import"] + before,
+        "now_import": parts["import"],
+        "now_clients": now,
+        "now": parts["import"] + now,
+    }
 
 
-def _once(root: Path, app: str) -> dict[str, float]:
+def _once(app: str) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")} | ENV
-    script = SCRIPT.format(root=str(root), app=app, services=CLIENTS[app])
-    return json.loads(subprocess.check_output([sys.executable, "-c", script], text=True, env=env, cwd=root))
+    script = SCRIPT.format(root=str(REPO), app=app, services=WIRED[app])
+    return json.loads(subprocess.check_output([sys.executable, "-c", script], text=True, env=env, cwd=REPO))
 
 
-def _round_start_tree(scratch: Path) -> Path | None:
-    """Today's apps and shared code, with the client module as it was at the round's start."""
-    try:
-        old = subprocess.check_output(
-            ["git", "show", f"{ROUND_START}:{CLIENT_MODULE}"], cwd=REPO, text=True, stderr=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    tree = scratch / "round-start"
-    for part in ("chalicelib_shared", *CLIENTS):
-        shutil.copytree(REPO / part, tree / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    (tree / CLIENT_MODULE).write_text(old)
-    return tree
+if __name__ == "__main__":  # pragma: no cover - python -m draco.bench.coldstart [repetitions]
+    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 5), indent=1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from draco.bench import batches as bench_batches
+from draco.bench import bill as bench_bill
 from draco.bench import costs
 from draco.bench.usage import SIZES_GB
 
@@ -61,6 +63,8 @@ def markdown(r: dict[str, Any]) -> str:
         *_burst(r),
         *_latency(r),
         *_retention(r),
+        *bench_batches.markdown(r["calls"]),
+        *bench_bill.markdown(r["bill"]),
     ]
     return "\n".join(lines)
 
@@ -203,8 +207,8 @@ def _idle(r: dict[str, Any]) -> list[str]:
         "",
         f"Nothing waits: with DR unreachable for {wait['hours']} hours, production re-sent its copy-request "
         f"{wait['resends']} times, backing off past the hour, while its poller rested {wait['minutes_resting']} "
-        f"minutes; the hourly wake-up switched it on in time for each: the latest went out "
-        f"{wait['latest_seconds']:.0f} s after falling due. Once DR answered, the copy "
+        f"minutes; the hourly wake-up's own round sent each (timers need no poller): the latest went out "
+        f"{wait['latest_seconds']:.0f} s after falling due, within the hour. Once DR answered, the copy "
         f"{'was made' if wait['copied_after'] else 'was NOT made'}.",
         "",
     ]
@@ -232,23 +236,35 @@ def _cold(r: dict[str, Any]) -> list[str]:
     cold = r["cold_start"]
     rows = []
     for app, t in cold["apps"].items():
-        for part, label in (("import", "import the app"), ("clients", "make its clients"), ("", "cold start")):
+        for part, label in (
+            ("import", "import the app"),
+            ("clients", "make its table and clients"),
+            ("", "cold start"),
+        ):
             key = f"_{part}" if part else ""
-            before = t.get(f"before{key}")
-            rows.append(
-                f"| {app} | {label} | {f'{before * 1000:.0f} ms' if before is not None else '-'} "
-                f"| {t[f'now{key}'] * 1000:.0f} ms |"
-            )
+            rows.append(f"| {app} | {label} | {t[f'before{key}'] * 1000:.0f} ms | {t[f'now{key}'] * 1000:.0f} ms |")
+    parts = [
+        f"| {app} | " + ", ".join(f"{step} {seconds * 1000:.0f} ms" for step, seconds in t["parts"].items()) + " |"
+        for app, t in cold["apps"].items()
+    ]
     return [
         "## 4. Cold start",
         "",
-        f"Importing each app and making its clients in a fresh interpreter, median of {cold['repetitions']} runs on "
-        f"this machine, alternating: today's code with the client module of the round's start ({cold['round_start']}: "
-        "a boto3 session per client) and today's (one session per set of credentials).",
+        f"Importing each app and making what a wake-up uses in a fresh interpreter, median of {cold['repetitions']} "
+        "runs on this machine. Now: clients are made on first use, and a wake-up with nothing due uses its job table "
+        f"and {', '.join(cold['wake_up_clients'])} (one DescribeAccountAttributes for both RDS quotas); before: every "
+        "client the use-cases are wired with was made at every start (EC2 for a quota EBS doesn't report; in DR, KMS "
+        "and STS a wake-up never calls).",
         "",
         "| app | step | before | now |",
         "| --- | --- | ---: | ---: |",
         *rows,
+        "",
+        "What a cold start is made of (each client's first use, in the order made):",
+        "",
+        "| app | steps |",
+        "| --- | --- |",
+        *parts,
         "",
     ]
 

@@ -17,7 +17,9 @@ Scenarios (size ``small`` keeps each to seconds; ``full`` takes about half an ho
 5. cost: per snapshot and per protected database-month, beside the original's;
 6. idle: the pollers resting, against always on, and nothing left waiting (``draco.bench.idle``);
 7. re-sends while long copies run, paced and at a fixed 30 minutes (``draco.bench.idle``);
-8. cold start at the round's start and now (``draco.bench.coldstart``).
+8. cold start, and what it is made of (``draco.bench.coldstart``);
+9. calls per snapshot alone, in batches of up to 40 and against large DR inventories (``draco.bench.batches``);
+10. the whole bill per protected database-month, storage and keys included (``draco.bench.bill``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from rich.progress import Progress
 from chalicelib_shared import clock
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
+from draco.bench import batches as bench_batches
+from draco.bench import bill as bench_bill
 from draco.bench import coldstart as bench_coldstart
 from draco.bench import costs
 from draco.bench import idle as bench_idle
@@ -57,6 +61,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "burst": (24, 6),
         "retention": 10_000,
         "cold_starts": 3,
+        "batches": (1, 10, 20, 40),
+        "batch_inventories": (100, 1_000),
     },
     "full": {
         "sources": 20,
@@ -66,6 +72,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "burst": (160, 40),
         "retention": 100_000,
         "cold_starts": 7,
+        "batches": (1, 10, 20, 40),
+        "batch_inventories": (100, 1_000, 10_000),
     },
 }
 #: The burst measures the copy limits: the transit limit and the new-key cap (safeguards that
@@ -242,6 +250,11 @@ def run_all(size_name: str, progress: Progress | None = None) -> dict[str, Any]:
         "shared_code_bytes": sum(p.stat().st_size for p in (REPO / "chalicelib_shared").rglob("*.py")),
         "retention_count": size["retention"],
         "retention_seconds": retention_benchmark(size["retention"]),
+    }
+    results["bill"] = bench_bill.run(results["cost"], steady)
+    results["calls"] = {
+        "batches": bench_batches.batches(size["batches"]),
+        "inventories": bench_batches.inventories(size["batch_inventories"]),
     }
     results["bench_seconds"] = time.perf_counter() - started
     return results

@@ -13,7 +13,7 @@ One row per protected source (source account, kind and name: the job table's
   a source with no copy yet is late once its first snapshot is that old.
 * **copies**, the **oldest**, their **allocated storage** (sum of
   ``AllocatedStorage``) and an estimated **monthly cost** at
-  the kind's storage price (RDS $0.095, EBS $0.05 per GB-month). AWS bills
+  the kind's storage price (RDS $0.095, Aurora, DocumentDB and Neptune $0.021, EBS $0.05 per GB-month). AWS bills
   snapshot storage incrementally, so this is an upper bound (the first copy of a
   source is full size, later ones mostly smaller).
 * **encrypted**: whether the source's DR copies are encrypted (under its DR key

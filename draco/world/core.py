@@ -61,11 +61,12 @@ import time_machine
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.rds.models import rds_backends
 
 from chalicelib_shared import aws, clock, handlers
 from chalicelib_shared.config import CONSUMER_TABLE, INBOX_QUEUE, OUTBOX_TOPIC, PRODUCER_TABLE, ConsumerConfig
-from chalicelib_shared.job_table import job_item
+from chalicelib_shared.job_table import ACTIVE, DUE_INDEX, job_item
 from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.log import logger
 from chalicelib_shared.messages import SUBJECT
@@ -82,6 +83,7 @@ from draco.world.kinds import WORLD_KINDS, Notification
 from draco.world.local_aws import environment
 from draco.world.meter import WorldStats
 from draco.world.moto_gaps import sns as moto_sns
+from draco.world.moto_gaps.dynamodb import index_items
 from draco.world.runs import WAKE_INTERVAL, Runs
 
 PROD = "111111111111"
@@ -277,6 +279,14 @@ class LocalWorld(Runs):
         items = (item.to_regular_json() for item in table.all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
+    def due_work(self, account: str) -> list[Job]:
+        """The jobs with work left (the ``due`` index), from moto's memory: what is active, never the history."""
+        table = dynamodb_backends[account][self.region_of(account)].get_table(
+            PRODUCER_TABLE if account == PROD else CONSUMER_TABLE
+        )
+        items = index_items(table, DUE_INDEX, DynamoType({"S": ACTIVE}))
+        return [Job.from_item(item.to_regular_json()) for item in items]
+
     def job_table(self, account: str) -> Any:
         """A boto3 ``Table`` on one account's job table (the operator commands' and tests' view)."""
         resource = boto3.resource("dynamodb", region_name=self.region_of(account))
@@ -447,7 +457,7 @@ class LocalWorld(Runs):
         return restores.drill(self, **options)
 
     def active_jobs(self) -> list[Job]:
-        return [job for account in (*self.producers, DR) for job in self.jobs(account) if job.state.is_active]
+        return [job for account in (*self.producers, DR) for job in self.due_work(account) if job.state.is_active]
 
     def _app(self, account: str) -> App:
         return next(app for app in self._apps.values() if app.account == account)

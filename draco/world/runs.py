@@ -188,7 +188,7 @@ class Runs:
 
     def _due(self: LocalWorld, app: Any) -> datetime | None:
         """When the app's earliest job with work left falls due (as its ``due`` index lists them)."""
-        return min((clock.parse_iso(job.due) for job in self.jobs(app.account) if job.is_due_work), default=None)
+        return min((clock.parse_iso(job.due) for job in self.due_work(app.account)), default=None)
 
     def _to_wake(self: LocalWorld, app: Any, at: datetime) -> bool:
         """A wake-up at ``at`` switches the app's resting poller on: a job falls due within the hour."""

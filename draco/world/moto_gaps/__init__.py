@@ -96,6 +96,20 @@
    principal (within ``aws:SourceOwner``/``aws:SourceAccount`` if the statement says so);
    conditions on the principal are not checked, as moto knows no roles.
 
+12. **DynamoDB: work that grows with the table.** moto answers a Query on a
+   global secondary index by sorting and reading every item of the table, and
+   backs a TransactWriteItems up by deep-copying every table it writes to, so
+   a poll round costs what the job table ever held. DynamoDB reads an index
+   partition and writes the items named. The fill keeps each table's index
+   partitions (index name and hash key value -> item keys), brought up to date
+   with the items written since the last Query (every write goes through
+   ``Table.put_item``, ``Table.delete_item`` or the backend's ``update_item``),
+   and hands moto's own Query only that partition's items, so sorting, paging,
+   conditions and projection stay moto's. A transaction backs up only the
+   items it names, and puts them back if it is cancelled.
+   The fill is in ``draco.world.moto_gaps.dynamodb``, installed and removed
+   with the others, from here.
+
 Fills 10 and 11 are in ``draco.world.moto_gaps.sns`` (its ``ORGANIZATIONS`` says which accounts are in which
 Organization), installed with the others from here.
 
@@ -127,6 +141,7 @@ from moto.rds.utils import split_arn
 from chalicelib_shared import clock
 from draco.world.moto_gaps import limits
 from draco.world.moto_gaps import sns as moto_sns
+from draco.world.moto_gaps.dynamodb import DYNAMODB_FILLS
 
 PAGE_SIZE = 100
 _originals: dict[tuple[type, str], Any] = {}
@@ -483,6 +498,7 @@ _FILLS: dict[tuple[type, str], Any] = {
     (DBInstance, "status"): _rds_status(),
     (Volume, "status"): _volume_status(),
     (EBSBackend, "create_volume"): _create_volume,
+    **DYNAMODB_FILLS,
     (RDSBackend, "get_snapshot"): _get_snapshot,
     (RDSBackend, "copy_db_cluster_snapshot"): _copy_db_cluster_snapshot,
     (RDSResponse, "describe_db_snapshots"): _paged("describe_db_snapshots", "DBSnapshots"),
