@@ -17,9 +17,14 @@ Before each DR copy starts, ``room`` checks, in this order:
   ``SLACK`` (the new copy, before the lifecycle pass that follows it deletes); its
   use is what it held after its last pass plus its copies in flight, each of which
   holds a place in the source's own pool (``room``) until it is done or failed;
-* **the account's share**: the quota divided equally among ``SOURCE_ACCTS``; an
-  account's use is what its sources held after their last lifecycle pass plus its
-  copies in flight (the copy slots name them);
+* **the account's share**: the quota divided equally among the accounts that
+  hold copies of the kind in DR, counting the one asking (not among all trusted
+  accounts: with 200 listed, or an Organization, a fixed split would leave each
+  account no room at the default quota of 100); an account's use is what its
+  sources held after their last lifecycle pass plus its copies in flight (the
+  copy slots name them). A newcomer's share is never zero while the quota has
+  room for one more account, and accounts already holding more than a newer,
+  smaller share lose nothing: only their new copies wait;
 * **the quota**: AWS's own count of manual snapshots in DR's Region, plus one, must
   fit under its maximum (DR's relay and locked copies count too, as AWS counts them).
 
@@ -108,7 +113,6 @@ def room(
     kind: str,
     source_acct: str,
     source_name: str,
-    accounts: int,
     quota: Quota | None,
     holdings: Iterable[Holding],
     account_in_flight: int,
@@ -126,7 +130,8 @@ def room(
         )
     if quota is None or not quota.max:
         return ""
-    share = quota.max // max(accounts, 1)
+    accounts = {h.source_acct for h in holdings if h.held > 0} | {source_acct}
+    share = quota.max // len(accounts)
     used = sum(h.held for h in holdings if h.source_acct == source_acct) + account_in_flight
     if used + 1 > share:
         return f"account {source_acct} holds its share of DR's {kind} snapshot quota ({used} of {share})"

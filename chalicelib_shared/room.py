@@ -86,7 +86,6 @@ def why_wait(consumer: Holder, job: Job) -> str:
         kind=job.kind,
         source_acct=job.source_acct,
         source_name=job.source_name,
-        accounts=len(consumer.config.source_accounts),
         quota=_quota(consumer, job.kind),
         holdings=[capacity.Holding(r.source_acct, r.kind, r.source_name, r.held) for r in records],
         account_in_flight=len([other for other in in_flight if other != job.job_id]),

@@ -26,6 +26,7 @@ to do next, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -352,7 +353,7 @@ def build_producer(session: boto3.Session, env: dict[str, str]) -> _RecordingPro
     client = lambda service, region: session.client(service, region_name=region)  # noqa: E731
     table = session.resource("dynamodb").Table(config.job_table)
     built = make_producer(config, client, table, session.region_name)
-    producer = _RecordingProducer(**{name: getattr(built, name) for name in built.__dataclass_fields__})
+    producer = _RecordingProducer(**{f.name: getattr(built, f.name) for f in dataclasses.fields(built) if f.init})
     producer.queued = []
     return producer
 

@@ -56,7 +56,7 @@ def alert_steps(plan: list[bootstrap.Step]) -> list[str]:
 def test_consumer_alarms_are_planned_created_and_a_rerun_plans_nothing(session: boto3.Session) -> None:
     wanted = bootstrap.Alarms(email="ops@example.com", rpo_hours=30)
     planned = alert_steps(bootstrap.plan_consumer(session, [PROD], stage="prod", alarms=wanted))
-    assert [step for step in planned if "Drill" not in step and "RtoTarget" not in step] == [  # drills: their tests
+    assert planned == [
         "create SNS topic DracoAlerts (alarm notifications)",
         "subscribe ops@example.com to DracoAlerts (AWS e-mails a confirmation link)",
         "create CloudWatch alarm draco-consumer-prod-RecoveryPointAge (DRACO SourcesLate Maximum > 0)",
@@ -169,6 +169,6 @@ def test_cli_makes_dr_alarms_by_default_and_reruns_clean(session, tmp_path: Path
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "  - create CloudWatch alarm draco-consumer-dev-RecoveryPointAge" in out
-    assert len(alarms(session)) == 8 + 2  # and the restore drills' two
+    assert len(alarms(session)) == 9 + 2  # and the restore drills' two
     assert main(argv) == 0
     assert f"account {DR} in {REGION}: nothing to change" in capsys.readouterr().out

@@ -289,7 +289,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "deletion protection)",
         "create IAM role draco-consumer-prod (for the draco-consumer Lambda functions of stage prod)",
     ]
-    assert len(steps) == 8 + 1 + 6 + 1 + 2  # DracoAlerts, the six DR alarms, the drill role and its two alarms
+    assert len(steps) == 8 + 1 + 9 + 1 + 2  # DracoAlerts, the nine DR alarms, the drill role and its two alarms
     assert "create IAM role draco-drill-prod (for the consumer's restore drills (run_drills) of stage prod)" in steps
     env = bootstrap.consumer(session, [OTHER, PROD], **options)
     assert env == {
@@ -311,6 +311,8 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         "RETENTION_LOCK": "on",
         "MIN_KEEP": "3",
         "KEY_CAP": "10",
+        "MAX_KEEP": "40",
+        "RPO_HOURS": "26",
         "KEY_SCOPE": "database",
     }
     parsed = cfg.ConsumerConfig.from_env(env)
@@ -339,7 +341,7 @@ def test_both_accounts_in_one_world(session, as_account) -> None:
     as_account(DR)
     topics = [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]]
     assert topics == [f"arn:aws:sns:{REGION}:{DR}:DracoConsumer"]
-    roles = [r["RoleName"] for r in session.client("iam").list_roles()["Roles"]]
+    roles = sorted(r["RoleName"] for r in session.client("iam").list_roles()["Roles"])
     assert roles == ["draco-consumer-dev", "draco-drill-dev"]
 
 

@@ -111,7 +111,7 @@ def test_alerts_stay_while_another_stage_still_raises_them(dr, account_state, ca
     assert "  kept: SNS topic DracoAlerts: other DRACO alarms notify it" in capsys.readouterr().out
     state = account_state(dr)
     assert state["roles"] == ["draco-consumer-dev", "draco-drill-dev"]
-    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 9
+    assert [a for a in state["alarms"] if "-qa-" in a] == [] and len(state["alarms"]) == 9 + 2
     assert state["topics"] == [f"arn:aws:sns:{REGION}:{DR}:DracoAlerts"]
 
 

@@ -73,7 +73,6 @@ def test_shares_of_the_quota_per_source_and_per_account() -> None:
             kind="RDS",
             source_acct=acct,
             source_name=name,
-            accounts=2,
             quota=quota,
             holdings=holdings,
             account_in_flight=flying,
@@ -87,6 +86,13 @@ def test_shares_of_the_quota_per_source_and_per_account() -> None:
     assert why("x", acct=OTHER) == ""  # the other account's share is its own
     assert why("x", acct=OTHER, quota=Quota(100, 100)) == "DR's manual snapshot quota for RDS is full (100 of 100)"
     assert why("x", acct=OTHER, quota=None) == ""  # EBS: no quota reported, the source's share only
+    # A third account's first copy: the quota is shared among the three that then hold copies, however
+    # many accounts DR trusts (200 listed, or an Organization).
+    assert why("new", acct="444444444444", quota=Quota(82, 100)) == ""
+    holdings.append(Holding("444444444444", "RDS", "new", 33))
+    assert why("new", acct="444444444444", quota=Quota(82, 100)) == (
+        "account 444444444444 holds its share of DR's RDS snapshot quota (33 of 33)"
+    )
 
 
 def test_a_copy_past_its_source_s_share_waits_in_its_queue_and_resumes_when_room_frees(travel, log) -> None:

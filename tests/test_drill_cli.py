@@ -10,7 +10,7 @@ import pytest
 
 from draco import drill as drill_command
 from draco.cli import main
-from draco.world import moto_gaps
+from draco.world.moto_gaps import restoring
 from tests.drill_rig import Rig, dr_account
 
 BASE = ["drill", "--table", "DracoConsumerJobs", "--region", "us-east-1", "--app-dir", "/nonexistent"]
@@ -73,4 +73,4 @@ def test_bad_options_exit_2_and_change_nothing(rig: Rig, capsys, options: list[s
     assert main([*BASE, *options]) == 2
     assert message in capsys.readouterr().err
     assert rig.snapshots() == before and rig.leftovers() == [] and rig.drills().table.history() == []
-    assert moto_gaps.restore_time is not None
+    assert restoring.restore_time is not None

@@ -321,6 +321,8 @@ def test_10_publishing_to_another_account_s_topic_needs_its_policy(aws: None) ->
                              "Action": "sns:Publish", "Resource": topic}]}  # fmt: skip
     client("sns", PROD).set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
     client("sns", DR).publish(TopicArn=topic, Message="allowed")
+
+
 # --- DynamoDB -------------------------------------------------------------------------------
 
 

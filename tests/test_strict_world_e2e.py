@@ -69,4 +69,5 @@ def test_a_db_snapshot_copied_into_another_region_finishes_on_rds_event_0060() -
         publishes = {
             run: n for (run, account, _, op), n in world.stats.calls.items() if (account, op) == (DR, "Publish")
         }
-        assert publishes == {"on_consumer_topic": 2}  # copy-initiate, then delete-shared on the 0060 event
+        # copy-initiate (answering production's request, from the inbox), then delete-shared on the 0060 event
+        assert publishes == {"on_inbox": 1, "on_consumer_topic": 1}

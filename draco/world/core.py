@@ -282,7 +282,7 @@ class LocalWorld(Runs):
     def due_work(self, account: str) -> list[Job]:
         """The jobs with work left (the ``due`` index), from moto's memory: what is active, never the history."""
         table = dynamodb_backends[account][self.region_of(account)].get_table(
-            PRODUCER_TABLE if account == PROD else CONSUMER_TABLE
+            CONSUMER_TABLE if account == DR else PRODUCER_TABLE
         )
         items = index_items(table, DUE_INDEX, DynamoType({"S": ACTIVE}))
         return [Job.from_item(item.to_regular_json()) for item in items]

@@ -22,7 +22,7 @@ The model below is an **assumption** shaped by those statements, not a
 measurement: a fixed provisioning time per kind plus a time per GB, longer for
 burstable classes (``RESTORE_MODEL``). It makes RTO figures non-zero and
 ordered as AWS describes them (EBS fastest, clusters slowest), nothing more.
-It is installed as ``moto_gaps.restore_time`` while ``drill`` runs.
+It is installed as ``moto_gaps.restoring.restore_time`` while ``drill`` runs.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from chalicelib_shared.drills.use_case import Drills, Skipped
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.kinds import KINDS
 from draco.bootstrap.drill_alarms import fired
-from draco.world import moto_gaps
+from draco.world.moto_gaps import restoring
 
 if TYPE_CHECKING:
     from draco.world.core import LocalWorld
@@ -66,12 +66,12 @@ def restore_time(kind: str, size_gb: int, instance_class: str) -> timedelta:
 @contextlib.contextmanager
 def timed_restores() -> Iterator[None]:
     """Restores take ``restore_time`` while inside."""
-    previous = moto_gaps.restore_time
-    moto_gaps.restore_time = restore_time
+    previous = restoring.restore_time
+    restoring.restore_time = restore_time
     try:
         yield
     finally:
-        moto_gaps.restore_time = previous
+        restoring.restore_time = previous
 
 
 @dataclass
