@@ -92,6 +92,7 @@ def test_backfill_queues_what_dr_lacks_once(app_dirs, capsys) -> None:
             world.move_to(world.start + timedelta(days=day, hours=3))
             world.take_snapshot("orders", notify=False)  # RDS never said so
             world.take_snapshot("billing", notify=False)
+        world.move_to(world.start + timedelta(days=2, hours=3, minutes=1))  # the day-0 one: 2 days and a minute old
         with world.as_account(PROD):
             assert main(["backfill", "--since", "2d", "--source", "orders"]) == 0
         out = capsys.readouterr().out
