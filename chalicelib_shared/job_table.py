@@ -97,6 +97,19 @@ class JobTable:
         item = self._table.get_item(Key={KEY: job_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item and "state" in item else None
 
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        """A job and the holders of a slot pool, in one BatchGetItem (consistent reads)."""
+        keys = [{KEY: job_id}, {KEY: SLOT_PREFIX + pool}]
+        request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+        items: dict[str, dict[str, Any]] = {}
+        while request:
+            page = self._table.meta.client.batch_get_item(RequestItems=request)
+            items |= {item[KEY]: item for item in page["Responses"].get(self._table.name, [])}
+            request = page.get("UnprocessedKeys") or {}
+        item = items.get(job_id)
+        job = Job.from_item(item) if item and "state" in item else None
+        return job, set(items.get(SLOT_PREFIX + pool, {}).get("holders") or ())
+
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         """Store a new job and return it as stored; ``None`` when one with that id exists already."""
         now = clock.now()

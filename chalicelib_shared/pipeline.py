@@ -162,11 +162,31 @@ class Side:
         moves it on, and any round looks at it (the hourly wake-up's at least), in case the event is lost."""
         return job.state in POLLED_STATES and KINDS[job.kind].copy_events and not self.copy_region(job)
 
+    def waits_for_a_place(self, job: Job) -> bool:
+        """A queued copy that waits for a place the run freeing it hands on (``start_waiting``): it needs no
+        poller either, and any round starts it too (the hourly wake-up's at least)."""
+        return False
+
     def _next_due(self, listed: Iterable[Job] | None = None) -> Iterator[Job]:
         """The jobs that need the poller (``pacing``): all listed (or, asked again, all stored) with work left
-        but the copies that wait for their event."""
+        but the copies that wait for their event and those that wait for a place to be handed on."""
         jobs = self.jobs.due_jobs(EVERY_DUE) if listed is None else listed
-        return (job for job in jobs if not self.awaits_event(job))
+        return (job for job in jobs if not (self.awaits_event(job) or self.waits_for_a_place(job)))
+
+    def start_waiting(self) -> list[Result]:
+        """A place came free outside a round: start the queued copies now, as a round would (one Query lists
+        them), rather than leaving them to the poller."""
+        now = clock.now()
+        listed = list(self.jobs.due_jobs(EVERY_DUE))
+        self.listed = {job.job_id: job for job in listed}
+        try:
+            queued = [job for job in listed if job.state in QUEUED_STATES and clock.parse_iso(job.due) <= now]
+            results = self._start_queued(queued)
+        finally:
+            self.listed = {}
+        for result in results:
+            report(result, quiet=result.outcome is Outcome.QUEUED)
+        return results
 
     def holds(self, job_id: str) -> Job | None:
         """A job as this round listed it, else as stored (only a job with no work left is not listed)."""

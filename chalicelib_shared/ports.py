@@ -22,6 +22,9 @@ from chalicelib_shared.sources import SourceRecord
 class JobStore(Protocol):
     def get(self, job_id: str) -> Job | None: ...
 
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        """A job and the holders of a slot pool, in one read."""
+
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         """The job as stored, or ``None`` when one with its id exists."""
 

@@ -164,10 +164,17 @@ class Producer(Side):
         }.get(message.event_type)
         if handler is None:
             return Rejection(f"{message.event_type.value} is not a message for the producer")
-        job = self.jobs.get(transit_id(message.source_id))
+        job_id, held = transit_id(message.source_id), None
+        if message.event_type is Msg.DELETE_SHARED:  # the same read says whether the transit pool is full
+            job, held = self.jobs.get_with_holders(job_id, TRANSIT_POOL)
+        else:
+            job = self.jobs.get(job_id)
         if job is None or job.source_arn != message.source_arn:
             return Rejection("no DRACO job for this source snapshot in this account")
-        return handler(job, message)
+        result = handler(job, message)
+        if held is not None and len(held) >= self.config.transit_limit and result.outcome is Outcome.TRANSIT_DELETED:
+            self.start_waiting()  # the place this job gave back goes to the oldest copy waiting for one
+        return result
 
     def copy_initiated(self, job: Job, message: Message) -> Result:
         """DR wants a copy: start the transit copy if there is room, else queue it."""
@@ -208,6 +215,11 @@ class Producer(Side):
 
     def _transit_full(self) -> str:
         return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
+
+    def waits_for_a_place(self, job: Job) -> bool:
+        """A copy queued because the transit pool was full: the run deleting a transit copy of a full pool
+        starts it (``on_message``), so it keeps no poller on. One waiting out an error still does."""
+        return job.state is State.TRANSIT_QUEUED and job.attempts == 0 and job.reason == self._transit_full()
 
     def rooms(self, job: Job) -> tuple[str, ...]:
         return (self.slot(job), TRANSIT_POOL)

@@ -92,6 +92,9 @@ class FakeJobTable:
         item = self.items.get(job_id)
         return Job.from_item(item) if item else None
 
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        return self.get(job_id), self.holders(pool)
+
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         self._other_run(job.job_id)
         if job.job_id in self.items:
