@@ -63,8 +63,14 @@ class Inventory(Protocol):
 
     def source(self, inventory_key: str) -> SourceRecord | None: ...
 
-    def save_source(self, record: SourceRecord) -> SourceRecord | None:
-        """The record as saved, or ``None`` when another run saved it first."""
+    def save_source(
+        self,
+        record: SourceRecord,
+        entry: dict[str, Any] | None = None,
+        release: tuple[str, Iterable[str]] | None = None,
+    ) -> SourceRecord | None:
+        """The record as saved, or ``None`` when another run saved it first; ``release``: (pool, job ids) whose
+        places are given back in the same write."""
 
     def sources(self) -> list[SourceRecord]: ...
 

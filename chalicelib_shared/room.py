@@ -52,13 +52,20 @@ def key_budget(account: str) -> str:
 IN_FLIGHT = frozenset({State.COPYING, State.RELAY_QUEUED, State.RELAYING})
 
 
+def in_flight_pool(inventory_key: str) -> str:
+    """A source's pool of DR copies in flight; a done copy leaves it in the write of the lifecycle pass that
+    counts it in the source's record (``LifecycleRun.apply``), so it is counted once, never twice or not at all."""
+    return f"room#{inventory_key}"
+
+
 def _flying(consumer: Holder, job: Job) -> tuple[str, int]:
     """The source's pool of copies in flight, and how many others hold a place in it.
 
     A place is left when its job is no longer in flight (done: counted in the source's
-    record by its pass; failed; waiting again): looked at here, for the few holders.
+    record by its pass, which gives the place back; failed; waiting again): any other
+    holder is looked at here, for the few left behind.
     """
-    pool = f"room#{job.inventory_key}"
+    pool = in_flight_pool(job.inventory_key)
     others = consumer.slots.holders(pool) - {job.job_id}
     gone = [held for held in others if (found := consumer.jobs.get(held)) is None or found.state not in IN_FLIGHT]
     consumer.slots.release(pool, gone)

@@ -178,13 +178,20 @@ class FakeJobTable:
         item = self.records.get(inventory_key)
         return SourceRecord.from_item(inventory_key, item) if item else None
 
-    def save_source(self, record: SourceRecord) -> SourceRecord | None:
+    def save_source(
+        self,
+        record: SourceRecord,
+        entry: dict[str, Any] | None = None,
+        release: tuple[str, Iterable[str]] | None = None,
+    ) -> SourceRecord | None:
         self._other_run(record.inventory_key)
         stored = self.records.get(record.inventory_key)
         if int(stored["version"] if stored else 0) != record.version:
             return None
         saved = replace(record, version=record.version + 1)
         self.records[record.inventory_key] = saved.to_item()
+        if release is not None:
+            self.release(*release)
         return saved
 
     def sources(self) -> list[SourceRecord]:
