@@ -19,7 +19,7 @@ so DRACO never deletes the last copy of anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,6 +83,8 @@ def _is_draco_copy(snapshot: Snapshot) -> bool:
 @dataclass
 class Producer(Side):
     config: ProducerConfig
+    #: The transit pool's holders as this run read them (``None``: not read): a take is conditional all the same.
+    _holding: set[str] | None = field(default=None, init=False, repr=False)
 
     # --- AWS events -------------------------------------------------------------------
     def on_event(self, event: SnapshotEvent) -> Result:
@@ -173,7 +175,11 @@ class Producer(Side):
             return Rejection("no DRACO job for this source snapshot in this account")
         result = handler(job, message)
         if held is not None and len(held) >= self.config.transit_limit and result.outcome is Outcome.TRANSIT_DELETED:
-            self.start_waiting()  # the place this job gave back goes to the oldest copy waiting for one
+            self._holding = held - {job.job_id}  # as just read, less the place given back: not read again
+            try:
+                self.start_waiting()  # the place this job gave back goes to the oldest copy waiting for one
+            finally:
+                self._holding = None
         return result
 
     def copy_initiated(self, job: Job, message: Message) -> Result:
@@ -208,7 +214,7 @@ class Producer(Side):
         """
         if sum(_transit_exists(job) for job in self.listed.values()) >= self.config.transit_limit:
             return 0, self._transit_full()
-        holders = self.slots.holders(TRANSIT_POOL)
+        holders = self.slots.holders(TRANSIT_POOL) if self._holding is None else self._holding
         stale = [job_id for job_id in holders if not _holds_transit(self.holds(job_id), clock.now())]
         self.slots.release(TRANSIT_POOL, stale)
         return self.config.transit_limit - len(holders) + len(stale), self._transit_full()
