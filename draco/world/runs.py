@@ -36,6 +36,8 @@ WAKE_INTERVAL = timedelta(hours=1)  # each app's wake_poller: rate(1 hour)
 #: How long Lambda keeps a function's idle environment for its next run. AWS publishes no
 #: figure: an assumption, used only to count cold runs (``WorldStats.cold_runs``).
 LAMBDA_WARM = timedelta(minutes=10)
+#: How far past a copy's end ``run_until_quiet`` steps: the clock ticks on while the world works.
+QUIET_MARGIN = timedelta(seconds=1)
 
 
 class Runs:
@@ -248,7 +250,7 @@ class Runs:
         finishing = min((copy.ready_at for copy in self._copies.values()), default=None)
         if finishing is None or any(self.poller_on(app.account) for app in self._apps.values()):
             return step
-        return min(step, max(finishing - clock.now(), timedelta(0)) + timedelta(microseconds=1))
+        return min(step, max(finishing - clock.now(), timedelta(0)) + QUIET_MARGIN)
 
     def move_to(self: LocalWorld, moment: datetime) -> None:
         """Jump the clock forward; a sweep or wake-up that fell due on the way runs once, on arrival."""
