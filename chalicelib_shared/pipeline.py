@@ -239,16 +239,23 @@ class Side:
                 continue
             copying = {job_id for job_id, job in self.listed.items() if self.slot(job) == pool}
             copying = {job_id for job_id in copying if self.listed[job_id].state in SLOT_STATES}
-            holders = self.slots.holders(pool)
-            stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
-            self.slots.release(pool, stale)
-            free = self.config.limits.copies[waiting[0].kind] - len((holders - set(stale)) & copying)
+            limit = self.config.limits.copies[waiting[0].kind]
+            flying = sum(self.listed[job_id].state in POLLED_STATES for job_id in copying)
+            # The holders are read only when the listing fills the pool or a take is refused (a place left behind).
+            holders = self._tidy(pool, copying) if flying >= limit else None
+            free = limit - (len(holders & copying) if holders is not None else flying)
             for job in waiting:
-                if job.kind in no_room or (free <= 0 and job.job_id not in holders) or (room and room[0] <= 0):
+                held = holders is not None and job.job_id in holders
+                if job.kind in no_room or (free <= 0 and not held) or (room and room[0] <= 0):
                     reason = no_room.get(job.kind) or (room[1] if room and room[0] <= 0 else "")
                     results.append(Result(Outcome.QUEUED, reason, job.source_arn))
                     continue
                 result = self.attempt(job, lambda job: self.start_queued(job, no_room))
+                if holders is None and result.outcome is Outcome.QUEUED and not result.detail:
+                    holders = self._tidy(pool, copying)  # places left behind given back, then once more
+                    free = limit - len(holders & copying)
+                    if free > 0:
+                        result = self.attempt(job, lambda job: self.start_queued(job, no_room))
                 free -= result.outcome is Outcome.STARTED
                 room = (room[0] - (result.outcome is Outcome.STARTED), room[1]) if room else None
                 results.append(result)
@@ -258,6 +265,13 @@ class Side:
         """Places left in the room every copy of this side needs besides its slot, and why a copy
         waits when there are none; ``None``: no such room."""
         return None
+
+    def _tidy(self, pool: str, copying: set[str]) -> set[str]:
+        """The pool's holders, once places nobody holds any more (runs that died) are given back."""
+        holders = self.slots.holders(pool)
+        stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
+        self.slots.release(pool, stale)
+        return holders - set(stale)
 
     def _still_copying(self, job_id: str) -> bool:
         job = self.holds(job_id)
