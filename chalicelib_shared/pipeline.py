@@ -295,15 +295,17 @@ class Side:
         """Start a copy now if there is room, else queue it for the poller.
 
         ``job`` may carry, in memory, what the copy needs (the consumer's verified
-        transit copy); whichever way it goes, the write that moves the job stores it.
+        transit copy); whichever way it goes, the write that moves the job stores it. The
+        room besides the slot is taken first: when it is full (the transit pool, the copies
+        queue behind) no slot is taken only to be given back.
         """
         release: list[str] = []
-        wait = ""
-        if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
-            wait = self.take_room(job)
-            if not wait:
+        wait = self.take_room(job)
+        if not wait:
+            if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
                 return self.attempt(job, self.start_copy, wait_in=queued)
-            release = [self.slot(job)]  # given back in the write that queues the job, and only then
+            # the room taken is given back in the write that queues the job, and only then
+            release = [pool for pool in self.rooms(job) if pool != self.slot(job)]
         if self.jobs.advance(job, queued, attempts=0, reason=wait, release=release) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, wait, job.source_arn)
