@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import errors
 from chalicelib_shared.consumer_copies import Copies
 from chalicelib_shared.consumer_lifecycle import LifecycleRun
 from chalicelib_shared.consumer_relay import Relay
@@ -22,6 +25,7 @@ from chalicelib_shared.consumer_requests import SHARE_TIMEOUT, Requests
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.jobs import Job
 from chalicelib_shared.kinds import Snapshot, SnapshotEvent
+from chalicelib_shared.log import logger
 from chalicelib_shared.messages import Message
 from chalicelib_shared.outcomes import Outcome, Result
 from chalicelib_shared.rejection import Rejection
@@ -63,7 +67,10 @@ class Consumer(ConsumerSide):
         """A poll round, and hourly the recovery point: how old each source's newest copy is."""
         outcomes = super().poll()
         if self.container.hourly("Consumer:recovery-point"):
-            self.report_recovery_point()
+            try:
+                self.report_recovery_point()
+            except (ClientError, BotoCoreError) as error:  # the round's work stands; a silent hour alarms
+                logger.warning("recovery point not reported this hour", error=errors.describe(error))
         return outcomes
 
     def hourly_checks(self) -> None:

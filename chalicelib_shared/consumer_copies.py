@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib_shared import clock, metrics, provenance, room
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import clock, errors, metrics, provenance, room
 from chalicelib_shared.consumer_relay import Relay, arn_of
 from chalicelib_shared.consumer_side import ConsumerSide
 from chalicelib_shared.job_messages import message_about
@@ -34,6 +36,8 @@ from chalicelib_shared.outcomes import Outcome, Result
 
 #: A copy waiting for room in DR's snapshot quota or for a new key looks again this often.
 ROOM_WAIT = timedelta(hours=1)
+#: A copy whose room check could not read DR's capacity (a passing AWS error) looks again this soon.
+READ_WAIT = timedelta(minutes=5)
 
 
 @dataclass
@@ -53,7 +57,14 @@ class Copies:
         before the first step and kept for the relay step, so a copy past ``KEY_CAP``
         waits before anything is copied, whichever way it travels.
         """
-        full = room.why_wait(self.side, job)
+        try:
+            full = room.why_wait(self.side, job)
+        except (ClientError, BotoCoreError) as error:
+            if not errors.is_worth_waiting(error):
+                raise
+            # Only reads failed and nothing was tried: the copy waits again without spending one of its
+            # attempts, so passing errors in the checks before a copy never fail it (``room``).
+            return self._wait(job, f"could not read DR's capacity: {errors.describe(error)}", None, READ_WAIT)
         if full:
             return self._wait(job, full, "CopiesWaitingForRoom")
         key = job.target_key
@@ -121,12 +132,13 @@ class Copies:
             return ""
         return side.keys.create(owner)
 
-    def _wait(self, job: Job, reason: str, metric: str) -> Result:
+    def _wait(self, job: Job, reason: str, metric: str | None, after: timedelta = ROOM_WAIT) -> Result:
         """The copy waits in its queue (its slot freed) for room or a key, an hour at a time, with an alert."""
         side = self.side
-        metrics.count(metric)
+        if metric:
+            metrics.count(metric)
         queue = State.RELAY_QUEUED if job.leg is Leg.RELAY else State.COPY_QUEUED
-        wait = clock.now() + ROOM_WAIT
+        wait = clock.now() + after
         if side.jobs.advance(job, queue, due=wait, release=[side.slot(job)], reason=reason) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, reason, job.source_arn)

@@ -24,6 +24,9 @@ WAIT_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "InternalFailure",
         "InternalError",
+        # DynamoDB's 500: "OK to retry? Yes"
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
+        "InternalServerError",
         "ServiceUnavailable",
         "InvalidDBSnapshotState",
         "InvalidDBSnapshotStateFault",

@@ -90,7 +90,7 @@ def producer_template(dr_account: str, dr_region: str = "", stage: str = "dev") 
             "CodeBucket": {"Type": "String", "Description": "S3 bucket in this Region with the producer's zip"},
             "CodeKey": {"Type": "String", "Description": "its key (python -m draco package producer makes it)"},
         },
-        "Resources": {name: _intrinsic(body, logical) for name, body in resources.items()},
+        "Resources": {name: _intrinsic(body, _references(body, logical)) for name, body in resources.items()},
     }
 
 
@@ -184,6 +184,14 @@ def _rate(every: int, unit: str) -> str:
 def _permission(fn: str, service: str, source: Any) -> dict[str, Any]:
     return _typed("AWS::Lambda::Permission", Action="lambda:InvokeFunction", FunctionName={"Ref": fn},
                   Principal=service, SourceArn=source)  # fmt: skip
+
+
+def _references(body: dict[str, Any], logical: dict[str, str]) -> dict[str, str]:
+    """What a resource may refer to by logical id. A key's policy names the topic it encrypts by its ARN's
+    text: a ``Ref`` would make the key wait for the topic that waits for the key (a circular dependency)."""
+    if body["Type"] == "AWS::KMS::Key":
+        return {name: logical_id for name, logical_id in logical.items() if not logical_id.startswith("Topic")}
+    return logical
 
 
 def _typed(kind: str, **properties: Any) -> dict[str, Any]:

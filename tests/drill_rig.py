@@ -24,6 +24,7 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.naming import COPY_NAME_TAG
 from chalicelib_shared.sources import SourceRecord
 from draco.world import moto_gaps
+from draco.world.moto_gaps import restoring
 from tests.conftest import T0
 
 PROD = "111111111111"
@@ -112,7 +113,7 @@ def restore_minutes(kind: str, size_gb: int, instance_class: str) -> timedelta:
 def dr_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     """The rig, with fake credentials in the environment already (``aws_credentials``)."""
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    monkeypatch.setattr(moto_gaps, "restore_time", restore_minutes)
+    monkeypatch.setattr(restoring, "restore_time", restore_minutes)
     metrics.metrics.clear_metrics()
     with mock_aws(), time_machine.travel(T0, tick=False) as traveller:
         moto_gaps.install()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib_shared import clock, metrics
 from chalicelib_shared.capacity import SLACK, Holding, keep_bound, needs_approval, room, source_share
@@ -178,3 +179,33 @@ def test_a_done_copy_leaves_its_source_s_pool_in_flight_in_the_write_that_counts
     record = rig.table.source(key)
     assert rig.table.state(job_id) is State.DONE and record is not None and record.held == 1
     assert rig.table.holders(f"room#{key}") == set()  # held now: counted once, in the record only
+
+
+def test_passing_errors_reading_dr_s_capacity_never_spend_a_copy_s_attempts(travel, monkeypatch) -> None:
+    """Before a copy starts, DR reads its capacity; a throttled or failing read is waited out (five
+    minutes), not counted: twelve failing reads in a row, past MAX_ATTEMPTS, leave the copy queued,
+    and it starts once the reads succeed."""
+    rig = build_consumer()
+    sources = rig.table.sources
+    failing = {"left": 12}
+
+    def flaky() -> list[SourceRecord]:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try later"}}, "Query")
+        return sources()
+
+    monkeypatch.setattr(rig.table, "sources", flaky)
+    snapshot = rig.source("snap-c", name="db1")
+    rig.on(copy_request(snapshot))
+    result = rig.on(rig.shared(snapshot))
+    job_id = dr_copy_id(PROD, "snap-c")
+    assert result.outcome is Outcome.QUEUED and "could not read DR's capacity" in result.detail
+    while failing["left"]:
+        travel.shift(timedelta(minutes=5))
+        rig.app.poll()
+        job = rig.table.get(job_id)
+        assert job is not None and job.state is State.COPY_QUEUED and job.attempts == 0
+    travel.shift(timedelta(minutes=5))
+    assert rig.app.poll()[Outcome.STARTED] == 1
+    assert rig.table.state(job_id) is State.COPYING

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from draco.world import moto_gaps
+from draco.world.moto_gaps import restoring
 from tests.conftest import T0
 
 CREDENTIALS = {"MasterUsername": "admin", "MasterUserPassword": "not-a-secret-1"}
@@ -100,7 +101,7 @@ def test_a_volume_from_a_snapshot_under_a_disabled_key_ends_in_error(aws: dict[s
 def test_the_db_instance_quota(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     rds, kms = aws["rds"], aws["kms"]
     snapshot = instance_snapshot(rds, kms.create_key()["KeyMetadata"]["KeyId"])
-    monkeypatch.setattr(moto_gaps, "INSTANCE_QUOTA", 1)
+    monkeypatch.setattr(restoring, "INSTANCE_QUOTA", 1)
     rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="r1", DBSnapshotIdentifier=snapshot)  # the gap
     moto_gaps.install()
     with pytest.raises(ClientError, match="InstanceQuotaExceeded"):
@@ -113,7 +114,7 @@ def test_restores_take_time(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     made = rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="r1", DBSnapshotIdentifier=snapshot)
     assert made["DBInstance"]["DBInstanceStatus"] == "available"  # the gap: at once
     moto_gaps.install()
-    monkeypatch.setattr(moto_gaps, "restore_time", lambda kind, size, cls: timedelta(minutes=20))
+    monkeypatch.setattr(restoring, "restore_time", lambda kind, size, cls: timedelta(minutes=20))
     rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="r2", DBSnapshotIdentifier=snapshot)
 
     def status() -> str:

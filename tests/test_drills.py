@@ -18,6 +18,7 @@ from chalicelib_shared.drills.model import FAILED, PASSED, Drill, Step
 from chalicelib_shared.drills.use_case import Skipped
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.kinds.restoring import DRILL_KEEP_TAG, DRILL_STARTED_TAG, DRILL_TAG, Place
+from draco.world.moto_gaps import restoring
 from tests.drill_rig import PROD, Rig, dr_account
 
 MINUTE = timedelta(minutes=1)
@@ -99,10 +100,8 @@ def test_a_missing_subnet_group_fails_the_drill_and_changes_nothing(rig: Rig) ->
 
 
 def test_the_instance_quota_fails_the_drill(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    from draco.world import moto_gaps
-
     rig.add_copy("RDS", "orders")
-    monkeypatch.setattr(moto_gaps, "INSTANCE_QUOTA", 0)
+    monkeypatch.setattr(restoring, "INSTANCE_QUOTA", 0)
     [drill] = drill_all(rig)
     assert isinstance(drill, Drill) and "InstanceQuotaExceeded" in drill.reason and rig.leftovers() == []
 

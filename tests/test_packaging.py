@@ -94,6 +94,8 @@ APPS = {
             cfg.RETENTION_LOCK: "on",
             cfg.MIN_KEEP: "3",
             cfg.KEY_CAP: "10",
+            cfg.MAX_KEEP: "40",
+            cfg.RPO_HOURS: "26",
             cfg.KEY_SCOPE: "database",
         },
     },
