@@ -70,15 +70,20 @@ class LifecycleRun:
             "pending_since": clock.iso(now) if decided.newly_pending else record.pending_since,
             "reported_at": "" if side.config.live else clock.iso(now),
         }
-        self._save_source(record, newest.source_time, changes)
+        self._save_source(record, newest.source_time, changes, counted=list(copies))
         return {"keep": [c for c in copies if c not in deleted], "delete": list(decided.delete)}
 
-    def _save_source(self, record: SourceRecord, newest_time: str, changes: dict[str, object]) -> None:
-        """Save the pass's decisions; a run that saved first is read again (its newer copy time kept)."""
+    def _save_source(
+        self, record: SourceRecord, newest_time: str, changes: dict[str, object], counted: list[str]
+    ) -> None:
+        """Save the pass's decisions, the ``counted`` copies leaving the source's pool of copies in flight in the
+        same write; a run that saved first is read again (its newer copy time kept)."""
         inventory = self.side.inventory
+        release = (room.in_flight_pool(record.inventory_key), counted)
         for _ in range(3):
             saved = inventory.save_source(
-                replace(record, newest_time=max(record.newest_time, newest_time), **changes)  # type: ignore[arg-type]
+                replace(record, newest_time=max(record.newest_time, newest_time), **changes),  # type: ignore[arg-type]
+                release=release,
             )
             if saved is not None:
                 return

@@ -82,8 +82,9 @@ class Requests:
             return Result(Outcome.NOT_COPIED, job.reason, job.source_arn)
         return Result(Outcome.DUPLICATE, f"job is {job.state.value}", job.source_arn)
 
-    def _job_for(self, message: Message) -> Job:
-        """The job of the message's snapshot, decided on first hearing of it.
+    def _job_for(self, message: Message, *, read: bool = False, stored: Job | None = None) -> Job:
+        """The job of the message's snapshot, decided on first hearing of it (``read``: ``stored`` is the job
+        as this run read it already, so it isn't read again; every write is conditional on its version).
 
         A skipped job is decided again by a later message that says copy: a forged
         request can't make DR skip a snapshot production really sends.
@@ -91,7 +92,7 @@ class Requests:
         jobs = self.side.jobs
         tags = dict(message.tags)
         wanted = self._decide(message, tags)
-        stored = jobs.get(wanted.job_id)
+        stored = stored if read else jobs.get(wanted.job_id)
         if stored is None:
             return jobs.create(wanted, due=clock.now() + SHARE_TIMEOUT) or jobs.get(wanted.job_id) or wanted
         if stored.state is State.SKIPPED and wanted.state is State.INITIATED:
@@ -139,7 +140,7 @@ class Requests:
         refusal = _verify(message, transit)
         if refusal or transit is None:
             return refusal or Rejection("transit copy not found")
-        job = self._job_for(message)
+        job = self._job_for(message, read=True, stored=held)
         if job.state in (State.DONE, State.EXPIRED, State.SKIPPED):
             return self._not_needed(job, message)
         if job.state is not State.INITIATED:

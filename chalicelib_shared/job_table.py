@@ -44,6 +44,7 @@ SOURCE_PREFIX = "#source#"
 SLOT_PREFIX = "#slots#"
 COUNTER_PREFIX = "#count#"
 FLAG_PREFIX = "#flag#"
+_ABSENT = f"attribute_not_exists({KEY})"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -96,6 +97,19 @@ class JobTable:
     def get(self, job_id: str) -> Job | None:
         item = self._table.get_item(Key={KEY: job_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item and "state" in item else None
+
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        """A job and the holders of a slot pool, in one BatchGetItem (consistent reads)."""
+        keys = [{KEY: job_id}, {KEY: SLOT_PREFIX + pool}]
+        request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+        items: dict[str, dict[str, Any]] = {}
+        while request:
+            page = self._table.meta.client.batch_get_item(RequestItems=request)
+            items |= {item[KEY]: item for item in page["Responses"].get(self._table.name, [])}
+            request = page.get("UnprocessedKeys") or {}
+        item = items.get(job_id)
+        job = Job.from_item(item) if item and "state" in item else None
+        return job, set(items.get(SLOT_PREFIX + pool, {}).get("holders") or ())
 
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         """Store a new job and return it as stored; ``None`` when one with that id exists already."""
@@ -271,25 +285,31 @@ class JobTable:
         item = self._table.get_item(Key={KEY: SOURCE_PREFIX + inventory_key}, ConsistentRead=True).get("Item")
         return SourceRecord.from_item(inventory_key, item) if item else None
 
-    def save_source(self, record: SourceRecord, entry: dict[str, Any] | None = None) -> SourceRecord | None:
+    def save_source(
+        self,
+        record: SourceRecord,
+        entry: dict[str, Any] | None = None,
+        release: tuple[str, Iterable[str]] | None = None,
+    ) -> SourceRecord | None:
         """Write a source record at the version read; ``None`` if another run wrote it first.
 
         ``entry``: a new item written in the same transaction, only if it doesn't exist yet (an
-        operator's decision, appended to the history).
+        operator's decision, appended to the history); ``release``: a pool and the job ids that
+        give their places back in the same transaction, if and only if the record is written.
         """
         saved = replace(record, version=record.version + 1)
         item = {KEY: SOURCE_PREFIX + record.inventory_key, "inventory_key": SOURCES, **saved.to_item()}
         put = {"TableName": self._table.name, "Item": item, **_at_version(record.version)}
+        more: list[dict[str, Any]] = []
+        if entry is not None:
+            more.append({"Put": {"TableName": self._table.name, "Item": entry, "ConditionExpression": _ABSENT}})
+        if release is not None and (ids := sorted(set(release[1]))):
+            more.append({"Update": self._release_update(release[0], ids)})
         try:
-            if entry is None:
-                self._table.meta.client.put_item(**put)
+            if more:
+                self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, *more])
             else:
-                new = {
-                    "TableName": self._table.name,
-                    "Item": entry,
-                    "ConditionExpression": f"attribute_not_exists({KEY})",
-                }
-                self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Put": new}])
+                self._table.meta.client.put_item(**put)
         except ClientError as err:
             if _code(err) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 return None

@@ -162,11 +162,31 @@ class Side:
         moves it on, and any round looks at it (the hourly wake-up's at least), in case the event is lost."""
         return job.state in POLLED_STATES and KINDS[job.kind].copy_events and not self.copy_region(job)
 
+    def waits_for_a_place(self, job: Job) -> bool:
+        """A queued copy that waits for a place the run freeing it hands on (``start_waiting``): it needs no
+        poller either, and any round starts it too (the hourly wake-up's at least)."""
+        return False
+
     def _next_due(self, listed: Iterable[Job] | None = None) -> Iterator[Job]:
         """The jobs that need the poller (``pacing``): all listed (or, asked again, all stored) with work left
-        but the copies that wait for their event."""
+        but the copies that wait for their event and those that wait for a place to be handed on."""
         jobs = self.jobs.due_jobs(EVERY_DUE) if listed is None else listed
-        return (job for job in jobs if not self.awaits_event(job))
+        return (job for job in jobs if not (self.awaits_event(job) or self.waits_for_a_place(job)))
+
+    def start_waiting(self) -> list[Result]:
+        """A place came free outside a round: start the queued copies now, as a round would (one Query lists
+        them), rather than leaving them to the poller."""
+        now = clock.now()
+        listed = list(self.jobs.due_jobs(EVERY_DUE))
+        self.listed = {job.job_id: job for job in listed}
+        try:
+            queued = [job for job in listed if job.state in QUEUED_STATES and clock.parse_iso(job.due) <= now]
+            results = self._start_queued(queued)
+        finally:
+            self.listed = {}
+        for result in results:
+            report(result, quiet=result.outcome is Outcome.QUEUED)
+        return results
 
     def holds(self, job_id: str) -> Job | None:
         """A job as this round listed it, else as stored (only a job with no work left is not listed)."""
@@ -219,16 +239,23 @@ class Side:
                 continue
             copying = {job_id for job_id, job in self.listed.items() if self.slot(job) == pool}
             copying = {job_id for job_id in copying if self.listed[job_id].state in SLOT_STATES}
-            holders = self.slots.holders(pool)
-            stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
-            self.slots.release(pool, stale)
-            free = self.config.limits.copies[waiting[0].kind] - len((holders - set(stale)) & copying)
+            limit = self.config.limits.copies[waiting[0].kind]
+            flying = sum(self.listed[job_id].state in POLLED_STATES for job_id in copying)
+            # The holders are read only when the listing fills the pool or a take is refused (a place left behind).
+            holders = self._tidy(pool, copying) if flying >= limit else None
+            free = limit - (len(holders & copying) if holders is not None else flying)
             for job in waiting:
-                if job.kind in no_room or (free <= 0 and job.job_id not in holders) or (room and room[0] <= 0):
+                held = holders is not None and job.job_id in holders
+                if job.kind in no_room or (free <= 0 and not held) or (room and room[0] <= 0):
                     reason = no_room.get(job.kind) or (room[1] if room and room[0] <= 0 else "")
                     results.append(Result(Outcome.QUEUED, reason, job.source_arn))
                     continue
                 result = self.attempt(job, lambda job: self.start_queued(job, no_room))
+                if holders is None and result.outcome is Outcome.QUEUED and not result.detail:
+                    holders = self._tidy(pool, copying)  # places left behind given back, then once more
+                    free = limit - len(holders & copying)
+                    if free > 0:
+                        result = self.attempt(job, lambda job: self.start_queued(job, no_room))
                 free -= result.outcome is Outcome.STARTED
                 room = (room[0] - (result.outcome is Outcome.STARTED), room[1]) if room else None
                 results.append(result)
@@ -238,6 +265,13 @@ class Side:
         """Places left in the room every copy of this side needs besides its slot, and why a copy
         waits when there are none; ``None``: no such room."""
         return None
+
+    def _tidy(self, pool: str, copying: set[str]) -> set[str]:
+        """The pool's holders, once places nobody holds any more (runs that died) are given back."""
+        holders = self.slots.holders(pool)
+        stale = [job_id for job_id in holders - copying if not self._still_copying(job_id)]
+        self.slots.release(pool, stale)
+        return holders - set(stale)
 
     def _still_copying(self, job_id: str) -> bool:
         job = self.holds(job_id)
@@ -261,15 +295,17 @@ class Side:
         """Start a copy now if there is room, else queue it for the poller.
 
         ``job`` may carry, in memory, what the copy needs (the consumer's verified
-        transit copy); whichever way it goes, the write that moves the job stores it.
+        transit copy); whichever way it goes, the write that moves the job stores it. The
+        room besides the slot is taken first: when it is full (the transit pool, the copies
+        queue behind) no slot is taken only to be given back.
         """
         release: list[str] = []
-        wait = ""
-        if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
-            wait = self.take_room(job)
-            if not wait:
+        wait = self.take_room(job)
+        if not wait:
+            if self.slots.take(self.slot(job), job.job_id, self.config.limits.copies[job.kind]):
                 return self.attempt(job, self.start_copy, wait_in=queued)
-            release = [self.slot(job)]  # given back in the write that queues the job, and only then
+            # the room taken is given back in the write that queues the job, and only then
+            release = [pool for pool in self.rooms(job) if pool != self.slot(job)]
         if self.jobs.advance(job, queued, attempts=0, reason=wait, release=release) is None:
             return Result(Outcome.DUPLICATE, "moved by another run", job.source_arn)
         return Result(Outcome.QUEUED, wait, job.source_arn)

@@ -22,6 +22,9 @@ from chalicelib_shared.sources import SourceRecord
 class JobStore(Protocol):
     def get(self, job_id: str) -> Job | None: ...
 
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        """A job and the holders of a slot pool, in one read."""
+
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         """The job as stored, or ``None`` when one with its id exists."""
 
@@ -60,8 +63,14 @@ class Inventory(Protocol):
 
     def source(self, inventory_key: str) -> SourceRecord | None: ...
 
-    def save_source(self, record: SourceRecord) -> SourceRecord | None:
-        """The record as saved, or ``None`` when another run saved it first."""
+    def save_source(
+        self,
+        record: SourceRecord,
+        entry: dict[str, Any] | None = None,
+        release: tuple[str, Iterable[str]] | None = None,
+    ) -> SourceRecord | None:
+        """The record as saved, or ``None`` when another run saved it first; ``release``: (pool, job ids) whose
+        places are given back in the same write."""
 
     def sources(self) -> list[SourceRecord]: ...
 

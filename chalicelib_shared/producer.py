@@ -19,7 +19,7 @@ so DRACO never deletes the last copy of anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,6 +83,8 @@ def _is_draco_copy(snapshot: Snapshot) -> bool:
 @dataclass
 class Producer(Side):
     config: ProducerConfig
+    #: The transit pool's holders as this run read them (``None``: not read): a take is conditional all the same.
+    _holding: set[str] | None = field(default=None, init=False, repr=False)
 
     # --- AWS events -------------------------------------------------------------------
     def on_event(self, event: SnapshotEvent) -> Result:
@@ -164,10 +166,21 @@ class Producer(Side):
         }.get(message.event_type)
         if handler is None:
             return Rejection(f"{message.event_type.value} is not a message for the producer")
-        job = self.jobs.get(transit_id(message.source_id))
+        job_id, held = transit_id(message.source_id), None
+        if message.event_type is Msg.DELETE_SHARED:  # the same read says whether the transit pool is full
+            job, held = self.jobs.get_with_holders(job_id, TRANSIT_POOL)
+        else:
+            job = self.jobs.get(job_id)
         if job is None or job.source_arn != message.source_arn:
             return Rejection("no DRACO job for this source snapshot in this account")
-        return handler(job, message)
+        result = handler(job, message)
+        if held is not None and len(held) >= self.config.transit_limit and result.outcome is Outcome.TRANSIT_DELETED:
+            self._holding = held - {job.job_id}  # as just read, less the place given back: not read again
+            try:
+                self.start_waiting()  # the place this job gave back goes to the oldest copy waiting for one
+            finally:
+                self._holding = None
+        return result
 
     def copy_initiated(self, job: Job, message: Message) -> Result:
         """DR wants a copy: start the transit copy if there is room, else queue it."""
@@ -201,13 +214,18 @@ class Producer(Side):
         """
         if sum(_transit_exists(job) for job in self.listed.values()) >= self.config.transit_limit:
             return 0, self._transit_full()
-        holders = self.slots.holders(TRANSIT_POOL)
+        holders = self.slots.holders(TRANSIT_POOL) if self._holding is None else self._holding
         stale = [job_id for job_id in holders if not _holds_transit(self.holds(job_id), clock.now())]
         self.slots.release(TRANSIT_POOL, stale)
         return self.config.transit_limit - len(holders) + len(stale), self._transit_full()
 
     def _transit_full(self) -> str:
         return f"{self.config.transit_limit} transit copies exist (TRANSIT_LIMIT)"
+
+    def waits_for_a_place(self, job: Job) -> bool:
+        """A copy queued because the transit pool was full: the run deleting a transit copy of a full pool
+        starts it (``on_message``), so it keeps no poller on. One waiting out an error still does."""
+        return job.state is State.TRANSIT_QUEUED and job.attempts == 0 and job.reason == self._transit_full()
 
     def rooms(self, job: Job) -> tuple[str, ...]:
         return (self.slot(job), TRANSIT_POOL)

@@ -52,13 +52,20 @@ def key_budget(account: str) -> str:
 IN_FLIGHT = frozenset({State.COPYING, State.RELAY_QUEUED, State.RELAYING})
 
 
+def in_flight_pool(inventory_key: str) -> str:
+    """A source's pool of DR copies in flight; a done copy leaves it in the write of the lifecycle pass that
+    counts it in the source's record (``LifecycleRun.apply``), so it is counted once, never twice or not at all."""
+    return f"room#{inventory_key}"
+
+
 def _flying(consumer: Holder, job: Job) -> tuple[str, int]:
     """The source's pool of copies in flight, and how many others hold a place in it.
 
     A place is left when its job is no longer in flight (done: counted in the source's
-    record by its pass; failed; waiting again): looked at here, for the few holders.
+    record by its pass, which gives the place back; failed; waiting again): any other
+    holder is looked at here, for the few left behind.
     """
-    pool = f"room#{job.inventory_key}"
+    pool = in_flight_pool(job.inventory_key)
     others = consumer.slots.holders(pool) - {job.job_id}
     gone = [held for held in others if (found := consumer.jobs.get(held)) is None or found.state not in IN_FLIGHT]
     consumer.slots.release(pool, gone)
@@ -70,31 +77,49 @@ def why_wait(consumer: Holder, job: Job) -> str:
 
     A copy that may start takes its place in its source's pool of copies in flight, in a
     write conditional on the pool's size, so two runs starting copies at once can't both
-    take the last place.
+    take the last place. What is in flight is read only when it could decide: the account's
+    copies of the kind when even the most there can be (the kind's copy limit) would not
+    fit its share of the quota, and the source's pool when the take is refused (then places
+    left behind are given back and the take is tried once more).
     """
     records = consumer.inventory.sources()
     key = job.inventory_key
     record = next((r for r in records if r.inventory_key == key), None)
     lifecycles = consumer.config.lifecycles
     in_force = lifecycles.policy(record.lifecycle) if record and record.lifecycle else None
-    account_prefix = f"{DR_PREFIX}{job.source_acct}-"  # DR copy ids name the source account (``naming``)
-    in_flight = [held for held in consumer.slots.holders(job.kind) if held.startswith(account_prefix)]
-    pool, flying = _flying(consumer, job)
     limit = capacity.source_share(lifecycles.max_keep, in_force)
     held = record.held if record else 0
-    why = capacity.room(
-        kind=job.kind,
-        source_acct=job.source_acct,
-        source_name=job.source_name,
-        quota=_quota(consumer, job.kind),
-        holdings=[capacity.Holding(r.source_acct, r.kind, r.source_name, r.held) for r in records],
-        account_in_flight=len([other for other in in_flight if other != job.job_id]),
-        source_in_flight=flying,
-        source_limit=limit,
-    )
+    quota = _quota(consumer, job.kind)
+
+    def room(account_in_flight: int, source_in_flight: int) -> str:
+        return capacity.room(
+            kind=job.kind,
+            source_acct=job.source_acct,
+            source_name=job.source_name,
+            quota=quota,
+            holdings=[capacity.Holding(r.source_acct, r.kind, r.source_name, r.held) for r in records],
+            account_in_flight=account_in_flight,
+            source_in_flight=source_in_flight,
+            source_limit=limit,
+        )
+
+    most = consumer.config.limits.copies[job.kind] - 1  # the copies of the kind in flight besides this one
+    why = room(most, 0) and room(_account_in_flight(consumer, job), 0)
+    pool = in_flight_pool(key)
+    if why or consumer.slots.take(pool, job.job_id, limit - held):
+        return why
+    pool, flying = _flying(consumer, job)
+    why = room(_account_in_flight(consumer, job), flying)
     if why or consumer.slots.take(pool, job.job_id, limit - held):
         return why
     return f"{job.source_name} holds its share of DR's {job.kind} snapshots (another copy took the last place)"
+
+
+def _account_in_flight(consumer: Holder, job: Job) -> int:
+    """The source account's other copies of the kind in flight (its copy slots' holders)."""
+    account_prefix = f"{DR_PREFIX}{job.source_acct}-"  # DR copy ids name the source account (``naming``)
+    held = consumer.slots.holders(job.kind)
+    return len([other for other in held if other.startswith(account_prefix) and other != job.job_id])
 
 
 def _quota(consumer: Holder, kind: str) -> Any:

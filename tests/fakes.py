@@ -92,6 +92,9 @@ class FakeJobTable:
         item = self.items.get(job_id)
         return Job.from_item(item) if item else None
 
+    def get_with_holders(self, job_id: str, pool: str) -> tuple[Job | None, set[str]]:
+        return self.get(job_id), self.holders(pool)
+
     def create(self, job: Job, due: datetime | None = None) -> Job | None:
         self._other_run(job.job_id)
         if job.job_id in self.items:
@@ -175,13 +178,20 @@ class FakeJobTable:
         item = self.records.get(inventory_key)
         return SourceRecord.from_item(inventory_key, item) if item else None
 
-    def save_source(self, record: SourceRecord) -> SourceRecord | None:
+    def save_source(
+        self,
+        record: SourceRecord,
+        entry: dict[str, Any] | None = None,
+        release: tuple[str, Iterable[str]] | None = None,
+    ) -> SourceRecord | None:
         self._other_run(record.inventory_key)
         stored = self.records.get(record.inventory_key)
         if int(stored["version"] if stored else 0) != record.version:
             return None
         saved = replace(record, version=record.version + 1)
         self.records[record.inventory_key] = saved.to_item()
+        if release is not None:
+            self.release(*release)
         return saved
 
     def sources(self) -> list[SourceRecord]:

@@ -166,6 +166,21 @@ def test_the_recovery_point_counts_late_sources_so_one_stale_source_hides_no_oth
     assert point.oldest == 720.0
 
 
+def test_a_done_copy_leaves_its_source_s_pool_in_flight_in_the_write_that_counts_it_held(travel) -> None:
+    rig = build_consumer()
+    key = f"{PROD}#RDS#db1"
+    snapshot = rig.source("snap-b", name="db1")
+    rig.on(copy_request(snapshot))
+    assert rig.on(rig.shared(snapshot)).outcome is Outcome.STARTED
+    job_id = dr_copy_id(PROD, "snap-b")
+    assert rig.table.holders(f"room#{key}") == {job_id}  # in flight: counted in the pool
+    rig.snaps().finish(job_id)
+    rig.app.poll()
+    record = rig.table.source(key)
+    assert rig.table.state(job_id) is State.DONE and record is not None and record.held == 1
+    assert rig.table.holders(f"room#{key}") == set()  # held now: counted once, in the record only
+
+
 def test_passing_errors_reading_dr_s_capacity_never_spend_a_copy_s_attempts(travel, monkeypatch) -> None:
     """Before a copy starts, DR reads its capacity; a throttled or failing read is waited out (five
     minutes), not counted: twelve failing reads in a row, past MAX_ATTEMPTS, leave the copy queued,

@@ -397,3 +397,19 @@ def test_source_records_are_saved_at_the_version_read_and_listed(dr_jobs: JobTab
     assert pending is not None and dr_jobs.source(key) == pending
     assert [record.inventory_key for record in dr_jobs.sources()] == [key]
     assert dr_jobs.inventory(key) == []  # records are not copies
+
+
+def test_a_source_record_saved_gives_places_back_only_if_it_is_written(dr_jobs: JobTable) -> None:
+    key = make_job().inventory_key
+    assert dr_jobs.take("room#src", "a", 5) and dr_jobs.take("room#src", "b", 5)
+    assert dr_jobs.save_source(SourceRecord(key, version=3), release=("room#src", ["a"])) is None  # stale
+    assert dr_jobs.holders("room#src") == {"a", "b"}
+    assert dr_jobs.save_source(SourceRecord(key, held=1), release=("room#src", ["a"])) is not None
+    assert dr_jobs.holders("room#src") == {"b"}
+
+
+def test_a_job_and_a_pool_s_holders_are_read_in_one_call(dr_jobs: JobTable) -> None:
+    job = dr_jobs.create(make_job())
+    assert job is not None and dr_jobs.take("transit", job.job_id, 2)
+    assert dr_jobs.get_with_holders(job.job_id, "transit") == (job, {job.job_id})
+    assert dr_jobs.get_with_holders("nothing", "empty") == (None, set())

@@ -417,3 +417,29 @@ def test_8b_dynamodb_transaction_backs_up_the_items_it_names(aws: None, monkeypa
         TransactItems=[{"Put": {"TableName": "jobs", "Item": {"job_id": "a", "state": "done"}}}]
     )
     assert due_ids(table) == []
+
+
+def test_8c_dynamodb_item_reads_are_answered_as_the_json_they_are(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decimal import Decimal
+
+    from moto.core import serialize
+
+    table = jobs_table()
+    table.put_item(Item={"job_id": "a", "active": "1", "due": "1", "n": 3, "tags": {"k": "v"}, "ids": {"x", "y"}})
+    table.put_item(Item={"job_id": "b", "blob": b"\x00\x01"})
+    walked: list[str] = []
+    every = serialize.JSONSerializer.serialize
+    monkeypatch.setattr(serialize.JSONSerializer, "serialize", lambda self, r: walked.append("x") or every(self, r))
+
+    def reads() -> list[Any]:
+        batch = table.meta.client.batch_get_item(RequestItems={"jobs": {"Keys": [{"job_id": "a"}]}})
+        return [due_ids(table), table.get_item(Key={"job_id": "a"})["Item"], batch["Responses"]["jobs"]]
+
+    before = reads()
+    assert len(walked) == 3  # the gap: every read's answer is walked member by member through the model
+    assert before[1]["n"] == Decimal(3) and before[1]["ids"] == {"x", "y"}
+    moto_gaps.install()
+    walked.clear()
+    assert reads() == before  # the fill: the same answers, as the JSON moto made them
+    assert walked == []
+    assert table.get_item(Key={"job_id": "b"})["Item"]["blob"].value == b"\x00\x01"  # bytes, whichever way

@@ -5,6 +5,7 @@ messages sent and snapshots copied and shared. How jobs end: ``test_producer_end
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -207,10 +208,23 @@ def test_transit_limit_holds_copies_back_until_a_transit_copy_is_deleted(travel)
     waiting = rig.table.get(job.job_id)
     assert waiting is not None and waiting.reason == result.detail
     assert rig.table.holders("RDS") == set()  # the kind's slot went back
+    assert rig.app.waits_for_a_place(waiting)  # it keeps no poller on: the run freeing a place starts it
     assert rig.app.poll()[Outcome.QUEUED] == 1
     assert rig.answer(first, Msg.DELETE_SHARED).outcome is Outcome.TRANSIT_DELETED
-    assert rig.app.poll()[Outcome.STARTED] == 1
-    assert rig.table.state(job.job_id) is State.TRANSIT_COPYING
+    assert rig.table.state(job.job_id) is State.TRANSIT_COPYING  # started by the run that freed the place
+    assert rig.table.holders("transit") == {job.job_id}
+    assert rig.app.poll()[Outcome.STARTED] == 0
+
+
+def test_a_copy_waiting_out_an_error_in_the_queue_keeps_the_poller(travel) -> None:
+    rig = build_producer(TRANSIT_LIMIT="1")
+    rig.share(travel, "first")
+    job = rig.announce()
+    rig.answer(job, Msg.COPY_INITIATE)
+    waiting = rig.table.get(job.job_id)
+    assert waiting is not None and rig.app.waits_for_a_place(waiting)
+    assert not rig.app.waits_for_a_place(replace(waiting, attempts=1))
+    assert not rig.app.waits_for_a_place(replace(waiting, reason=""))  # queued for its kind's copy slot
 
 
 def test_a_full_transit_pool_is_asked_about_once_a_round_not_once_per_queued_copy(travel) -> None:

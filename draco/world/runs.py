@@ -36,6 +36,8 @@ WAKE_INTERVAL = timedelta(hours=1)  # each app's wake_poller: rate(1 hour)
 #: How long Lambda keeps a function's idle environment for its next run. AWS publishes no
 #: figure: an assumption, used only to count cold runs (``WorldStats.cold_runs``).
 LAMBDA_WARM = timedelta(minutes=10)
+#: How far past a copy's end ``run_until_quiet`` steps: the clock ticks on while the world works.
+QUIET_MARGIN = timedelta(seconds=1)
 
 
 class Runs:
@@ -238,8 +240,17 @@ class Runs:
         while self.active_jobs():
             if clock.now() >= deadline:
                 return False
-            self.advance(min(self._next_step(), deadline - clock.now()))
+            self.advance(min(self._quiet_step(), deadline - clock.now()))
         return True
+
+    def _quiet_step(self: LocalWorld) -> timedelta:
+        """The next step, but, while every poller rests, no further than the next copy to finish: the work may
+        end there, and the next wake-up (``every_poll``) is not counted as the work's."""
+        step = self._next_step()
+        finishing = min((copy.ready_at for copy in self._copies.values()), default=None)
+        if finishing is None or any(self.poller_on(app.account) for app in self._apps.values()):
+            return step
+        return min(step, max(finishing - clock.now(), timedelta(0)) + QUIET_MARGIN)
 
     def move_to(self: LocalWorld, moment: datetime) -> None:
         """Jump the clock forward; a sweep or wake-up that fell due on the way runs once, on arrival."""

@@ -107,7 +107,11 @@
    ``Table.put_item``, ``Table.delete_item`` or the backend's ``update_item``),
    and hands moto's own Query only that partition's items, so sorting, paging,
    conditions and projection stay moto's. A transaction backs up only the
-   items it names, and puts them back if it is cancelled.
+   items it names, and puts them back if it is cancelled. An item read's answer
+   (Query, Scan, GetItem, BatchGetItem) is DynamoDB JSON already, which moto's
+   serializer walks member by member against the service model, most of a busy
+   world's time: it is sent as the JSON it is, the same document (an answer JSON
+   can't carry as it is, e.g. bytes, and every other operation go to moto's).
    The fill is in ``draco.world.moto_gaps.dynamodb``, installed and removed
    with the others, from here.
 

@@ -1,12 +1,15 @@
-"""Gap 12 of ``draco.world.moto_gaps`` (see there): DynamoDB's index queries and transactions, at the cost
-of what they touch. Installed and removed with the other fills by ``moto_gaps.install``/``uninstall``."""
+"""Gap 12 of ``draco.world.moto_gaps`` (see there): DynamoDB's index queries, transactions and item reads'
+answers, at the cost of what they touch. Installed and removed with the other fills by
+``moto_gaps.install``/``uninstall``."""
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.responses import ActionContext, ActionResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -18,6 +21,7 @@ _ORIGINALS: dict[tuple[type, str], Any] = {
     (Table, "delete_item"): Table.delete_item,
     (DynamoDBBackend, "update_item"): DynamoDBBackend.update_item,
     (DynamoDBBackend, "transact_write_items"): DynamoDBBackend.transact_write_items,
+    (ActionResult, "execute_result"): ActionResult.execute_result,
 }
 _originals = _ORIGINALS
 
@@ -170,7 +174,27 @@ def index_items(table: Table, index_name: str, value: Any) -> list[Any]:
     return [item for item in (table.get_item(*key) for key in keys) if item is not None]
 
 
+#: DynamoDB's item reads: their answer is DynamoDB JSON already, which moto's serializer walks member by member.
+ITEM_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems"})
+
+
+def _execute_result(self: ActionResult, context: ActionContext) -> Any:
+    """An item read's answer as the JSON it already is (moto's serializer gives the same document, slower by
+    the item); anything JSON can't carry as it is (bytes, dates) or another operation goes to moto's."""
+    original = _originals[(ActionResult, "execute_result")]
+    if context.service_model.service_name != "dynamodb" or context.operation_model.name not in ITEM_READS:
+        return original(self, context)
+    if isinstance(self.result, Exception):
+        return original(self, context)
+    try:
+        body = json.dumps(self.result)
+    except TypeError:
+        return original(self, context)
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
 DYNAMODB_FILLS: dict[tuple[type, str], Any] = {
+    (ActionResult, "execute_result"): _execute_result,
     (Table, "query"): _query,
     (Table, "put_item"): _table_put_item,
     (Table, "delete_item"): _table_delete_item,
