@@ -185,7 +185,7 @@ class LocalWorld(Runs):
         moto_gaps.install()
         stack.callback(moto_gaps.uninstall)
         stack.enter_context(restores.timed_restores())  # restores take time (``draco.world.restores``)
-        travel = time_machine.travel(self.start, tick=False)  # only the world moves time: a busy machine changes nothing
+        travel = time_machine.travel(self.start, tick=False)  # only the world moves time, however busy the machine
         self._traveller = travel.start()
         stack.callback(travel.stop)
         if self._log_stream is not None:
