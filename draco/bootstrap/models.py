@@ -19,7 +19,7 @@ from chalicelib_shared import config as cfg
 from chalicelib_shared.job_table import table_definition
 from chalicelib_shared.kinds import KINDS, SnapshotKind
 from chalicelib_shared.kinds.base import EventRule, RdsEventSubscription, Side
-from draco.bootstrap import policies
+from draco.bootstrap import policies, resource_policies
 from draco.bootstrap.alarms import alarm_definitions
 from draco.bootstrap.inbox import Queue, QueueSubscription
 from draco.bootstrap.instructions import Var
@@ -157,7 +157,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
         TRANSIT_KEY_ALIAS,
         "transit key",
         "DRACO transit key: re-encrypts snapshot copies so they can be shared with the DR account",
-        policies.transit_key_policy(
+        resource_policies.transit_key_policy(
             acct,
             dr_account=opts.dr_account,
             consumer_role=consumer_role,
@@ -176,7 +176,7 @@ def producer_stack(opts: ProducerOptions, acct: Account, kinds: Sequence[Snapsho
 def _outbox(opts: ProducerOptions, acct: Account) -> list[Resource]:
     """This account's outbox (only its own roles publish: no statement but the owner's), sending to DR's inbox."""
     arn = acct.arn("sns", cfg.OUTBOX_TOPIC)
-    policy = policies.topic_policy(acct, arn, peers=(), peer_roles=())
+    policy = resource_policies.topic_policy(acct, arn, peers=(), peer_roles=())
     inbox = acct.arn("sqs", cfg.INBOX_QUEUE, account=opts.dr_account, region=opts.peer_region)
     return [Topic(cfg.OUTBOX_TOPIC, arn, TOPIC_KEY_ALIAS, policy, "this account"), QueueSubscription(arn, inbox)]
 
@@ -244,13 +244,19 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
     # Production's topic takes DR's answers; DR's takes no DRACO messages (they come through its inbox).
     peers = opts.peers if side is Side.PRODUCER else ()
     peer_roles = [acct.role_arn(peer_of(side), opts.peer_role_stage, account=peer) for peer in peers]
-    services = [name for name, used in ((policies.RDS_EVENTS, subscriptions), (policies.EVENTBRIDGE, rules)) if used]
+    services = [
+        name
+        for name, used in ((resource_policies.RDS_EVENTS, subscriptions), (resource_policies.EVENTBRIDGE, rules))
+        if used
+    ]
     who = ", ".join([*peer_roles, *(["RDS"] if subscriptions else []), *(["EventBridge"] if rules else [])])
     key = Key(
         TOPIC_KEY_ALIAS,
         "topic key",
         "DRACO topic key: encrypts the DRACO topic's messages at rest",
-        policies.topic_key_policy(acct, peers=peers, peer_roles=peer_roles, services=services, topic_arn=topic_arn),
+        resource_policies.topic_key_policy(
+            acct, peers=peers, peer_roles=peer_roles, services=services, topic_arn=topic_arn
+        ),
         f"{who} may publish with it",
         acct.arn("kms", "key/<new topic key>"),
     )
@@ -258,7 +264,7 @@ def _topic_resources(opts: Options, acct: Account, kinds: Sequence[SnapshotKind]
         TOPICS[side],
         topic_arn,
         TOPIC_KEY_ALIAS,
-        policies.topic_policy(
+        resource_policies.topic_policy(
             acct,
             topic_arn,
             peers=peers,

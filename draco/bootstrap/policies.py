@@ -1,4 +1,5 @@
-"""Every policy bootstrap writes, as pure functions: the apps' role policies, the topic and key policies.
+"""The policies bootstrap writes, as pure functions: the apps' role policies here, the topic and key
+policies in ``resource_policies``.
 
 Least trust, the rule throughout: name the principal, not only the account.
 
@@ -49,18 +50,6 @@ from draco.bootstrap.options import ConsumerOptions, Options, ProducerOptions
 from draco.bootstrap.trust import inbox_statements, only_trusted_accounts, outbox_statements
 
 VERSION = "2012-10-17"
-RDS_EVENTS = "events.rds.amazonaws.com"
-EVENTBRIDGE = "events.amazonaws.com"
-_TOPIC_OWNER_ACTIONS = [
-    "sns:AddPermission",
-    "sns:DeleteTopic",
-    "sns:GetTopicAttributes",
-    "sns:ListSubscriptionsByTopic",
-    "sns:Publish",
-    "sns:RemovePermission",
-    "sns:SetTopicAttributes",
-    "sns:Subscribe",
-]
 # What SNS asks KMS for when a principal publishes to an encrypted topic.
 _PUBLISH_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 # Key operations the consumer must never perform, whatever a key policy says: an explicit Deny
@@ -73,7 +62,7 @@ _KEY_DESTRUCTION = [
     "kms:DisableKeyRotation",
     "kms:DeleteImportedKeyMaterial",
 ]
-_FOR_AWS_RESOURCES = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+FOR_AWS_RESOURCES = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 def document(statements: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -118,7 +107,7 @@ def producer_role_policy(
                 "Effect": "Allow",
                 "Action": "kms:CreateGrant",
                 "Resource": transit_key_arn,
-                "Condition": _FOR_AWS_RESOURCES,
+                "Condition": FOR_AWS_RESOURCES,
             },
             {
                 "Sid": "RdsReadsTheTransitKey",
@@ -133,7 +122,7 @@ def producer_role_policy(
                 "Effect": "Allow",
                 "Action": "kms:CreateGrant",
                 "Resource": own_keys,
-                "Condition": _FOR_AWS_RESOURCES,
+                "Condition": FOR_AWS_RESOURCES,
             },
             {
                 "Sid": "RdsReadsSourceSnapshotKeys",
@@ -194,14 +183,14 @@ def consumer_role_policy(opts: ConsumerOptions, acct: Account, kinds: Sequence[S
                 "Effect": "Allow",
                 "Action": "kms:CreateGrant",
                 "Resource": own_keys,
-                "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}, **_FOR_AWS_RESOURCES},
+                "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": key_alias("*")}, **FOR_AWS_RESOURCES},
             },
             {
                 "Sid": "RdsDecryptsSharedTransitCopiesOfSourceAccounts",
                 "Effect": "Allow",
                 "Action": "kms:CreateGrant",
                 "Resource": source_keys,
-                "Condition": _FOR_AWS_RESOURCES,
+                "Condition": FOR_AWS_RESOURCES,
             },
             {
                 "Sid": "RdsReadsTransitKeysOfSourceAccounts",
@@ -330,173 +319,3 @@ def _logs_statement(opts: Options, acct: Account) -> dict[str, Any]:
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [arn for group in groups for arn in (group, f"{group}:*")],
     }
-
-
-# --------------------------------------------------------------------------- topics and keys
-
-
-def topic_policy(
-    acct: Account,
-    topic_arn: str,
-    *,
-    peers: Sequence[str],
-    peer_roles: Sequence[str],
-    rds_sources: Sequence[str] = (),
-    rules: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The owner uses its topic; the peers' app roles, this account's RDS events and DRACO's rules publish."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "OwnerAccountUsesTopic",
-            "Effect": "Allow",
-            "Principal": {"AWS": acct.root()},
-            "Action": _TOPIC_OWNER_ACTIONS,
-            "Resource": topic_arn,
-        },
-    ]
-    if peers:  # production's topic: DR's consumer role answers on it (DR's takes no DRACO messages)
-        statements.append(
-            {
-                "Sid": "OnlyThePeerAppRolesSendDracoMessages",
-                "Effect": "Allow",
-                "Principal": {"AWS": [acct.root(peer) for peer in peers]},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": list(peer_roles)}},
-            }
-        )
-    if rds_sources:
-        condition = {
-            "StringEquals": {"aws:SourceAccount": acct.account},
-            "ArnLike": {"aws:SourceArn": list(rds_sources)},
-        }
-        statements.append(_service_publishes("RdsSendsThisAccountsSnapshotEvents", RDS_EVENTS, topic_arn, condition))
-    if rules:
-        condition = {"ArnEquals": {"aws:SourceArn": list(rules)}}
-        statements.append(_service_publishes("DracoEventBridgeRulesSendEvents", EVENTBRIDGE, topic_arn, condition))
-    return document(statements)
-
-
-def _service_publishes(sid: str, service: str, topic_arn: str, condition: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sns:Publish",
-        "Resource": topic_arn,
-        "Condition": condition,
-    }
-
-
-def _owner_administers(acct: Account) -> dict[str, Any]:
-    return {
-        "Sid": "OwnerAccountAdministersKey",
-        "Effect": "Allow",
-        "Principal": {"AWS": acct.root()},
-        "Action": "kms:*",
-        "Resource": "*",
-    }
-
-
-def topic_key_policy(
-    acct: Account, *, peers: Sequence[str], peer_roles: Sequence[str], services: Sequence[str], topic_arn: str
-) -> dict[str, Any]:
-    """The topic key: the owner administers it; the publishing services and the peers' roles encrypt with it.
-
-    What each AWS guide says about a service publishing to an SSE-KMS topic (``_SERVICE_KEY_CONDITIONS``):
-
-    * SNS, "Key management" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html,
-      compatibility with AWS services' event sources): the service principal needs
-      ``kms:GenerateDataKey*`` and ``kms:Decrypt`` on a customer managed key; SNS calls KMS with the
-      encryption context ``aws:sns:topicArn``, which the guide's example conditions on; and
-      ``aws:SourceAccount``, ``aws:SourceArn`` and ``aws:SourceOrgID`` are not supported in the key
-      policy for EventBridge publishing to an encrypted topic: with them, EventBridge's deliveries fail
-      (silently: the events would then only come through the sweep).
-    * RDS, "Granting permissions to publish notifications to an Amazon SNS topic"
-      (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html):
-      ``events.rds.amazonaws.com`` with ``aws:SourceAccount`` and ``aws:SourceArn`` (the topic
-      policy, ``topic_policy``); the key's statement keeps ``aws:SourceAccount`` for RDS.
-    * EventBridge, "Using resource-based policies"
-      (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions):
-      ``events.amazonaws.com`` may publish through the topic policy, which names DRACO's rules
-      (``aws:SourceArn``); don't give the rule a role, which breaks delivery to encrypted topics.
-
-    So each service's statement is its own: both are held to this topic by the encryption context,
-    RDS also to this account; EventBridge by the context only (its rules are named in the topic policy).
-    """
-    statements = [_owner_administers(acct)]
-    for service in sorted(services):
-        only = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn, **_SERVICE_KEY_CONDITIONS[service](acct)}
-        statements.append(
-            {
-                "Sid": _SERVICE_KEY_SIDS[service],
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": only},
-            }
-        )
-    if not peers:
-        return document(statements)
-    statements.append(
-        {
-            "Sid": "OnlyThePeerAppRolesPublishThroughSns",
-            "Effect": "Allow",
-            "Principal": {"AWS": [acct.root(peer) for peer in peers]},
-            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-            "Resource": "*",
-            "Condition": {
-                "ArnEquals": {"aws:PrincipalArn": list(peer_roles)},
-                "StringEquals": {"kms:ViaService": via(["sns"], acct.region)},
-            },
-        }
-    )
-    return document(statements)
-
-
-# The conditions each service supports in the topic key's policy (see ``topic_key_policy``).
-_SERVICE_KEY_CONDITIONS: dict[str, Any] = {
-    RDS_EVENTS: lambda acct: {"aws:SourceAccount": acct.account},
-    EVENTBRIDGE: lambda acct: {},  # aws:Source* keys unsupported here: SNS's key management guide
-}
-_SERVICE_KEY_SIDS = {RDS_EVENTS: "RdsPublishesThisAccountsEvents", EVENTBRIDGE: "EventBridgePublishesDracoRulesEvents"}
-
-
-def transit_key_policy(
-    acct: Account,
-    *,
-    dr_account: str,
-    consumer_role: str,
-    services: Sequence[str],
-    actions: Sequence[str] = (),
-    dr_region: str = "",
-) -> dict[str, Any]:
-    """The owner administers the key; DR's consumer role may use it only through the kinds' services
-    (in this Region and, with DR in another, in DR's: see the module docstring)."""
-    only = {
-        "ArnEquals": {"aws:PrincipalArn": consumer_role},
-        "StringEquals": {"kms:ViaService": via(services, acct.region, dr_region or acct.region)},
-    }
-    dr = {"AWS": acct.root(dr_account)}
-    return document(
-        [
-            _owner_administers(acct),
-            {
-                "Sid": "DrConsumerReadsSharedTransitCopiesThroughTheKindsServices",
-                "Effect": "Allow",
-                "Principal": dr,
-                "Action": sorted({"kms:Decrypt", "kms:DescribeKey", *actions}),
-                "Resource": "*",
-                "Condition": only,
-            },
-            {
-                "Sid": "DrConsumerLetsRdsUseTheKeyForCopiesOnly",
-                "Effect": "Allow",
-                "Principal": dr,
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {**only, **_FOR_AWS_RESOURCES},
-            },
-        ]
-    )
