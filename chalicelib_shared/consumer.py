@@ -67,12 +67,17 @@ class Consumer(ConsumerSide):
         """A poll round, and hourly the recovery point: how old each source's newest copy is."""
         outcomes = super().poll()
         if self.container.hourly("Consumer:recovery-point"):
-            try:
-                self.report_recovery_point()
-            except (ClientError, BotoCoreError) as error:  # the round's work stands; a silent hour alarms
-                logger.warning("recovery point not reported this hour", error=errors.describe(error))
+            self._report_hourly()
         return outcomes
 
     def hourly_checks(self) -> None:
         super().hourly_checks()
-        self.report_recovery_point()
+        self._report_hourly()
+
+    def _report_hourly(self) -> None:
+        """The hourly recovery-point report; a read that fails leaves the run's other work standing (a silent
+        hour is what the ``RecoveryPointAge`` alarm counts)."""
+        try:
+            self.report_recovery_point()
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("recovery point not reported this hour", error=errors.describe(error))

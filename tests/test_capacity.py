@@ -209,3 +209,16 @@ def test_passing_errors_reading_dr_s_capacity_never_spend_a_copy_s_attempts(trav
     travel.shift(timedelta(minutes=5))
     assert rig.app.poll()[Outcome.STARTED] == 1
     assert rig.table.state(job_id) is State.COPYING
+
+
+def test_a_failing_hourly_report_leaves_the_wake_up_standing(travel, monkeypatch, log) -> None:
+    """The wake-up runs the hourly checks before its round: a failed read of the source records there
+    is logged, and the wake-up goes on to its round instead of failing the run."""
+    rig = build_consumer()
+    error = ClientError({"Error": {"Code": "InternalServerError", "Message": "try later"}}, "Query")
+    monkeypatch.setattr(rig.table, "sources", lambda: (_ for _ in ()).throw(error))
+    rounds: list[bool] = []
+    monkeypatch.setattr(rig.app, "round", lambda wake_up: rounds.append(wake_up))
+    rig.app.wake_up()  # raised the Query's error before the round, without the guard
+    assert rounds == [True]
+    assert any(line["message"] == "recovery point not reported this hour" for line in log())
