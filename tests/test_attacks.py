@@ -27,7 +27,8 @@ from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT, EventType, Message
 from chalicelib_shared.naming import is_transit_id, transit_id
 from chalicelib_shared.retention import apply_policy, parse_policy
-from draco.world.core import DR, PROD, REGION, Delivery, LocalWorld
+from draco.world.core import DR, PROD, REGION, LocalWorld
+from tests.holding import Holding
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
@@ -98,24 +99,6 @@ def standard_keeps(world: LocalWorld) -> set[str]:
 def sources(world: LocalWorld) -> dict[str, object]:
     table = JobTable(world.job_table(DR), inventory=True)
     return {record.source_name: record for record in table.sources()}
-
-
-class Holding:
-    """A transport that holds back copy-shared messages on their way to DR while ``on``."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.held: list[Delivery] = []
-
-    def __call__(self, deliveries: list[Delivery]) -> list[Delivery]:
-        passed = []
-        for delivery in deliveries:
-            kind = json.loads(delivery.message).get("EventType") if delivery.subject == SUBJECT else None
-            if self.on and delivery.account == DR and kind == EventType.COPY_SHARED.value:
-                self.held.append(delivery)
-            else:
-                passed.append(delivery)
-        return passed
 
 
 @pytest.fixture

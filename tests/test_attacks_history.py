@@ -13,7 +13,6 @@ holds every real copy its lifecycle alone would keep, now.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -26,31 +25,14 @@ from chalicelib_shared.jobs import Job, State
 from chalicelib_shared.kinds import KINDS
 from chalicelib_shared.messages import SUBJECT, EventType, Message
 from chalicelib_shared.retention import apply_policy, parse_policy
-from draco.world.core import DR, PROD, REGION, Delivery, LocalWorld
+from draco.world.core import DR, PROD, REGION, LocalWorld
+from tests.holding import Holding
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
 STANDARD = {"Draco_Lifecycle": "Standard"}
 KIND_NAMES = ["RDS", "RDS Cluster", "EBS"]
 DAYS = 6  # of real history before an attack: a fake for each copy, and three more, fit in TRANSIT_LIMIT (10)
-
-
-class Holding:
-    """Holds back copy-shared messages on their way to DR while ``on``: the attacker sends its own."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.held: list[Delivery] = []
-
-    def __call__(self, deliveries: list[Delivery]) -> list[Delivery]:
-        passed = []
-        for delivery in deliveries:
-            kind = json.loads(delivery.message).get("EventType") if delivery.subject == SUBJECT else None
-            if self.on and delivery.account == DR and kind == EventType.COPY_SHARED.value:
-                self.held.append(delivery)
-            else:
-                passed.append(delivery)
-        return passed
 
 
 @pytest.fixture
