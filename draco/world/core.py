@@ -274,18 +274,18 @@ class LocalWorld(Runs):
 
     def jobs(self, account: str) -> list[Job]:
         """Every job in the account's job table, read from moto's memory (no API call)."""
-        backend = dynamodb_backends[account][self.region_of(account)]
-        table = backend.get_table(CONSUMER_TABLE if account == DR else PRODUCER_TABLE)
-        items = (item.to_regular_json() for item in table.all_items())
+        items = (item.to_regular_json() for item in self._moto_table(account).all_items())
         return [Job.from_item(item) for item in items if "state" in item]
 
     def due_work(self, account: str) -> list[Job]:
         """The jobs with work left (the ``due`` index), from moto's memory: what is active, never the history."""
-        table = dynamodb_backends[account][self.region_of(account)].get_table(
-            CONSUMER_TABLE if account == DR else PRODUCER_TABLE
-        )
-        items = index_items(table, DUE_INDEX, DynamoType({"S": ACTIVE}))
+        items = index_items(self._moto_table(account), DUE_INDEX, DynamoType({"S": ACTIVE}))
         return [Job.from_item(item.to_regular_json()) for item in items]
+
+    def _moto_table(self, account: str) -> Any:
+        """moto's own table behind the account's job table (DR's is the consumer's, every other the producer's)."""
+        backend = dynamodb_backends[account][self.region_of(account)]
+        return backend.get_table(CONSUMER_TABLE if account == DR else PRODUCER_TABLE)
 
     def job_table(self, account: str) -> Any:
         """A boto3 ``Table`` on one account's job table (the operator commands' and tests' view)."""
