@@ -2,7 +2,10 @@
 
 * ``aws_credentials``: fake credentials and region ``us-east-1`` in the
   environment (no profile, no account override), so no test can reach a real
-  AWS account.
+  AWS account; and, as in the local world, no public AMIs in moto's EC2 (some
+  1,300 public snapshots, seconds per account).
+* ``public_amis``: moto's public AMIs and their snapshots, for a test that needs them
+  (ask for it before the fixture that starts moto).
 * ``mocked_aws``: ``aws_credentials`` plus moto's ``mock_aws`` for the test's
   duration, as the local world has it (``moto_gaps``: gaps filled, AWS's limits enforced);
   every boto3 client made inside the test talks to moto.
@@ -13,6 +16,8 @@
 * ``travel``: the clock stopped at ``T0`` (move it with ``travel.shift``), and no
   metrics left from an earlier test: the unit tests on fakes (``fakes``) start from here.
 * ``log``: what the apps log during the test, as a list of JSON documents.
+
+Property tests search as hard as the Hypothesis profile says (``tests.properties``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from moto import mock_aws
 
 from chalicelib_shared import metrics
 from chalicelib_shared.log import logger
-from draco.world import moto_gaps
+from draco.world import moto_gaps, speed
+from tests import properties  # noqa: F401  (registers the Hypothesis profiles, loads "dev")
+
+speed.install()  # botocore's models read once per process, KMS key pairs made on demand (draco.world.speed)
 
 TEST_REGION = "us-east-1"
 T0 = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
@@ -47,8 +55,14 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_REGION": TEST_REGION,
     }.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # as the local world: no public AMIs unless asked
     for name in ("AWS_PROFILE", "MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def public_amis(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "true")
 
 
 @pytest.fixture

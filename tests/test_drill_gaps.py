@@ -20,8 +20,7 @@ CREDENTIALS = {"MasterUsername": "admin", "MasterUserPassword": "not-a-secret-1"
 
 
 @pytest.fixture
-def aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+def aws(aws_credentials: None) -> Iterator[dict[str, Any]]:
     with mock_aws(), time_machine.travel(T0, tick=False) as traveller:
         try:
             yield {

@@ -32,9 +32,8 @@ def client(account: str, region: str = REGION) -> Any:
 
 
 @pytest.fixture
-def world(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    """EC2 clients of production and DR in one moto, without moto's public snapshots."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+def world(aws_credentials: None) -> Iterator[tuple[Any, Any]]:
+    """EC2 clients of production and DR in one moto, without moto's public snapshots (``aws_credentials``)."""
     with mock_aws():
         moto_gaps.install()
         try:

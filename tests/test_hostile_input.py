@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from chalicelib_shared.messages import EventType, Message
 from chalicelib_shared.naming import dr_copy_id, transit_id
 from draco.world.core import DR, PROD, REGION, LocalWorld
+from tests.properties import examples
 
 pytestmark = pytest.mark.e2e  # the local world: run with -m e2e (see the README)
 
@@ -195,7 +196,7 @@ def near_valid(world: LocalWorld) -> st.SearchStrategy[str]:
     return st.builds(lambda key, value: json.dumps({**doc, key: value}), st.sampled_from(sorted(doc)), JSON)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(examples(2 / 5), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_messages_never_raise_and_change_nothing(world: LocalWorld, data: st.DataObject) -> None:
     before = world.state()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib_shared import clock, metrics
@@ -20,11 +20,12 @@ from chalicelib_shared.retention import KEYS, LIFECYCLES, Duration, apply_policy
 from chalicelib_shared.sources import SourceRecord
 from tests.conftest import T0
 from tests.fakes import PROD, job_of
+from tests.properties import examples
 from tests.rigs import ConsumerRig, build_consumer
 
 KEY = f"{PROD}#RDS#db1"
 SETTINGS = Lifecycles(custom={"Gold": "daily=35 monthly=24"})
-PROPERTIES = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = examples(1 / 2)
 
 
 def daily(count: int) -> list[tuple[str, datetime]]:

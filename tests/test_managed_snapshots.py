@@ -55,7 +55,7 @@ def test_the_rds_kinds_say_aws_backups_snapshots_are_aws_backups() -> None:
     assert api._snapshot({**item, "SnapshotType": "manual"}).managed_by == ""
 
 
-def test_moto_marks_an_amis_snapshots_and_the_kind_reads_them(mocked_aws: None) -> None:
+def test_moto_marks_an_amis_snapshots_and_the_kind_reads_them(public_amis: None, mocked_aws: None) -> None:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]

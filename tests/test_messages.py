@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from chalicelib_shared.messages import (
     MAX_BODY,
@@ -24,6 +23,7 @@ from chalicelib_shared.messages import (
     parse_message,
     publish,
 )
+from tests.properties import examples
 
 UTC = timezone.utc
 ACCT = "111111111111"
@@ -31,7 +31,7 @@ OTHER_ACCT = "333333333333"
 REGION = "us-east-1"
 KMS_KEY = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SOURCE_TIME = "2026-01-31T23:59:59Z"
-QUICK = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = examples(1 / 2)
 
 RESOURCE = {"RDS": "snapshot", "RDS Cluster": "cluster-snapshot"}
 # What each event type carries besides the common fields, as the protocol defines it.

@@ -38,11 +38,6 @@ def aws(aws_credentials: None) -> Iterator[None]:
             moto_gaps.uninstall()
 
 
-@pytest.fixture
-def no_public_amis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
 # --- RDS ------------------------------------------------------------------------------------
 
 
@@ -149,7 +144,7 @@ def share(ec2: Any, snapshot_id: str, account: str) -> None:
     )
 
 
-def test_4_ebs_copy_of_a_snapshot_shared_from_another_account(aws: None, no_public_amis: None) -> None:
+def test_4_ebs_copy_of_a_snapshot_shared_from_another_account(aws: None) -> None:
     prod, dr = client("ec2", PROD), client("ec2", DR)
     shared, unshared = ebs_snapshot(prod), ebs_snapshot(prod)
     share(prod, shared, DR)
@@ -164,7 +159,7 @@ def test_4_ebs_copy_of_a_snapshot_shared_from_another_account(aws: None, no_publ
         dr.copy_snapshot(SourceSnapshotId=unshared, SourceRegion=REGION)
 
 
-def test_4b_ebs_copy_of_a_shared_snapshot_into_another_region(aws: None, no_public_amis: None) -> None:
+def test_4b_ebs_copy_of_a_shared_snapshot_into_another_region(aws: None) -> None:
     prod, dr_west = client("ec2", PROD), client("ec2", DR, DR_REGION)
     shared = ebs_snapshot(prod)
     share(prod, shared, DR)
@@ -177,7 +172,7 @@ def test_4b_ebs_copy_of_a_shared_snapshot_into_another_region(aws: None, no_publ
     assert client("ec2", DR).describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
 
 
-def test_5a_ebs_describe_snapshots_of_self_leaves_out_public_snapshots(aws: None) -> None:
+def test_5a_ebs_describe_snapshots_of_self_leaves_out_public_snapshots(public_amis: None, aws: None) -> None:
     """moto's public snapshots (one per AMI it knows) come back for OwnerIds=["self"]."""
     prod = client("ec2", PROD)
     own = ebs_snapshot(prod)
@@ -187,9 +182,7 @@ def test_5a_ebs_describe_snapshots_of_self_leaves_out_public_snapshots(aws: None
     assert [s["SnapshotId"] for s in prod.describe_snapshots(OwnerIds=["self"])["Snapshots"]] == [own]
 
 
-def test_5b_ebs_describe_snapshots_shows_what_is_shared_without_the_owners_tags(
-    aws: None, no_public_amis: None
-) -> None:
+def test_5b_ebs_describe_snapshots_shows_what_is_shared_without_the_owners_tags(aws: None) -> None:
     prod, dr = client("ec2", PROD), client("ec2", DR)
     shared, unshared = ebs_snapshot(prod, {"secret": "tag"}), ebs_snapshot(prod)
     share(prod, shared, DR)
@@ -204,7 +197,7 @@ def test_5b_ebs_describe_snapshots_shows_what_is_shared_without_the_owners_tags(
         dr.describe_snapshots(SnapshotIds=[unshared])
 
 
-def test_6_ebs_snapshot_lock_keeps_a_snapshot_until_it_expires(aws: None, no_public_amis: None) -> None:
+def test_6_ebs_snapshot_lock_keeps_a_snapshot_until_it_expires(aws: None) -> None:
     dr = client("ec2", DR)
     snapshot_id = ebs_snapshot(dr)
     with pytest.raises(NotImplementedError):
@@ -225,7 +218,7 @@ def test_6_ebs_snapshot_lock_keeps_a_snapshot_until_it_expires(aws: None, no_pub
     assert dr.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
 
 
-def test_7_ebs_copy_under_a_key_of_another_region_fails(aws: None, no_public_amis: None) -> None:
+def test_7_ebs_copy_under_a_key_of_another_region_fails(aws: None) -> None:
     dr_east, dr_west = client("ec2", DR), client("ec2", DR, DR_REGION)
     snapshot_id = ebs_snapshot(dr_east)
     east_key = client("kms", DR).create_key()["KeyMetadata"]["Arn"]
@@ -258,7 +251,7 @@ def test_8_rds_cluster_snapshot_copy_names_its_source(aws: None) -> None:
     assert copied_from("after") == arn
 
 
-def test_install_twice_and_uninstall_restore_moto(aws: None, no_public_amis: None) -> None:
+def test_install_twice_and_uninstall_restore_moto(aws: None) -> None:
     moto_gaps.install()
     moto_gaps.install()
     moto_gaps.uninstall()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib_shared.kinds import parse_arn
@@ -29,10 +29,11 @@ from chalicelib_shared.naming import (
     tag_dict,
     transit_id,
 )
+from tests.properties import examples
 
 ACCT = "111111111111"
 OTHER_ACCT = "222222222222"
-QUICK = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = examples(1)
 
 
 def is_manual_snapshot_id(value: str) -> bool:

@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib_shared.kinds import EventType, SnapshotEvent, read_notice
 from chalicelib_shared.kinds.notices import RDS_SUBJECT as SUBJECT
 from chalicelib_shared.rejection import Rejection
+from tests.properties import examples
 
 SAMPLES = Path(__file__).parent / "data" / "rds-events"
-QUICK = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = examples(2 / 3)
 EVENT_ID_URL = "http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#"
 
 # file -> (kind, source id) of a "created" event; None: nothing for DRACO (ignored quietly).

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib_shared.retention import (
@@ -24,12 +24,13 @@ from chalicelib_shared.retention import (
     parse_policy,
     resolve_lifecycle,
 )
+from tests.properties import examples
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FAST = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-THOROUGH = settings(FAST, max_examples=1200)
-LIGHTER = settings(FAST, max_examples=800)
+FAST = examples(1)
+THOROUGH = examples(4)
+LIGHTER = examples(8 / 3)
 
 # The naive reference
 

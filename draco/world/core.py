@@ -75,7 +75,7 @@ from draco import bootstrap
 from draco.status.model import DEFAULT_RPO_HOURS, Status
 from draco.status.readers import collect
 from draco.world import meter as world_meter
-from draco.world import moto_gaps, restores
+from draco.world import moto_gaps, restores, speed
 from draco.world.apps import INBOX_HANDLER, MOTO_ACCOUNT, App, Delivery, Transport, drain, publish, start_app
 from draco.world.copies import CopyTracker
 from draco.world.faults import FaultPlan, listen, stop
@@ -181,6 +181,7 @@ class LocalWorld(Runs):
             )
         )
         os.environ.pop(MOTO_ACCOUNT, None)
+        speed.install()
         stack.enter_context(mock_aws())
         moto_gaps.install()
         stack.callback(moto_gaps.uninstall)
