@@ -46,6 +46,7 @@ MAX_KEEP = "MAX_KEEP"
 RPO_HOURS = "RPO_HOURS"
 KEY_SCOPE = "KEY_SCOPE"
 POLLER_RULE = "POLLER_RULE"
+WAKE_RULE = "WAKE_RULE"
 SOURCE_REGION = "SOURCE_REGION"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 _RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
@@ -122,11 +123,14 @@ class Limits:
 
     Also the poller's EventBridge rule (``POLLER_RULE``, written by bootstrap), which
     the app switches off while idle (``chalicelib_shared.pacing``); empty: always on.
+    And the hourly wake-up's (``WAKE_RULE``, production's only), which rests while no
+    job has work left; empty: the wake-up runs every hour.
     """
 
     copies: Mapping[str, int]  # by SnapshotType, each kind's own setting (e.g. INSTANCE_COPY_LIMIT)
     max_attempts: int
     poller_rule: str = ""
+    wake_rule: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
@@ -136,7 +140,8 @@ class Limits:
                 for kind in KINDS.values()
             },
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
-            poller_rule=_rule_name(env, problems),
+            poller_rule=_rule_name(env, POLLER_RULE, problems),
+            wake_rule=_rule_name(env, WAKE_RULE, problems),
         )
 
 
@@ -152,10 +157,10 @@ def _region(env: Mapping[str, str], name: str, problems: list[str]) -> str:
     return region
 
 
-def _rule_name(env: Mapping[str, str], problems: list[str]) -> str:
-    rule = env.get(POLLER_RULE, "").strip()
+def _rule_name(env: Mapping[str, str], name: str, problems: list[str]) -> str:
+    rule = env.get(name, "").strip()
     if rule and not _RULE_NAME.match(rule):
-        problems.append(f"{POLLER_RULE}={rule!r} is not an EventBridge rule name")
+        problems.append(f"{name}={rule!r} is not an EventBridge rule name")
     return rule
 
 

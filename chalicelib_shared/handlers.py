@@ -82,8 +82,10 @@ Clients = Callable[[str, str], Any]
 
 
 def _switch(config: ProducerConfig | ConsumerConfig, client: Clients, region: str, jobs: JobTable) -> Switch:
-    rule = config.limits.poller_rule
-    return RuleSwitch(client("events", region), rule, jobs) if rule else AlwaysOn()
+    limits = config.limits
+    if not limits.poller_rule:
+        return AlwaysOn()
+    return RuleSwitch(client("events", region), limits.poller_rule, jobs, wake_rule=limits.wake_rule)
 
 
 def _snapshots(client: Clients, region: str) -> Snapshots:
@@ -265,7 +267,7 @@ def _scheduled(build: Callable[[], S | None], run: Callable[[S], T], nothing: T)
 
 
 def on_sweep(build: Callable[[], Producer | None]) -> dict[str, int]:
-    counts = _scheduled(build, lambda producer: producer.sweep(), {})
+    counts = _scheduled(build, lambda producer: producer.scheduled_sweep(), {})
     if counts:
         logger.info("sweep", **counts)
     return counts

@@ -20,6 +20,16 @@ switched-off rule. Should a call be lost between the flag and the rule (an AWS
 error, a run that dies), the next hourly wake-up or poll round mends it
 (``RuleSwitch.settle``); the wake-up never writes the flag conditionally, so
 no conditional write fails on a schedule.
+
+The wake-up can rest too, where it has nothing to do but timers: production's
+(``WAKE_RULE``; DR's wake-up reports the recovery point every hour, so DR has
+none). Its rule is on while the app holds a job with work left. A write that
+gives a job work again (a new job, or one brought back from done) enables it,
+once per run, with no flag: one EnableRule a snapshot, and no DynamoDB call. The
+wake-up that finds no job with work left disables it, then asks the table once
+more and enables it again if a job came meanwhile. Should the enabling call be
+lost, the production sweep (every few hours) enables it whenever jobs have work
+left (``rest_wake_up``), so a timer is then late by at most the sweep's period.
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib_shared import clock
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import clock, errors
 from chalicelib_shared.log import logger
 
 #: How far ahead a due job keeps the poller on; later ones are the hourly wake-up's.
@@ -60,9 +72,17 @@ class Switch(Protocol):
         work left that needs the poller, as the round read it (else ``next_due`` is asked).
         """
 
+    def work_added(self) -> None:
+        """A write gave a job work (a new job, or one back from done): the hourly wake-up must run."""
+
+    def rest_wake_up(self, has_work: bool | None, has_work_now: Callable[[], bool], resting: bool) -> None:
+        """After a wake-up (``resting``: it may rest) or a sweep (it may not): the wake-up's rule rests
+        while no job has work left (``has_work`` as the run read it, ``None``: not read; ``has_work_now``
+        asks the table), else is on."""
+
 
 class AlwaysOn:
-    """No poller rule configured: the poller runs on its schedule, always."""
+    """No rules configured: the poller and the wake-up run on their schedules, always."""
 
     def wake(self) -> None:
         return None
@@ -75,16 +95,51 @@ class AlwaysOn:
     ) -> None:
         return None
 
+    def work_added(self) -> None:
+        return None
+
+    def rest_wake_up(self, has_work: bool | None, has_work_now: Callable[[], bool], resting: bool) -> None:
+        return None
+
 
 class RuleSwitch:
-    """The poller's EventBridge rule, switched through a flag in the job table."""
+    """The poller's EventBridge rule, switched through a flag in the job table; and the wake-up's, if any."""
 
-    def __init__(self, events: Any, rule: str, flags: Flags) -> None:
+    def __init__(self, events: Any, rule: str, flags: Flags, wake_rule: str = "") -> None:
         self._events = events
         self._rule = rule
         self._flags = flags
+        self._wake_rule = wake_rule  # "": the wake-up never rests
         self._awake = False  # this invocation switched it on already
+        self._wake_up_on = False  # this invocation enabled the wake-up's rule already
         self._written: dict[str, datetime | None] = {}  # job id -> when it falls due (None: no work left)
+
+    def work_added(self) -> None:
+        if not self._wake_rule or self._wake_up_on:
+            return
+        try:
+            self._enable_wake_up()
+        except (ClientError, BotoCoreError) as error:  # the sweep enables it (``rest_wake_up``)
+            logger.warning("could not switch the wake-up on", rule=self._wake_rule, error=errors.describe(error))
+
+    def rest_wake_up(self, has_work: bool | None, has_work_now: Callable[[], bool], resting: bool) -> None:
+        if not self._wake_rule:
+            return
+        if self._wake_up_on or (has_work_now() if has_work is None else has_work):
+            if not resting:  # the sweep mends a lost EnableRule
+                self._enable_wake_up()
+            return
+        if not resting:
+            return
+        self._events.disable_rule(Name=self._wake_rule)
+        if has_work_now():  # a job came while switching off: switch back on
+            self._enable_wake_up()
+            return
+        logger.info("wake-up resting until a job has work", rule=self._wake_rule)
+
+    def _enable_wake_up(self) -> None:
+        self._events.enable_rule(Name=self._wake_rule)
+        self._wake_up_on = True
 
     def saw(self, job_id: str, due: datetime | None) -> None:
         self._written[job_id] = due
@@ -139,7 +194,8 @@ def _soon(due: datetime | None) -> bool:
 
 
 class PacedJobs:
-    """A job store that wakes the poller whenever a write leaves a job due within the hour."""
+    """A job store that wakes the poller whenever a write leaves a job due within the hour, and the
+    wake-up whenever a write gives a job work."""
 
     def __init__(self, jobs: Any, switch: Switch) -> None:
         self._jobs = jobs
@@ -150,10 +206,16 @@ class PacedJobs:
         return getattr(self._jobs, name)
 
     def create(self, job: Any, due: datetime | None = None) -> Any:
-        return self._watch(self._jobs.create(job, due))
+        made = self._jobs.create(job, due)
+        if made is not None and made.is_due_work:
+            self._switch.work_added()
+        return self._watch(made)
 
     def advance(self, job: Any, state: Any, **changes: Any) -> Any:
-        return self._watch(self._jobs.advance(job, state, **changes))
+        moved = self._jobs.advance(job, state, **changes)
+        if moved is not None and moved.is_due_work and not job.is_due_work:
+            self._switch.work_added()
+        return self._watch(moved)
 
     def _watch(self, job: Any) -> Any:
         if job is not None:

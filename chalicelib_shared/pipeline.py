@@ -138,7 +138,13 @@ class Side:
             wake_up=wake_up,
             listed=list(self._next_due(listed)),
         )
+        if wake_up:
+            self.switch.rest_wake_up(bool(listed), self.has_work, resting=True)
         return Counter(result.outcome for result in results)
+
+    def has_work(self) -> bool:
+        """Whether a job has work left, as stored now (one Query)."""
+        return any(True for _ in self.jobs.due_jobs(EVERY_DUE))
 
     def _handle(self, due: list[Job]) -> list[Result]:
         results: list[Result] = []

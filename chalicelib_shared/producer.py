@@ -157,6 +157,14 @@ class Producer(Side):
             counts["started"] += result.outcome is Outcome.COPY_REQUESTED
         return counts
 
+    def scheduled_sweep(self) -> dict[str, int]:
+        """The scheduled sweep, which also stands in for the wake-up while it rests (``pacing``): the
+        quota check, and the wake-up's rule enabled whenever a job has work left."""
+        counts = self.sweep()
+        self.watch_quota()
+        self.switch.rest_wake_up(None, self.has_work, resting=False)
+        return counts
+
     # --- messages from DR -------------------------------------------------------------
     def on_message(self, message: Message) -> Result | Rejection:
         handler = {

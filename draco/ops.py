@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chalicelib_shared import clock
-from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE, ProducerConfig
+from chalicelib_shared.config import CONSUMER_TABLE, PRODUCER_TABLE, WAKE_RULE, ProducerConfig
 from chalicelib_shared.handlers import make_producer
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import Job, State
@@ -289,6 +289,14 @@ def retry_all_failed(jobs: JobTable, failed: Iterable[Job]) -> RetryOutcome:
     return outcome
 
 
+def _wake_up(args: argparse.Namespace, session: boto3.Session) -> None:
+    """A retried job has work again: the app's hourly wake-up must run, so its rule is enabled where
+    it may rest (production's ``WAKE_RULE``, see ``chalicelib_shared.pacing``)."""
+    rule = "" if args.table else stage_env(args.account, args.stage, args.app_dir).get(WAKE_RULE, "")
+    if rule:
+        session.client("events").enable_rule(Name=rule)
+
+
 def _run_retry(args: argparse.Namespace) -> int:
     def run() -> int:
         if bool(args.job) == bool(args.all_failed):
@@ -298,10 +306,13 @@ def _run_retry(args: argparse.Namespace) -> int:
         jobs = JobTable(table, inventory=args.account == "consumer")
         if args.job:
             moved = retry(jobs, args.job)
+            _wake_up(args, session)
             print(f"{moved.job_id}: failed -> {moved.state.value}; the next poll round picks it up")
             return 0
         with _stderr().status("retrying failed jobs", spinner="dots"):
             outcome = retry_all_failed(jobs, select_jobs(scan_jobs(table), failed=True))
+        if outcome.retried:
+            _wake_up(args, session)
         for job in outcome.retried:
             print(f"{job.job_id}: failed -> {job.state.value}")
         for _, why in outcome.refused:

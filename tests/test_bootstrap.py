@@ -422,7 +422,14 @@ def test_the_stack_names_the_roles_both_deployment_paths_use() -> None:
         "wake_poller": "draco-producer-prod-wake_poller",
         "sweep_snapshots": "draco-producer-prod-sweep_snapshots",
     }
-    assert stack.deployment.poller_rule == stack.env["POLLER_RULE"] == "draco-producer-prod-poll_jobs-event"
+    assert (
+        stack.deployment.switched
+        == {
+            "poll_jobs": stack.env["POLLER_RULE"],
+            "wake_poller": stack.env["WAKE_RULE"],
+        }
+        == {"poll_jobs": "draco-producer-prod-poll_jobs-event", "wake_poller": "draco-producer-prod-wake_poller-event"}
+    )
 
 
 def test_dr_safeguards_are_set_at_bootstrap_and_checked_as_the_consumer_checks_them(session: boto3.Session) -> None:

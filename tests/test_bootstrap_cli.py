@@ -21,9 +21,12 @@ OTHER = "333333333333"
 REGION = "us-east-1"
 DEPLOYMENT = Deployment(
     f"arn:aws:iam::{PROD}:role/draco-producer-dev",
-    {"on_producer_topic": "draco-producer-dev-on_producer_topic", "poll_jobs": "draco-producer-dev-poll_jobs"},
-    "poll_jobs",
-    "draco-producer-dev-poll_jobs-event",
+    {
+        "on_producer_topic": "draco-producer-dev-on_producer_topic",
+        "poll_jobs": "draco-producer-dev-poll_jobs",
+        "wake_poller": "draco-producer-dev-wake_poller",
+    },
+    {"poll_jobs": "draco-producer-dev-poll_jobs-event", "wake_poller": "draco-producer-dev-wake_poller-event"},
     {"Version": "2012-10-17", "Statement": []},
 )
 
@@ -123,6 +126,12 @@ def test_with_a_deployment_the_stage_runs_as_the_role_and_names_its_functions(tm
                 "Properties": {
                     "FunctionName": "draco-producer-dev-poll_jobs",
                     "Events": {"PollJobsEvent": {"Properties": {"Name": "draco-producer-dev-poll_jobs-event"}}},
+                }
+            },
+            "WakePoller": {
+                "Properties": {
+                    "FunctionName": "draco-producer-dev-wake_poller",
+                    "Events": {"WakePollerEvent": {"Properties": {"Name": "draco-producer-dev-wake_poller-event"}}},
                 }
             },
         }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib_shared.config import WAKE_RULE
 from chalicelib_shared.job_table import JobTable
 from chalicelib_shared.jobs import State
 from chalicelib_shared.kinds import KINDS
@@ -66,6 +67,22 @@ def test_a_failed_dr_copy_is_listed_retried_and_then_copied(app_dirs, capsys) ->
         assert world.run_until_quiet()
         assert [job.state for job in world.jobs(DR)] == [State.DONE]
         assert [s.snapshot_id for s in KINDS["RDS"].api(world.client("rds", DR)).owned()] == [failed.job_id]
+
+
+def test_a_retried_production_job_switches_its_resting_wake_up_on(app_dirs, capsys) -> None:
+    with LocalWorld(log_stream=io.StringIO()) as world:
+        app_dirs(world)
+        world.add_instance("orders", {"Draco_Lifecycle": "Test"})
+        world.move_to(world.start + timedelta(hours=3))
+        world.take_snapshot("orders")
+        world.deliver()
+        [job] = world.jobs(PROD)
+        JobTable(world.job_table(PROD)).advance(job, State.FAILED, reason="lost", failed_from=job.state.value)
+        world.client("events", PROD).disable_rule(Name=world.env["producer"][WAKE_RULE])  # nothing left: it rests
+        with world.as_account(PROD):
+            assert main(["retry", "--account", "producer", job.job_id]) == 0
+        assert "the next poll round picks it up" in capsys.readouterr().out
+        assert world.wake_up_on(PROD)  # the retried job's re-send timer has a wake-up to fire it
 
 
 def test_a_job_without_failed_from_cannot_be_retried() -> None:

@@ -1,13 +1,16 @@
 """The poller's switch: it rests while nothing falls due within its few minutes (later timers are the
-hourly wake-up's), wakes for new work, and never rests on a job created while it was switching off."""
+hourly wake-up's), wakes for new work, and never rests on a job created while it was switching off.
+And production's wake-up: it rests while no job has work left, and is on again for the next job."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib_shared import clock
 from chalicelib_shared.jobs import Job, State
@@ -143,13 +146,32 @@ class Store:
         return job
 
 
+class Moving(Store):
+    """A store whose writes move the job to the state asked for."""
+
+    def advance(self, job: Job, state: State, **changes: Any) -> Job:
+        return dataclasses.replace(job, state=state, **changes)
+
+
+class Refusing(Events):
+    def enable_rule(self, Name: str) -> None:  # noqa: N803
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "EnableRule")
+
+
 class Waking:
     def __init__(self) -> None:
         self.woken = 0
+        self.added = 0  # writes that gave a job work
         self.seen: list[tuple[str, Any]] = []
 
     def wake(self) -> None:
         self.woken += 1
+
+    def work_added(self) -> None:
+        self.added += 1
+
+    def rest_wake_up(self, has_work: Any, has_work_now: Any, resting: bool) -> None:
+        raise AssertionError("not called by the job store")
 
     def saw(self, job_id: str, due: Any) -> None:
         self.seen.append((job_id, due))
@@ -174,6 +196,71 @@ def test_the_job_store_wakes_the_poller_only_for_work_due_within_minutes(state, 
     jobs.create(job(state, due))
     jobs.advance(job(state, due), state)
     assert switch.woken == 2 * wakes
+    assert switch.added == (state is not State.DONE)  # a new job with work; advancing one that had work adds none
+
+
+def test_a_job_brought_back_from_done_adds_work_once() -> None:
+    switch = Waking()
+    jobs = PacedJobs(Moving(), switch)
+    jobs.advance(job(State.DONE, timedelta(0)), State.COPYING)
+    jobs.advance(job(State.COPYING, timedelta(0)), State.DONE)
+    assert switch.added == 1
+
+
+WAKE_RULE = "draco-producer-prod-wake_poller-event"
+
+
+@pytest.fixture
+def resting() -> tuple[RuleSwitch, Events]:
+    events = Events()
+    return RuleSwitch(events, "draco-producer-prod-poll_jobs-event", Flags(), wake_rule=WAKE_RULE), events
+
+
+def test_a_wake_up_with_no_job_with_work_left_rests_its_rule_and_asks_once_more(resting) -> None:
+    switch, events = resting
+    asked: list[int] = []
+    switch.rest_wake_up(False, lambda: asked.append(1) or False, resting=True)  # type: ignore[func-returns-value]
+    assert events.calls == [("disable", WAKE_RULE)] and asked == [1]
+
+
+def test_a_job_that_came_while_the_wake_up_switched_off_switches_it_back_on(resting) -> None:
+    switch, events = resting
+    switch.rest_wake_up(False, lambda: True, resting=True)
+    assert events.calls == [("disable", WAKE_RULE), ("enable", WAKE_RULE)]
+
+
+def test_a_wake_up_with_work_left_or_work_added_in_its_run_stays_on_and_calls_nothing(resting) -> None:
+    switch, events = resting
+    switch.rest_wake_up(True, lambda: pytest.fail("not asked"), resting=True)
+    assert events.calls == []
+    switch.work_added()
+    switch.rest_wake_up(False, lambda: pytest.fail("not asked"), resting=True)
+    assert events.calls == [("enable", WAKE_RULE)]
+
+
+def test_work_added_enables_the_wake_up_once_per_run_and_survives_an_aws_error(resting, log) -> None:
+    switch, events = resting
+    switch.work_added()
+    switch.work_added()
+    assert events.calls == [("enable", WAKE_RULE)]
+    failing = RuleSwitch(Refusing(), "poller", Flags(), wake_rule=WAKE_RULE)
+    failing.work_added()  # the job is written; the sweep enables the rule later
+    assert [line["message"] for line in log()] == ["could not switch the wake-up on"]
+
+
+def test_the_sweep_enables_the_wake_up_while_work_is_left_and_never_rests_it(resting) -> None:
+    switch, events = resting
+    switch.rest_wake_up(None, lambda: False, resting=False)
+    assert events.calls == []
+    switch.rest_wake_up(None, lambda: True, resting=False)  # a lost EnableRule, mended
+    assert events.calls == [("enable", WAKE_RULE)]
+
+
+def test_without_a_wake_rule_the_wake_up_is_never_switched(parts) -> None:
+    switch, _, events = parts
+    switch.work_added()
+    switch.rest_wake_up(False, lambda: pytest.fail("not asked"), resting=True)
+    assert events.calls == []
 
 
 def test_a_copy_that_waits_for_its_event_wakes_no_poller() -> None:

@@ -251,7 +251,10 @@ def test_template_subscribes_the_topic_schedules_the_poller_and_uses_the_role(pa
         assert schedules == ([schedule] if schedule else [])
     # The poller's rule has the name chalice deploy gives it, which the app switches (POLLER_RULE).
     (poller_event,) = functions["PollJobs"]["Properties"]["Events"].values()
-    assert poller_event["Properties"]["Name"] == APPS[kind]["env"][cfg.POLLER_RULE] == role.poller_rule
+    assert poller_event["Properties"]["Name"] == APPS[kind]["env"][cfg.POLLER_RULE] == role.switched["poll_jobs"]
+    if kind == "producer":  # and production's wake-up's (WAKE_RULE), which rests while no job has work left
+        (wake_event,) = functions["WakePoller"]["Properties"]["Events"].values()
+        assert wake_event["Properties"]["Name"] == APPS[kind]["env"][cfg.WAKE_RULE] == role.switched["wake_poller"]
 
     # The topic handler is subscribed to the app's own topic, once.
     on_topic = functions[expected[APPS[kind]["handler"]][0]]["Properties"]

@@ -268,9 +268,16 @@ class RecordingSwitch:
 
     def __init__(self) -> None:
         self.settled: list[tuple[datetime | None, bool]] = []
+        self.rested: list[tuple[bool | None, bool]] = []  # (work left as read, may rest)
 
     def wake(self) -> None:
         raise AssertionError("the use-cases never wake the poller themselves: the job store does")
+
+    def work_added(self) -> None:
+        return None
+
+    def rest_wake_up(self, has_work: bool | None, has_work_now: Callable[[], bool], resting: bool) -> None:
+        self.rested.append((has_work_now() if has_work is None else has_work, resting))
 
     def saw(self, job_id: str, due: datetime | None) -> None:
         return None
@@ -292,9 +299,30 @@ def test_the_hourly_wake_up_makes_the_hourly_checks_and_settles_the_poller(log) 
     rig.app.switch = switch = RecordingSwitch()
     rig.table.save_source(SourceRecord(f"{PROD}#RDS#db1", newest_time="2026-03-02T10:00:00Z"))
     rig.app.wake_up()
-    assert switch.settled == [(None, True)]
+    assert switch.settled == [(None, True)] and switch.rested == [(False, True)]
     assert rig.snaps().ops() == ["quota"] and rig.snaps("RDS Cluster").ops() == ["quota"]
     assert metric("RecoveryPointAgeHours") == [2.0]
+
+
+def test_a_poll_round_never_rests_the_wake_up_and_the_sweep_only_mends_it() -> None:
+    rig = build_producer()
+    rig.app.switch = switch = RecordingSwitch()
+    queued(rig, "snap-1", due="2026-03-02T12:30:00Z")
+    rig.app.poll()
+    assert switch.rested == []
+    rig.app.scheduled_sweep()
+    assert switch.rested == [(True, False)]  # work left: the sweep enables the wake-up, never rests it
+    rig.app.wake_up()
+    assert switch.rested[-1] == (True, True)
+
+
+def test_the_scheduled_sweep_checks_the_quota_as_the_resting_wake_up_would(log) -> None:
+    rig = build_producer()
+    rig.snaps().quota_max = 1
+    rig.snaps().add("manual-1")
+    rig.app.scheduled_sweep()
+    assert "quota" in rig.snaps().ops()
+    assert any(line["message"] == "snapshot quota nearly used up" for line in log())
 
 
 def test_hourly_checks_run_once_an_hour_per_name_and_container() -> None:

@@ -144,10 +144,11 @@ def test_tables_and_logs_are_the_apps_own(app: str) -> None:
 
 
 @pytest.mark.parametrize("app", POLICIES)
-def test_each_app_switches_only_its_own_poller(app: str) -> None:
+def test_each_app_switches_only_its_own_poller_and_production_its_wake_up(app: str) -> None:
     account = PROD if app == "producer" else DR
-    rule = f"arn:aws:events:{REGION}:{account}:rule/draco-{app}-{STAGE}-poll_jobs-event"
-    assert resources(POLICIES[app](), "events:DisableRule") == resources(POLICIES[app](), "events:EnableRule") == [rule]
+    switched = ["poll_jobs", "wake_poller"] if app == "producer" else ["poll_jobs"]  # DR's wake-up reports hourly
+    rules = [f"arn:aws:events:{REGION}:{account}:rule/draco-{app}-{STAGE}-{handler}-event" for handler in switched]
+    assert resources(POLICIES[app](), "events:DisableRule") == resources(POLICIES[app](), "events:EnableRule") == rules
 
 
 @pytest.mark.parametrize("app", POLICIES)

@@ -7,10 +7,11 @@
   package`` writes it as each function's ``Role``);
 * ``.chalice/function-names-<stage>.json``, a template for ``chalice package
   --merge-template``: it gives each function in the SAM template the name
-  ``chalice deploy`` gives it (``<app>-<stage>-<handler>``), and the poller's
-  schedule rule its name too (``<function>-event``), where CloudFormation would
-  otherwise make names up. So the role's log and poller statements, the poller
-  alarm and ``POLLER_RULE`` name what exists whichever way the app is deployed;
+  ``chalice deploy`` gives it (``<app>-<stage>-<handler>``), and each schedule
+  rule the app switches (the poller's; production's wake-up's) its name too
+  (``<function>-event``), where CloudFormation would otherwise make names up. So
+  the role's log and switch statements, the poller alarm, ``POLLER_RULE`` and
+  ``WAKE_RULE`` name what exists whichever way the app is deployed;
 * ``stages.<stage>.lambda_functions.<fn>.reserved_concurrency``, only when asked
   (``--reserved-concurrency``): none by default, so a new account, whose
   concurrency quota is all unreserved, deploys (see ``_settings_explained``);
@@ -46,7 +47,7 @@ def role_policy_name(stage: str) -> str:
 
 
 def merge_template(deployment: Deployment) -> dict[str, Any]:
-    """The SAM fragment naming each function, and the poller's rule, as ``chalice deploy`` does.
+    """The SAM fragment naming each function, and each rule the app switches, as ``chalice deploy`` does.
 
     The keys are Chalice's own resource names (``to_cfn_resource_name`` of the handler,
     and of ``<handler>-event`` for a schedule); Chalice deep-merges this over its template.
@@ -57,8 +58,9 @@ def merge_template(deployment: Deployment) -> dict[str, Any]:
         to_cfn_resource_name(handler): {"Properties": {"FunctionName": name}}
         for handler, name in deployment.functions.items()
     }
-    event = {to_cfn_resource_name(f"{deployment.poller}-event"): {"Properties": {"Name": deployment.poller_rule}}}
-    resources[to_cfn_resource_name(deployment.poller)]["Properties"]["Events"] = event
+    for handler, rule in deployment.switched.items():
+        event = {to_cfn_resource_name(f"{handler}-event"): {"Properties": {"Name": rule}}}
+        resources[to_cfn_resource_name(handler)]["Properties"]["Events"] = event
     return {"Resources": resources}
 
 

@@ -26,7 +26,6 @@ from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import (
     ALERT_TOPIC,
     FUNCTIONS,
-    POLLER_FUNCTION,
     TOPIC_KEY_ALIAS,
     TOPICS,
     TRANSIT_KEY_ALIAS,
@@ -132,8 +131,7 @@ class Deployment:
 
     role_arn: str
     functions: Mapping[str, str]  # handler -> function name
-    poller: str  # the poller's handler, whose schedule rule the app switches (POLLER_RULE)
-    poller_rule: str
+    switched: Mapping[str, str]  # handler -> its schedule rule, which the app switches (POLLER_RULE, WAKE_RULE)
     role_policy: Mapping[str, Any]  # the role's policy, recorded beside the stage for review
     function_roles: Mapping[str, str] = field(default_factory=dict)  # handler -> its own role (run_drills)
 
@@ -217,7 +215,7 @@ def _stack(
         *_alert_resources(opts, acct),
     ]
     functions = {handler: function_name(side, opts.stage, handler) for handler in FUNCTIONS[side]}
-    deployment = Deployment(role.arn, functions, POLLER_FUNCTION, opts.poller_rule, role.policy)
+    deployment = Deployment(role.arn, functions, opts.switched_rules, role.policy)
     return Stack(side, acct, tuple(resources), env, deployment)
 
 

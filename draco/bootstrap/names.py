@@ -23,6 +23,10 @@ FUNCTIONS = {
     Side.CONSUMER: ("on_consumer_topic", "on_inbox", "poll_jobs", "wake_poller", "run_drills"),
 }
 POLLER_FUNCTION = "poll_jobs"
+WAKE_FUNCTION = "wake_poller"
+#: The scheduled functions whose EventBridge rule each app switches off while idle and on again
+#: (``chalicelib_shared.pacing``): DR's wake-up reports every hour, so it never rests.
+SWITCHED = {Side.PRODUCER: (POLLER_FUNCTION, WAKE_FUNCTION), Side.CONSUMER: (POLLER_FUNCTION,)}
 TRANSIT_KEY_ALIAS = cfg.TRANSIT_KEY_ALIAS
 # Outside alias/DRACO-*, the DR keys' names (alias/DRACO-<source or account>): no source can
 # take it, and the consumer's grants to DR keys don't reach it.

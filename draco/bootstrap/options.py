@@ -30,7 +30,15 @@ from chalicelib_shared.capacity import DEFAULT_MAX_KEEP
 from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
-from draco.bootstrap.names import POLLER_FUNCTION, TABLES, Account, longest_stage, schedule_rule_name
+from draco.bootstrap.names import (
+    POLLER_FUNCTION,
+    SWITCHED,
+    TABLES,
+    WAKE_FUNCTION,
+    Account,
+    longest_stage,
+    schedule_rule_name,
+)
 from draco.bootstrap.trust import Trust, trust_of
 
 DEFAULT_RPO_HOURS = 26.0
@@ -95,6 +103,11 @@ class _Common:
         """The poller's schedule rule, which the app switches off while idle (``POLLER_RULE``)."""
         return schedule_rule_name(self.side, self.stage, POLLER_FUNCTION)
 
+    @property
+    def switched_rules(self) -> dict[str, str]:
+        """Each schedule rule the app switches off while idle, by handler (``names.SWITCHED``)."""
+        return {handler: schedule_rule_name(self.side, self.stage, handler) for handler in SWITCHED[self.side]}
+
 
 @dataclass(frozen=True)
 class ProducerOptions(_Common):
@@ -124,6 +137,7 @@ class ProducerOptions(_Common):
             cfg.TAG_VALUE: self.tag_value,
             cfg.JOB_TABLE: self.table,
             cfg.POLLER_RULE: self.poller_rule,
+            cfg.WAKE_RULE: self.switched_rules[WAKE_FUNCTION],
             cfg.TRANSIT_LIMIT: str(self.transit_limit),
             cfg.TRANSIT_KEEP_DAYS: str(self.transit_keep_days),
         }

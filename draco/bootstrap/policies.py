@@ -298,12 +298,12 @@ def _table_statements(acct: Account, table: str, *, batch_get: bool) -> list[dic
 
 
 def _poller_statement(opts: Options, acct: Account) -> dict[str, Any]:
-    """The app rests its own poller while idle and wakes it (``chalicelib_shared.pacing``)."""
+    """The app rests its own poller (and production its wake-up) while idle, and wakes it (``pacing``)."""
     return {
-        "Sid": "SwitchOwnPollerOffWhileIdleAndOnAgain",
+        "Sid": "SwitchOwnSchedulesOffWhileIdleAndOnAgain",
         "Effect": "Allow",
         "Action": ["events:DisableRule", "events:EnableRule"],
-        "Resource": acct.arn("events", f"rule/{opts.poller_rule}"),
+        "Resource": [acct.arn("events", f"rule/{rule}") for rule in opts.switched_rules.values()],
     }
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from chalice.test import Client
 from moto.sqs.models import sqs_backends
 
-from chalicelib_shared.config import CONSUMER_TOPIC, INBOX_QUEUE, POLLER_RULE, PRODUCER_TOPIC
+from chalicelib_shared.config import CONSUMER_TOPIC, INBOX_QUEUE, POLLER_RULE, PRODUCER_TOPIC, WAKE_RULE
 from chalicelib_shared.container import Container
 from draco import bootstrap
 from draco.app_folders import app_folder
@@ -79,6 +79,7 @@ class App:
     client: Client
     sns_handler: str
     rule: str = ""  # the poller's EventBridge rule (``POLLER_RULE``); empty: none, the poller always runs
+    wake_rule: str = ""  # the wake-up's (``WAKE_RULE``, production's); empty: none, it runs every hour
     queue_url: str = ""
     inbox_url: str = ""  # the consumer's inbox queue (made by its bootstrap)
     module: Any = None  # the app's module, shared by every app of its name (several production accounts)
@@ -105,12 +106,14 @@ def start_app(workdir: Path, name: str, account: str, region: str, env: Mapping[
     shutil.copy(app_folder(name) / ".chalice" / "config.json", project / ".chalice" / "config.json")
     env = {**env, MOTO_ACCOUNT: account, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     bootstrap.write_stage_config(project, "local", env)
-    if env.get(POLLER_RULE):  # chalice deploy makes the poller's schedule rule, which the app switches
-        clients("events", account, region).put_rule(Name=env[POLLER_RULE], ScheduleExpression="rate(1 minute)")
+    for variable, rate in ((POLLER_RULE, "rate(1 minute)"), (WAKE_RULE, "rate(1 hour)")):
+        if env.get(variable):  # chalice deploy makes each schedule's rule, which the app switches
+            clients("events", account, region).put_rule(Name=env[variable], ScheduleExpression=rate)
     topic, handler = TOPICS[name]
     module = importlib.import_module(f"{name}_app.app")
     client = Client(module.app, stage_name="local", project_dir=str(project))
-    app = App(account, region, topic, client, handler, env.get(POLLER_RULE, ""), module=module)  # a new container
+    rules = {"rule": env.get(POLLER_RULE, ""), "wake_rule": env.get(WAKE_RULE, "")}
+    app = App(account, region, topic, client, handler, **rules, module=module)  # a new container
     app.enter()
     subscribe(app, clients)
     if name == "consumer":

@@ -2,7 +2,8 @@
 
 Each app's poller runs every ``poll_interval`` while its rule (``POLLER_RULE``,
 switched by the app, see ``chalicelib_shared.pacing``) is enabled; each app's
-``wake_poller`` every hour, whatever the rule; the production sweep every
+``wake_poller`` every hour while its rule is (DR's always, production's
+``WAKE_RULE`` while a job has work left); the production sweep every
 ``sweep_interval``. All run on a grid from the world's start, as EventBridge's
 rate rules run on the minute.
 
@@ -171,10 +172,13 @@ class Runs:
         return result
 
     def _wake_if_due(self: LocalWorld) -> None:
-        """Each app's hourly wake-up; with ``every_poll`` off, only one that has a resting poller to switch on."""
+        """Each app's hourly wake-up whose rule is on; with ``every_poll`` off, only one that has a resting poller
+        to switch on."""
         if clock.now() < self._next_wake:
             return
         for app in self._apps.values():
+            if not self.wake_up_on(app.account):
+                continue
             if self.every_poll or self._to_wake(app, clock.now()):
                 self._run(app, "wake_poller", self._schedule_event(app), tries=1)
         self.deliver()
@@ -187,6 +191,13 @@ class Runs:
         if not app.rule:
             return True
         return events_backends[app.account][app.region].describe_rule(app.rule, None).state == "ENABLED"
+
+    def wake_up_on(self: LocalWorld, account: str) -> bool:
+        """Whether EventBridge runs the app's hourly wake-up: its rule is enabled (an app without one: always)."""
+        app = self._app(account)
+        if not app.wake_rule:
+            return True
+        return events_backends[app.account][app.region].describe_rule(app.wake_rule, None).state == "ENABLED"
 
     def _due(self: LocalWorld, app: Any) -> datetime | None:
         """When the app's earliest job with work left falls due (as its ``due`` index lists them)."""
