@@ -89,6 +89,7 @@ def test_producer_makes_what_it_plans(session, as_account) -> None:
         "TAG_VALUE": "DR",
         "JOB_TABLE": "DracoProducerJobs",
         "POLLER_RULE": "draco-producer-dev-poll_jobs-event",
+        "WAKE_RULE": "draco-producer-dev-wake_poller-event",
         "TRANSIT_LIMIT": "10",
         "TRANSIT_KEEP_DAYS": "7",
     }

@@ -67,6 +67,21 @@ def test_skipping_idle_ticks_wakes_a_resting_poller_only_to_handle_what_falls_du
         assert world.run_until_quiet() and copied(world) == 1
 
 
+def test_skipping_the_rounds_before_a_copy_in_flight_is_ready_changes_nothing_but_their_number() -> None:
+    seen = {}
+    for every_poll in (True, False):
+        with LocalWorld(log_stream=io.StringIO(), every_poll=every_poll, copy_time=timedelta(minutes=30)) as world:
+            world.add_cluster("ledger", {"Draco_Lifecycle": "Test"})  # AWS announces no cluster copy's end
+            world.move_to(world.start + timedelta(hours=3))
+            world.take_snapshot("ledger")
+            assert world.run_until_quiet()
+            jobs = sorted((job.job_id, job.state, job.updated) for account in (PROD, DR) for job in world.jobs(account))
+            rounds = sum(world.stats.invocations[f"{app}:poll_jobs"] for app in ("DracoProducer", "DracoConsumer"))
+            seen[every_poll] = jobs, rounds
+    assert seen[False][0] == seen[True][0]  # the same jobs, ended in the same states at the same moments
+    assert 0 < seen[False][1] < seen[True][1] / 5  # the rounds that found the copies still in progress: skipped
+
+
 def test_a_wake_up_left_off_with_work_left_is_switched_on_by_the_next_sweep() -> None:
     blocked = True
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from moto.events.models import events_backends
 
 from chalicelib_shared import clock, handlers
+from chalicelib_shared.jobs import POLLED_STATES, Job
 from chalicelib_shared.pacing import WINDOW
 from draco.world import meter as world_meter
 from draco.world.faults import Killed
@@ -200,8 +201,21 @@ class Runs:
         return events_backends[app.account][app.region].describe_rule(app.wake_rule, None).state == "ENABLED"
 
     def _due(self: LocalWorld, app: Any) -> datetime | None:
-        """When the app's earliest job with work left falls due (as its ``due`` index lists them)."""
-        return min((clock.parse_iso(job.due) for job in self.due_work(app.account)), default=None)
+        """When the app's earliest job with work left falls due (as its ``due`` index lists them), or, for a
+        copying job whose copy is in flight in the world, when that copy is ready if later (``_can_change``)."""
+        ready = {(account, snapshot_id): copy.ready_at for (account, _, _, snapshot_id), copy in self._copies.items()}
+        return min((self._can_change(app, job, ready) for job in self.due_work(app.account)), default=None)
+
+    def _can_change(self: LocalWorld, app: Any, job: Job, ready: dict[tuple[str, str], datetime]) -> datetime:
+        """When a round can change a job. One whose copy the world holds in flight only finds it in progress
+        again until the copy is ready, so with ``every_poll`` off the rounds before are skipped, as runs in
+        which nothing can change are; with faults planned none is (a round's calls could fail)."""
+        due = clock.parse_iso(job.due)
+        if job.state not in POLLED_STATES or self.faults is not None:
+            return due
+        ids = {job.transit_id, job.relay_id, job.copy_id, job.job_id} - {""}
+        copying = [ready[(app.account, copy_id)] for copy_id in ids if (app.account, copy_id) in ready]
+        return max(due, min(copying)) if copying else due
 
     def _to_wake(self: LocalWorld, app: Any, at: datetime) -> bool:
         """A wake-up at ``at`` switches the app's resting poller on: a job falls due within the hour."""
@@ -216,7 +230,8 @@ class Runs:
         one. With ``every_poll`` on, every run EventBridge would start happens: each
         tick while a poller's rule is on, else the next wake-up or sweep. Off, only
         ticks at which something can change: a copy finished, a job falls due under
-        a running poller, a wake-up switches a resting one on, the sweep.
+        a running poller (a copying job, once its copy in flight is ready: ``_can_change``),
+        a wake-up switches a resting one on, the sweep.
         """
         now = clock.now()
         resting = [app for app in self._apps.values() if not self.poller_on(app.account)]
