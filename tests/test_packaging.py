@@ -63,6 +63,7 @@ APPS = {
             cfg.TAG_VALUE: cfg.DEFAULT_TAG_VALUE,
             cfg.JOB_TABLE: cfg.PRODUCER_TABLE,
             cfg.POLLER_RULE: f"draco-producer-{STAGE}-poll_jobs-event",
+            cfg.WAKE_RULE: f"draco-producer-{STAGE}-wake_poller-event",
             cfg.TRANSIT_LIMIT: "10",
             cfg.TRANSIT_KEEP_DAYS: "7",
         },
