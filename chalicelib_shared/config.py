@@ -47,6 +47,7 @@ RPO_HOURS = "RPO_HOURS"
 KEY_SCOPE = "KEY_SCOPE"
 POLLER_RULE = "POLLER_RULE"
 WAKE_RULE = "WAKE_RULE"
+DRILL_RULE = "DRILL_RULE"
 SOURCE_REGION = "SOURCE_REGION"
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 _RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}\Z")
@@ -124,13 +125,15 @@ class Limits:
     Also the poller's EventBridge rule (``POLLER_RULE``, written by bootstrap), which
     the app switches off while idle (``chalicelib_shared.pacing``); empty: always on.
     And the hourly wake-up's (``WAKE_RULE``, production's only), which rests while no
-    job has work left; empty: the wake-up runs every hour.
+    job has work left; empty: the wake-up runs every hour. And the scheduled drill's
+    (``DRILL_RULE``, DR's), which rests while drills are off; empty: it runs to do nothing.
     """
 
     copies: Mapping[str, int]  # by SnapshotType, each kind's own setting (e.g. INSTANCE_COPY_LIMIT)
     max_attempts: int
     poller_rule: str = ""
     wake_rule: str = ""
+    drill_rule: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> Limits:
@@ -142,6 +145,7 @@ class Limits:
             max_attempts=_int(env, MAX_ATTEMPTS, 8, 100, problems),
             poller_rule=_rule_name(env, POLLER_RULE, problems),
             wake_rule=_rule_name(env, WAKE_RULE, problems),
+            drill_rule=_rule_name(env, DRILL_RULE, problems),
         )
 
 

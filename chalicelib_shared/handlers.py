@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chalicelib_shared import aws, inbox, metrics
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib_shared import aws, errors, inbox, metrics
 from chalicelib_shared.config import ConsumerConfig, ProducerConfig
 from chalicelib_shared.consumer import Consumer
 from chalicelib_shared.container import Container
@@ -160,14 +162,34 @@ def make_drills(settings: DrillSettings, client: Clients, table: Any, region: st
 
 
 def drills(container: Container) -> Drills | None:
-    """The scheduled drill; ``None`` (nothing done, no AWS call) while ``DRILL_EVERY_DAYS`` is 0 or unset."""
+    """The scheduled drill; ``None`` (nothing done) while ``DRILL_EVERY_DAYS`` is 0 or unset.
+
+    Drills off, the drill's own schedule rule (``DRILL_RULE``) is switched off, its one AWS
+    call, so the function stops running every few minutes to do nothing. Setting drills
+    means deploying the app again, and ``chalice deploy`` puts every schedule rule back
+    enabled (EventBridge's PutRule enables a rule unless told otherwise, and Chalice does not).
+    """
     for_app(CONSUMER_SERVICE)
     config = ConsumerConfig.from_env()
     settings = DrillSettings.from_env(os.environ)
-    if not _usable(CONSUMER_SERVICE, (*config.problems, *settings.problems), container) or not settings.scheduled:
+    if not _usable(CONSUMER_SERVICE, (*config.problems, *settings.problems), container):
         return None
     region = aws.region()
+    if not settings.scheduled:
+        _rest_drills(config.limits.drill_rule, region)
+        return None
     return make_drills(settings, aws.client, aws.table(config.job_table, region), region)
+
+
+def _rest_drills(rule: str, region: str) -> None:
+    if not rule:
+        return
+    try:
+        aws.client("events", region).disable_rule(Name=rule)
+    except (ClientError, BotoCoreError) as error:  # the next run tries again
+        logger.warning("could not rest the drill schedule", rule=rule, error=errors.describe(error))
+        return
+    logger.info("drills are off: their schedule rests until the app is deployed again", rule=rule)
 
 
 def on_drills(build: Callable[[], Drills | None]) -> dict[str, int]:

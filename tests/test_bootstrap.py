@@ -307,6 +307,7 @@ def test_consumer_makes_its_topic_table_role_and_alarms(session, as_account) -> 
         # The one role of the consumer's functions: it creates DR keys and starts DR copies.
         "CONSUMER_ROLE_ARN": f"arn:aws:iam::{DR}:role/draco-consumer-prod",
         "POLLER_RULE": "draco-consumer-prod-poll_jobs-event",
+        "DRILL_RULE": "draco-consumer-prod-run_drills-event",
         "SOURCE_REGION": "",  # the sources are in DR's own Region (written, so a rerun can clear it)
         # DR's own safeguards, at their defaults
         "RETENTION_LOCK": "on",

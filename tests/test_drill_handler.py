@@ -1,4 +1,5 @@
-"""The consumer's scheduled drill (``run_drills``): off by default (nothing built, no AWS call), an invalid
+"""The consumer's scheduled drill (``run_drills``): off by default (nothing built; its one AWS call rests its
+own schedule rule, ``DRILL_RULE``), an invalid
 setting logged and nothing done, and when on, a round through the Chalice app starts the sources due."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from chalice.test import Client
 
@@ -33,6 +35,35 @@ def test_off_by_default_nothing_is_built_and_no_aws_call(monkeypatch: pytest.Mon
     monkeypatch.delenv("DRILL_EVERY_DAYS", raising=False)
     assert handlers.drills(Container()) is None
     assert handlers.on_drills(lambda: handlers.drills(Container())) == {}
+
+
+DRILL_RULE = "draco-consumer-dev-run_drills-event"
+
+
+def test_drills_off_the_run_rests_its_own_schedule_and_makes_no_other_call(
+    mocked_aws: None, monkeypatch: pytest.MonkeyPatch, log
+) -> None:
+    events = boto3.client("events")
+    events.put_rule(Name=DRILL_RULE, ScheduleExpression="rate(10 minutes)")  # as chalice deploy leaves it: enabled
+    monkeypatch.setenv("DRILL_RULE", DRILL_RULE)
+    monkeypatch.delenv("DRILL_EVERY_DAYS", raising=False)
+    made: list[str] = []
+    client = handlers.aws.client
+    monkeypatch.setattr(handlers.aws, "client", lambda service, region: made.append(service) or client(service, region))
+    monkeypatch.setattr(handlers.aws, "table", lambda *a: pytest.fail("no table while drills are off"))
+    assert handlers.on_drills(lambda: handlers.drills(Container())) == {}
+    assert events.describe_rule(Name=DRILL_RULE)["State"] == "DISABLED" and made == ["events"]
+    assert [line["message"] for line in log()] == [
+        "drills are off: their schedule rests until the app is deployed again"
+    ]
+
+
+def test_a_drill_schedule_that_cannot_be_rested_is_logged_and_tried_again_next_run(
+    mocked_aws: None, monkeypatch: pytest.MonkeyPatch, log
+) -> None:
+    monkeypatch.setenv("DRILL_RULE", DRILL_RULE)  # no such rule: EventBridge refuses
+    assert handlers.drills(Container()) is None
+    assert [line["message"] for line in log()] == ["could not rest the drill schedule"]
 
 
 def test_an_invalid_drill_setting_is_logged_and_nothing_done(monkeypatch: pytest.MonkeyPatch, log) -> None:

@@ -91,6 +91,7 @@ APPS = {
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: f"arn:aws:iam::{DR}:role/draco-consumer-{STAGE}",
             cfg.POLLER_RULE: f"draco-consumer-{STAGE}-poll_jobs-event",
+            cfg.DRILL_RULE: f"draco-consumer-{STAGE}-run_drills-event",
             cfg.SOURCE_REGION: "",
             cfg.RETENTION_LOCK: "on",
             cfg.MIN_KEEP: "3",

@@ -26,11 +26,17 @@ from chalicelib_shared.kinds.restoring import DRILL_TAG
 from chalicelib_shared.naming import DR_PREFIX
 from draco.bootstrap.drill_alarms import drill_alarm_definitions
 from draco.bootstrap.models import Alarm, Role, Stack
-from draco.bootstrap.names import ALERT_TOPIC, DR_KEY_ALIAS_PREFIX, Account, function_name
+from draco.bootstrap.names import (
+    ALERT_TOPIC,
+    DR_KEY_ALIAS_PREFIX,
+    DRILL_FUNCTION,
+    Account,
+    function_name,
+    schedule_rule_name,
+)
 from draco.bootstrap.options import ConsumerOptions
 from draco.bootstrap.policies import document, lambda_trust, via
 
-DRILL_FUNCTION = "run_drills"
 DRILL_RESOURCE = "draco-drill-*"
 _TAGGED_AT_CREATION = {"Null": {f"aws:RequestTag/{DRILL_TAG}": "false"}}
 _CARRIES_DRILL_TAG = {"Null": {f"aws:ResourceTag/{DRILL_TAG}": "false"}}
@@ -181,6 +187,12 @@ def drill_role_policy(opts: ConsumerOptions, acct: Account, table: str, validato
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [log_group, f"{log_group}:*"],
+        },
+        {
+            "Sid": "RestOwnScheduleWhileDrillsAreOff",
+            "Effect": "Allow",
+            "Action": "events:DisableRule",
+            "Resource": acct.arn("events", f"rule/{schedule_rule_name(opts.side, opts.stage, DRILL_FUNCTION)}"),
         },
         {
             "Sid": "NeverTouchDrCopiesOrKeys",

@@ -24,6 +24,7 @@ FUNCTIONS = {
 }
 POLLER_FUNCTION = "poll_jobs"
 WAKE_FUNCTION = "wake_poller"
+DRILL_FUNCTION = "run_drills"
 #: The scheduled functions whose EventBridge rule each app switches off while idle and on again
 #: (``chalicelib_shared.pacing``): DR's wake-up reports every hour, so it never rests.
 SWITCHED = {Side.PRODUCER: (POLLER_FUNCTION, WAKE_FUNCTION), Side.CONSUMER: (POLLER_FUNCTION,)}

@@ -31,6 +31,7 @@ from chalicelib_shared.drills.settings import DrillSettings
 from chalicelib_shared.kinds.base import Side
 from draco.bootstrap.instructions import Var
 from draco.bootstrap.names import (
+    DRILL_FUNCTION,
     POLLER_FUNCTION,
     SWITCHED,
     TABLES,
@@ -189,6 +190,7 @@ class ConsumerOptions(_Common):
             cfg.PRODUCER_TOPIC_NAME: cfg.PRODUCER_TOPIC,
             cfg.CONSUMER_ROLE_ARN: acct.role_arn(Side.CONSUMER, self.stage),
             cfg.POLLER_RULE: self.poller_rule,
+            cfg.DRILL_RULE: schedule_rule_name(self.side, self.stage, DRILL_FUNCTION),
             cfg.SOURCE_REGION: self.source_region,
             cfg.RETENTION_LOCK: "on" if self.retention_lock else "off",
             cfg.MIN_KEEP: str(self.min_keep),
