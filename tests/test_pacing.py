@@ -14,16 +14,17 @@ from botocore.exceptions import ClientError
 
 from chalicelib_shared import clock
 from chalicelib_shared.jobs import Job, State
-from chalicelib_shared.pacing import OFF, ON, PacedJobs, RuleSwitch
+from chalicelib_shared.pacing import OFF, ON, WINDOW, PacedJobs, RuleSwitch
 
 
 class Flags:
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
-
+        self.writes = 0  # every write, each a DynamoDB call
         self.failed = 0  # conditional writes that failed (each billed on DynamoDB)
 
     def flip(self, name: str, expected: str, value: str) -> bool:
+        self.writes += 1
         if expected and self.values.get(name, ON) != expected:
             self.failed += 1
             return False
@@ -86,20 +87,27 @@ def test_a_lost_disable_rule_is_made_good_by_the_next_poll_round(parts) -> None:
     flags.values["poller"] = OFF  # the flag says off, yet a poll round runs: the rule is on
     switch.settle(due_in(None), wake_up=False)
     assert events.calls == [("disable", "draco-consumer-prod-poll_jobs-event")] and flags.values["poller"] == OFF
+    assert flags.failed == 1  # switching off is conditional on the flag saying on: this once, it fails
 
 
-@pytest.mark.parametrize("due", [timedelta(0), timedelta(minutes=4), -timedelta(days=1)])
-def test_work_due_within_minutes_keeps_the_poller_on(parts, due) -> None:
+@pytest.mark.parametrize("due", [timedelta(0), timedelta(minutes=4), WINDOW, -timedelta(days=1)])
+def test_work_due_within_minutes_keeps_the_poller_on(parts, due, travel) -> None:
     switch, _, events = parts
     switch.settle(due_in(due), wake_up=False)
     assert events.calls == []
 
 
-def test_the_hourly_wake_up_switches_a_resting_poller_on_when_work_falls_due(parts) -> None:
+def test_the_hourly_wake_up_switches_a_resting_poller_on_when_work_falls_due(parts, log) -> None:
     switch, flags, events = parts
     switch.settle(due_in(None), wake_up=False)
     switch.settle(due_in(timedelta(minutes=3)), wake_up=True)
     assert events.calls[-1] == ("enable", "draco-consumer-prod-poll_jobs-event") and flags.values["poller"] == ON
+    rule = "draco-consumer-prod-poll_jobs-event"
+    said = [(line["message"], line["rule"]) for line in log()]
+    assert said == [("poller resting until work is due", rule), ("poller on", rule)]
+    writes = flags.writes
+    switch.wake()  # a job written later in the same run: on already, no write
+    assert flags.writes == writes
 
 
 def test_a_job_created_while_switching_off_switches_it_back_on(parts) -> None:
@@ -107,6 +115,15 @@ def test_a_job_created_while_switching_off_switches_it_back_on(parts) -> None:
     answers = iter([None, clock.now()])  # nothing due; then, after the flag flipped, a new job
     switch.settle(lambda: next(answers), wake_up=False)
     assert [call for call, _ in events.calls] == ["disable", "enable"] and flags.values["poller"] == ON
+
+
+def test_a_job_written_after_the_round_switched_the_poller_off_wakes_it_in_the_same_run(parts, log) -> None:
+    switch, flags, events = parts
+    switch.settle(due_in(None), wake_up=False)
+    switch.wake()
+    assert events.calls[-1] == ("enable", "draco-consumer-prod-poll_jobs-event") and flags.values["poller"] == ON
+    said = log()[-1]
+    assert (said["message"], said["rule"]) == ("poller switched on", "draco-consumer-prod-poll_jobs-event")
 
 
 def test_a_wake_costs_one_flip_and_enables_only_a_resting_poller(parts) -> None:
@@ -117,7 +134,7 @@ def test_a_wake_costs_one_flip_and_enables_only_a_resting_poller(parts) -> None:
     other = RuleSwitch(events, "rule", flags)
     other.wake()
     other.wake()  # once per invocation
-    assert events.calls == [("enable", "rule")]
+    assert events.calls == [("enable", "rule")] and flags.values["poller"] == ON and flags.writes == 2
 
 
 def job(state: State, due: timedelta) -> Job:
@@ -193,9 +210,12 @@ class Waking:
 def test_the_job_store_wakes_the_poller_only_for_work_due_within_minutes(state, due, wakes) -> None:
     switch = Waking()
     jobs = PacedJobs(Store(), switch)
-    jobs.create(job(state, due))
-    jobs.advance(job(state, due), state)
+    written = job(state, due)
+    jobs.create(written)
+    jobs.advance(written, state)
     assert switch.woken == 2 * wakes
+    seen = None if state is State.DONE else clock.parse_iso(written.due)
+    assert switch.seen == [("j", seen), ("j", seen)]  # what settle knows of this run's writes
     assert switch.added == (state is not State.DONE)  # a new job with work; advancing one that had work adds none
 
 
@@ -216,11 +236,12 @@ def resting() -> tuple[RuleSwitch, Events]:
     return RuleSwitch(events, "draco-producer-prod-poll_jobs-event", Flags(), wake_rule=WAKE_RULE), events
 
 
-def test_a_wake_up_with_no_job_with_work_left_rests_its_rule_and_asks_once_more(resting) -> None:
+def test_a_wake_up_with_no_job_with_work_left_rests_its_rule_and_asks_once_more(resting, log) -> None:
     switch, events = resting
     asked: list[int] = []
     switch.rest_wake_up(False, lambda: asked.append(1) or False, resting=True)  # type: ignore[func-returns-value]
     assert events.calls == [("disable", WAKE_RULE)] and asked == [1]
+    assert [(line["message"], line["rule"]) for line in log()] == [("wake-up resting until a job has work", WAKE_RULE)]
 
 
 def test_a_job_that_came_while_the_wake_up_switched_off_switches_it_back_on(resting) -> None:
@@ -245,7 +266,9 @@ def test_work_added_enables_the_wake_up_once_per_run_and_survives_an_aws_error(r
     assert events.calls == [("enable", WAKE_RULE)]
     failing = RuleSwitch(Refusing(), "poller", Flags(), wake_rule=WAKE_RULE)
     failing.work_added()  # the job is written; the sweep enables the rule later
-    assert [line["message"] for line in log()] == ["could not switch the wake-up on"]
+    (said,) = log()
+    assert (said["message"], said["rule"]) == ("could not switch the wake-up on", WAKE_RULE)
+    assert "ThrottlingException" in said["error"]
 
 
 def test_the_sweep_enables_the_wake_up_while_work_is_left_and_never_rests_it(resting) -> None:
