@@ -167,7 +167,8 @@ def drills(container: Container) -> Drills | None:
     Drills off, the drill's own schedule rule (``DRILL_RULE``) is switched off, its one AWS
     call, so the function stops running every few minutes to do nothing. Setting drills
     means deploying the app again, and ``chalice deploy`` puts every schedule rule back
-    enabled (EventBridge's PutRule enables a rule unless told otherwise, and Chalice does not).
+    enabled: Chalice calls PutRule without ``State``, and "rules are enabled by default, or
+    based on value of the state" (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html).
     """
     for_app(CONSUMER_SERVICE)
     config = ConsumerConfig.from_env()
