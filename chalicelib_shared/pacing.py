@@ -123,9 +123,9 @@ class RuleSwitch:
             logger.warning("could not switch the wake-up on", rule=self._wake_rule, error=errors.describe(error))
 
     def rest_wake_up(self, has_work: bool | None, has_work_now: Callable[[], bool], resting: bool) -> None:
-        if not self._wake_rule:
+        if not self._wake_rule or self._wake_up_on:  # none, or this run enabled it already
             return
-        if self._wake_up_on or (has_work_now() if has_work is None else has_work):
+        if has_work_now() if has_work is None else has_work:
             if not resting:  # the sweep mends a lost EnableRule
                 self._enable_wake_up()
             return

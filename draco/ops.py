@@ -227,8 +227,12 @@ def jobs_table(jobs: list[Job], title: str) -> Table:
     return table
 
 
-def _job_table(args: argparse.Namespace, session: boto3.Session) -> tuple[str, Any]:
-    env = {} if args.table else stage_env(args.account, args.stage, args.app_dir)
+def _stage(args: argparse.Namespace) -> dict[str, str]:
+    """The app's stage environment; none read when ``--table`` names the table."""
+    return {} if args.table else stage_env(args.account, args.stage, args.app_dir)
+
+
+def _job_table(args: argparse.Namespace, session: boto3.Session, env: dict[str, str]) -> tuple[str, Any]:
     name = args.table or env.get("JOB_TABLE") or DEFAULT_TABLES[args.account]
     return name, session.resource("dynamodb").Table(name)
 
@@ -236,7 +240,7 @@ def _job_table(args: argparse.Namespace, session: boto3.Session) -> tuple[str, A
 def _run_jobs(args: argparse.Namespace) -> int:
     def run() -> int:
         session = session_for(args)
-        name, table = _job_table(args, session)
+        name, table = _job_table(args, session, _stage(args))
         with _stderr().status(f"reading {name}", spinner="dots"):
             jobs = select_jobs(scan_jobs(table), failed=args.failed, state=args.state, source=args.source)
         if args.json:
@@ -289,30 +293,29 @@ def retry_all_failed(jobs: JobTable, failed: Iterable[Job]) -> RetryOutcome:
     return outcome
 
 
-def _wake_up(args: argparse.Namespace, session: boto3.Session) -> None:
+def _wake_up(env: dict[str, str], session: boto3.Session) -> None:
     """A retried job has work again: the app's hourly wake-up must run, so its rule is enabled where
     it may rest (production's ``WAKE_RULE``, see ``chalicelib_shared.pacing``)."""
-    rule = "" if args.table else stage_env(args.account, args.stage, args.app_dir).get(WAKE_RULE, "")
-    if rule:
-        session.client("events").enable_rule(Name=rule)
+    if env.get(WAKE_RULE):
+        session.client("events").enable_rule(Name=env[WAKE_RULE])
 
 
 def _run_retry(args: argparse.Namespace) -> int:
     def run() -> int:
         if bool(args.job) == bool(args.all_failed):
             raise OperatorError("name one JOB, or pass --all-failed")
-        session = session_for(args)
-        _, table = _job_table(args, session)
+        session, env = session_for(args), _stage(args)
+        _, table = _job_table(args, session, env)
         jobs = JobTable(table, inventory=args.account == "consumer")
         if args.job:
             moved = retry(jobs, args.job)
-            _wake_up(args, session)
+            _wake_up(env, session)
             print(f"{moved.job_id}: failed -> {moved.state.value}; the next poll round picks it up")
             return 0
         with _stderr().status("retrying failed jobs", spinner="dots"):
             outcome = retry_all_failed(jobs, select_jobs(scan_jobs(table), failed=True))
         if outcome.retried:
-            _wake_up(args, session)
+            _wake_up(env, session)
         for job in outcome.retried:
             print(f"{job.job_id}: failed -> {job.state.value}")
         for _, why in outcome.refused:

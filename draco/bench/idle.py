@@ -1,7 +1,7 @@
 """The pollers at rest, and re-sends paced by the copies, measured in the local world.
 
-``idle``: a day with nothing in flight costs each app 24 hourly wake-ups (and the
-production sweep 4 runs) while the pollers rest, against a poll round a minute
+``idle``: a day with nothing in flight costs DR 24 hourly wake-ups (production's
+wake-up rests; its sweep runs 4 times) while the pollers rest, against a poll round a minute
 each when they are always on (``POLLER_RULE`` unset, as at the round's start,
 whose apps had no wake-up: those runs are left out of "before"). And nothing
 waits: with DR unreachable, production's re-sends back off past the hour and its

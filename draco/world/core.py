@@ -31,7 +31,8 @@ What it models, and how:
   timestamps and DRACO's alike); ``advance`` runs the scheduled functions as
   EventBridge would (``draco.world.runs``): each app's poller every
   ``poll_interval`` while its rule (``POLLER_RULE``) is enabled, each app's
-  ``wake_poller`` every hour, the production sweep every ``sweep_interval``.
+  ``wake_poller`` every hour while its rule is (production's ``WAKE_RULE`` rests
+  while no job has work left), the production sweep every ``sweep_interval``.
 * **Lambda**: every run is counted by function, with what it would be billed
   for: AWS calls, log bytes, metrics, DynamoDB request units, cold starts
   (``draco.world.runs``, ``draco.world.meter``).

@@ -189,16 +189,12 @@ class Runs:
     def poller_on(self: LocalWorld, account: str) -> bool:
         """Whether EventBridge runs the app's poller: its rule is enabled (an app without one: always)."""
         app = self._app(account)
-        if not app.rule:
-            return True
-        return events_backends[app.account][app.region].describe_rule(app.rule, None).state == "ENABLED"
+        return _enabled(app, app.rule)
 
     def wake_up_on(self: LocalWorld, account: str) -> bool:
         """Whether EventBridge runs the app's hourly wake-up: its rule is enabled (an app without one: always)."""
         app = self._app(account)
-        if not app.wake_rule:
-            return True
-        return events_backends[app.account][app.region].describe_rule(app.wake_rule, None).state == "ENABLED"
+        return _enabled(app, app.wake_rule)
 
     def _due(self: LocalWorld, app: Any) -> datetime | None:
         """When the app's earliest job with work left falls due (as its ``due`` index lists them), or, for a
@@ -284,3 +280,8 @@ class Runs:
         self._finish_copies()
         self._sweep_if_due()
         self._wake_if_due()
+
+
+def _enabled(app: Any, rule: str) -> bool:
+    """Whether the app's schedule ``rule`` is enabled in moto ("": the app switches none, so it always runs)."""
+    return not rule or events_backends[app.account][app.region].describe_rule(rule, None).state == "ENABLED"

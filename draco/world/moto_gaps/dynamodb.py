@@ -15,7 +15,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
 #: moto's own methods, as this module found them (it is imported before any fill is installed).
-_ORIGINALS: dict[tuple[type, str], Any] = {
+_originals: dict[tuple[type, str], Any] = {
     (Table, "query"): Table.query,
     (Table, "put_item"): Table.put_item,
     (Table, "delete_item"): Table.delete_item,
@@ -23,7 +23,6 @@ _ORIGINALS: dict[tuple[type, str], Any] = {
     (DynamoDBBackend, "transact_write_items"): DynamoDBBackend.transact_write_items,
     (ActionResult, "execute_result"): ActionResult.execute_result,
 }
-_originals = _ORIGINALS
 
 ItemKey = tuple[Any, Any]  # (hash key, range key or None), as moto keys its items
 
