@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 from moto.iam.access_control import IAMRequestBase
 from moto.rds.models import rds_backends
-from test_policies import called_actions
+from test_policies import DR, PROD, REGION, STAGE, called_actions
 from test_policy_documents import as_list
 
 from chalicelib_shared import config as cfg
@@ -39,13 +39,6 @@ from chalicelib_shared.outcomes import Outcome
 from draco import bootstrap, ops
 from draco.bootstrap.names import role_name
 from draco.world import moto_gaps
-
-PROD = "111111111111"
-DR = "222222222222"
-OTHER = "333333333333"
-REGION = "us-east-1"
-STAGE = "dev"
-SERVICES = ("rds", "ec2", "sns", "kms", "sts", "dynamodb", "events")
 
 
 def widened(policy: dict[str, Any]) -> dict[str, Any]:
